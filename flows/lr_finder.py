@@ -1,0 +1,53 @@
+"""The learning-rate finder flow."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from prefect import flow
+
+from lrfinder.cleaning import label_rule
+from lrfinder.settings import Settings
+from lrfinder.splitting import SplitConfig
+from tasks.data import load_clean, locate_data, split_scale, write_data
+from tasks.run_folder import finish_run, open_run_folder
+
+
+@flow(name="lr-finder", log_prints=True)
+def lr_finder(
+    data: str | None = None,
+    target: str | None = None,
+    threshold: float | None = 6.0,
+    positive_label: str | None = None,
+    test_size: float = 0.2,
+    split_seed: int = 42,
+    val_size: float = 0.2,
+    val_seed: int = 0,
+    split_strategy: Literal["random", "grouped"] = "random",
+) -> str:
+    """Find a learning rate for a Keras MLP on the wine data (or your own CSV).
+
+    Args:
+        data: CSV path, folder with the UCI red/white pair, or http(s) URL; default: $WINE_DATA,
+            then data/winequalityN.csv, then a download of the UCI files into data/.
+        target: Target column of your own CSV; leave unset for the wine preset (quality).
+        threshold: Label 1 when target >= threshold (wine: quality >= 6); none to use positive_label.
+        positive_label: Label 1 when the target column equals this text (own data only).
+        test_size: Fraction of clean rows held out as the test set (tutorial: 0.2).
+        split_seed: Seed of the test split (tutorial: 42).
+        val_size: Fraction of the remaining rows used for validation (stratified); 0 for none.
+        val_seed: Seed of the validation split.
+        split_strategy: random (tutorial) or grouped (identical rows stay in one split).
+
+    Returns:
+        The run's output folder under artifacts/.
+    """
+    settings = Settings.from_env()
+    rule = label_rule(target, threshold, positive_label)
+    config = SplitConfig(test_size, split_seed, val_size, val_seed, split_strategy)
+    run_dir = open_run_folder(settings)
+    source = locate_data(data, settings)
+    clean = load_clean(source, rule)
+    split = split_scale(clean, config)
+    write_data(run_dir, source, clean, split)
+    return finish_run(settings, run_dir)

@@ -1,0 +1,1 @@
+"""Core logic of the learning-rate finder: plain functions, no orchestration."""

@@ -1,0 +1,50 @@
+"""The per-run folder under artifacts/: its name, its data files and the `latest` link."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+
+from lrfinder.cleaning import CleanData
+from lrfinder.fileio import write_json_atomic, write_parquet_atomic
+from lrfinder.sources import DataSource
+from lrfinder.splitting import SplitData
+
+LATEST = "latest"
+
+
+def run_folder_name(started: datetime, run_name: str) -> str:
+    """Sortable and unique per run: `20261128-153000-witty-lemur`."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", run_name).strip("-") or "run"
+    return f"{started:%Y%m%d-%H%M%S}-{slug}"
+
+
+def data_report(source: DataSource, clean: CleanData, split: SplitData) -> dict:
+    """Everything learned while loading and splitting, for `data_report.json`."""
+    return {"source": source.describe(), "cleaning": clean.report, **split.report}
+
+
+def write_data_outputs(
+    run_dir: Path, source: DataSource, clean: CleanData, split: SplitData
+) -> dict[str, Path]:
+    """Write train/val/test Parquet, `scaler.json` and `data_report.json`, each atomically."""
+    written = {
+        f"{name}.parquet": write_parquet_atomic(run_dir / f"{name}.parquet", frame)
+        for name, frame in split.frames().items()
+    }
+    written["scaler.json"] = write_json_atomic(run_dir / "scaler.json", split.scaler)
+    report = data_report(source, clean, split)
+    written["data_report.json"] = write_json_atomic(run_dir / "data_report.json", report)
+    return written
+
+
+def point_latest(artifacts_dir: Path, run_dir: Path) -> Path:
+    """Atomically repoint `artifacts/latest` (a relative symlink) at `run_dir`."""
+    link = artifacts_dir / LATEST
+    tmp = artifacts_dir / f".{LATEST}.{os.getpid()}.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(os.path.relpath(run_dir, artifacts_dir))
+    os.replace(tmp, link)
+    return link

@@ -1,0 +1,50 @@
+"""Test isolation: Prefect state, results, data and artifacts live in temporary folders."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_STATE = Path(tempfile.mkdtemp(prefix="lrfinder-tests-"))
+os.environ["PREFECT_HOME"] = str(_STATE / "prefect-home")
+os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(_STATE / "prefect-results")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+for name in ("PREFECT_API_URL", "WINE_DATA", "LRFINDER_DATA_DIR", "LRFINDER_ARTIFACTS_DIR"):
+    os.environ.pop(name, None)
+
+ROOT = Path(__file__).resolve().parents[1]
+WINE_CSV_CANDIDATES = (
+    ROOT / "data" / "winequalityN.csv",
+    ROOT.parent / "shared" / "data" / "winequalityN.csv",
+)
+
+
+@pytest.fixture(scope="session")
+def wine_csv() -> Path:
+    """The shared Wine Quality CSV (CI copies it into data/; a checkout finds it in ../shared)."""
+    for candidate in WINE_CSV_CANDIDATES:
+        if candidate.is_file():
+            return candidate
+    pytest.fail(f"wine data not found at {[str(c) for c in WINE_CSV_CANDIDATES]}")
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """A fresh Prefect API with its own SQLite database for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Empty data/ and artifacts/ folders for one test, wired in through the settings' env vars."""
+    dirs = {"data": tmp_path / "data", "artifacts": tmp_path / "artifacts"}
+    for path in dirs.values():
+        path.mkdir()
+    monkeypatch.setenv("LRFINDER_DATA_DIR", str(dirs["data"]))
+    monkeypatch.setenv("LRFINDER_ARTIFACTS_DIR", str(dirs["artifacts"]))
+    return dirs

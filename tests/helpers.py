@@ -1,0 +1,78 @@
+"""Small synthetic inputs and a local HTTP server for tests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+
+from lrfinder.sources import UCI_COLUMNS
+
+HEADER = ",".join(["type", *UCI_COLUMNS])
+
+
+def wine_row(i: int, wine_type: str = "white", quality: int | None = None) -> str:
+    """A plausible combined-layout row; quality alternates 5/6 unless given."""
+    values = [7.0 + i % 5, 0.3, 0.3, 2.0 + i % 7, 0.05, 30.0, 120.0, 0.995, 3.2, 0.5, 10.0 + i % 3]
+    q = quality if quality is not None else (5 if i % 2 else 6)
+    return ",".join([wine_type, *(f"{v:g}" for v in values), str(q)])
+
+
+def wine_csv_text(n_rows: int = 40) -> str:
+    rows = [wine_row(i, "white" if i % 3 else "red") for i in range(n_rows)]
+    return "\n".join([HEADER, *rows]) + "\n"
+
+
+def uci_file_text(n_rows: int, seed: int) -> str:
+    """A UCI-layout file: quoted, semicolon-separated header, `n_rows` random rows."""
+    rng = np.random.default_rng(seed)
+    header = ";".join(f'"{c}"' for c in UCI_COLUMNS)
+    rows = []
+    for _ in range(n_rows):
+        values = rng.uniform(0.1, 10.0, size=11).round(3)
+        rows.append(";".join([*(f"{v:g}" for v in values), str(int(rng.integers(3, 9)))]))
+    return "\n".join([header, *rows]) + "\n"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        server = self.server
+        server.requests.append(self.path)
+        failures = server.failures_left.get(self.path, 0)
+        if failures:
+            server.failures_left[self.path] = failures - 1
+            self.send_error(503, "try again")
+            return
+        body = server.files.get(self.path.rsplit("/", 1)[-1])
+        if body is None:
+            self.send_error(404, "not here")
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def file_server(
+    files: dict[str, bytes], failures: dict[str, int] | None = None
+) -> Iterator[ThreadingHTTPServer]:
+    """Serve `files` by name on 127.0.0.1; `failures[path]` 503s come first for that path."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.files = files
+    server.failures_left = dict(failures or {})
+    server.requests = []
+    server.base_url = f"http://127.0.0.1:{server.server_address[1]}/wine-quality/"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

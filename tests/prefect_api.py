@@ -1,0 +1,26 @@
+"""Reading run results back through the Prefect API."""
+
+from __future__ import annotations
+
+import time
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+FINAL = {"Completed", "Cached", "Failed", "Crashed", "Cancelled"}
+
+
+def task_states(flow_run_id: UUID, expected: int, attempts: int = 100) -> dict[str, str]:
+    """Task name (without its run suffix) -> final state name, once `expected` runs are recorded."""
+    states: dict[str, str] = {}
+    with get_client(sync_client=True) as client:
+        for _ in range(attempts):
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+            states = {run.name.rsplit("-", 1)[0]: run.state.name for run in runs if run.state}
+            if len(states) >= expected and set(states.values()) <= FINAL:
+                return states
+            time.sleep(0.1)
+    return states

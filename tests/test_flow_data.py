@@ -1,0 +1,110 @@
+"""The flow end to end under a real Prefect API (own SQLite database) on the shared data."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flows.cli import build_parser
+from flows.lr_finder import lr_finder
+from tests.helpers import file_server, uci_file_text
+from tests.prefect_api import task_states
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+DATA_FILES = {"train.parquet", "val.parquet", "test.parquet", "scaler.json", "data_report.json"}
+CACHED_STAGES = ("load-clean", "split-scale")
+N_TASKS = 6
+
+
+def run(**parameters) -> tuple[Path, dict[str, str]]:
+    state = lr_finder(return_state=True, **parameters)
+    run_dir = Path(state.result())
+    return run_dir, task_states(state.state_details.flow_run_id, N_TASKS)
+
+
+def test_flow_writes_the_data_files_and_reuses_its_cache(workspace, wine_csv, tmp_path):
+    csv = tmp_path / "wine.csv"
+    shutil.copy(wine_csv, csv)
+
+    first_dir, _ = run(data=str(csv))
+    assert {p.name for p in first_dir.iterdir()} == DATA_FILES
+    assert (workspace["artifacts"] / "latest").resolve() == first_dir.resolve()
+    report = json.loads((first_dir / "data_report.json").read_text())
+    assert report["cleaning"]["rows_clean"] == 6463
+    assert report["rows"]["test"] == 1293
+    test = pd.read_parquet(first_dir / "test.parquet")
+    assert len(test) == 1293
+    train = pd.read_parquet(first_dir / "train.parquet")
+    features = train.drop(columns="is_good_wine")
+    assert features.dtypes.eq("float32").all()
+    np.testing.assert_allclose(features.mean(), 0, atol=1e-5)
+    np.testing.assert_allclose(features.std(ddof=0), 1, atol=1e-4)
+    scaler = json.loads((first_dir / "scaler.json").read_text())
+    assert scaler["columns"] == list(features.columns)
+
+    shutil.rmtree(first_dir)
+    second_dir, states = run(data=str(csv))
+    assert all(states[name] == "Cached" for name in CACHED_STAGES), states
+    assert {p.name for p in second_dir.iterdir()} == DATA_FILES
+    pd.testing.assert_frame_equal(pd.read_parquet(second_dir / "test.parquet"), test)
+
+    _, states = run(data=str(csv), val_seed=1)
+    assert states["load-clean"] == "Cached"
+    assert states["split-scale"] == "Completed"
+
+    lines = csv.read_text().splitlines()
+    lines[10] = lines[10].replace("white,8.1,", "white,8.2,")
+    assert lines[10].startswith("white,8.2,")
+    csv.write_text("\n".join(lines) + "\n")
+    _, states = run(data=str(csv))
+    assert states["load-clean"] == "Completed"
+    assert states["split-scale"] == "Completed"
+
+
+def test_bad_input_fails_the_run_and_leaves_no_run_folder(workspace, tmp_path):
+    csv = tmp_path / "bad.csv"
+    csv.write_text("a;b\n1;2\n")
+    state = lr_finder(data=str(csv), return_state=True)
+    assert state.is_failed()
+    with pytest.raises(ValueError, match=r"bad\.csv: missing column\(s\)"):
+        state.result()
+    assert list(workspace["artifacts"].iterdir()) == []
+
+
+def test_download_path_retries_a_transient_failure(workspace, monkeypatch):
+    files = {
+        "winequality-red.csv": uci_file_text(1599, seed=1).encode(),
+        "winequality-white.csv": uci_file_text(4898, seed=2).encode(),
+    }
+    with file_server(files, failures={"/wine-quality/winequality-white.csv": 1}) as server:
+        monkeypatch.setenv("LRFINDER_UCI_BASE_URL", server.base_url)
+        run_dir, states = run()
+    assert states["locate-data"] == "Completed"
+    assert server.requests.count("/wine-quality/winequality-white.csv") == 2
+    report = json.loads((run_dir / "data_report.json").read_text())
+    assert report["source"]["origin"] == f"download {server.base_url}"
+    assert {f["wine_type"] for f in report["source"]["files"]} == {"red", "white"}
+    assert report["cleaning"]["rows_read"] == 6497
+    assert (workspace["data"] / "winequality-red.csv").read_bytes() == files["winequality-red.csv"]
+
+
+def test_download_path_does_not_retry_a_missing_file(workspace, monkeypatch):
+    with file_server({}) as server:
+        monkeypatch.setenv("LRFINDER_UCI_BASE_URL", server.base_url)
+        state = lr_finder(return_state=True)
+    assert state.is_failed()
+    assert len(server.requests) == 1
+    assert list(workspace["data"].iterdir()) == []
+
+
+def test_cli_lists_every_parameter_with_help():
+    help_text = build_parser(lr_finder).format_help()
+    for name in lr_finder.parameters.properties:
+        assert f"--{name.replace('_', '-')}" in help_text
+    assert "Seed of the test split" in help_text
+    args = build_parser(lr_finder).parse_args(["--threshold", "none", "--val-size", "0.1"])
+    assert args.threshold is None and args.val_size == 0.1
