@@ -22,6 +22,8 @@ def prefect_defaults() -> None:
 def _converter(annotation: Any) -> tuple[Callable[[str], Any], list[str] | None]:
     """A str -> value function for a parameter type, and its choices for a Literal."""
     args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is list:
+        return args[0], None
     if typing.get_origin(annotation) is typing.Literal:
         return str, [str(a) for a in args]
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
@@ -50,6 +52,7 @@ def build_parser(flow: Any) -> argparse.ArgumentParser:
             dest=name,
             type=convert,
             choices=choices,
+            nargs="+" if typing.get_origin(hints[name]) is list else None,
             default=parameter.default,
             help=f"{help_text} (default: {parameter.default})",
         )

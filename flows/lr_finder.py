@@ -7,10 +7,12 @@ from typing import Literal
 from prefect import flow
 
 from lrfinder.cleaning import label_rule
+from lrfinder.range_config import RangeTestConfig
 from lrfinder.settings import Settings
 from lrfinder.splitting import SplitConfig
 from tasks.data import load_clean, locate_data, split_scale, write_data
 from tasks.run_folder import finish_run, open_run_folder
+from tasks.sweep import sweep, write_sweep
 
 
 @flow(name="lr-finder", log_prints=True)
@@ -24,6 +26,15 @@ def lr_finder(
     val_size: float = 0.2,
     val_seed: int = 0,
     split_strategy: Literal["random", "grouped"] = "random",
+    sweep_mode: Literal["batch", "epoch"] = "batch",
+    min_lr: float = 1e-6,
+    max_lr: float = 10.0,
+    num_steps: int = 300,
+    n_seeds: int = 8,
+    seed: int = 0,
+    hidden_layers: list[int] = [128, 256, 256],  # noqa: B006 (Prefect parameters are copied)
+    batch_size: int = 32,
+    sweep_val_sample: int = 0,
 ) -> str:
     """Find a learning rate for a Keras MLP on the wine data (or your own CSV).
 
@@ -38,6 +49,16 @@ def lr_finder(
         val_size: Fraction of the remaining rows used for validation (stratified); 0 for none.
         val_seed: Seed of the validation split.
         split_strategy: random (tutorial) or grouped (identical rows stay in one split).
+        sweep_mode: batch (rate grows every batch, min_lr to max_lr over num_steps) or epoch
+            (the tutorial's 1e-3 * 10**(epoch/30) for 100 epochs).
+        min_lr: First rate of the batch-mode range test.
+        max_lr: Last rate of the batch-mode range test.
+        num_steps: Batches in the batch-mode range test.
+        n_seeds: Replicas trained at once, each with its own seed (init and batch order).
+        seed: First replica seed; replicas use seed, seed+1, ...
+        hidden_layers: Widths of the MLP's hidden ReLU layers (tutorial: 128 256 256).
+        batch_size: Rows per training batch (tutorial: 32).
+        sweep_val_sample: Validation rows for a loss measured every 10 steps; 0 for none.
 
     Returns:
         The run's output folder under artifacts/.
@@ -45,9 +66,22 @@ def lr_finder(
     settings = Settings.from_env()
     rule = label_rule(target, threshold, positive_label)
     config = SplitConfig(test_size, split_seed, val_size, val_seed, split_strategy)
+    range_config = RangeTestConfig(
+        mode=sweep_mode,
+        min_lr=min_lr,
+        max_lr=max_lr,
+        num_steps=num_steps,
+        n_seeds=n_seeds,
+        seed=seed,
+        hidden=tuple(hidden_layers),
+        batch_size=batch_size,
+        val_sample=sweep_val_sample,
+    )
     run_dir = open_run_folder(settings)
     source = locate_data(data, settings)
     clean = load_clean(source, rule)
     split = split_scale(clean, config)
     write_data(run_dir, source, clean, split)
+    curves = sweep(split, range_config)
+    write_sweep(run_dir, curves)
     return finish_run(settings, run_dir)

@@ -7,6 +7,8 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
+
 from lrfinder.cleaning import CleanData
 from lrfinder.fileio import write_json_atomic, write_parquet_atomic
 from lrfinder.sources import DataSource
@@ -38,6 +40,14 @@ def write_data_outputs(
     report = data_report(source, clean, split)
     written["data_report.json"] = write_json_atomic(run_dir / "data_report.json", report)
     return written
+
+
+def write_range_test(run_dir: Path, table: pd.DataFrame, summary: dict) -> dict[str, Path]:
+    """Write `range_test.parquet` (tidy per-step table) and `range_test.json` (summary)."""
+    return {
+        "range_test.parquet": write_parquet_atomic(run_dir / "range_test.parquet", table),
+        "range_test.json": write_json_atomic(run_dir / "range_test.json", summary),
+    }
 
 
 def point_latest(artifacts_dir: Path, run_dir: Path) -> Path:

@@ -58,6 +58,11 @@ class SplitData:
     def frames(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in SPLITS}
 
+    def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Features (float32) and target (float32 0/1) of split `name` as arrays."""
+        frame = getattr(self, name)
+        return frame[self.features].to_numpy("float32"), frame[self.target].to_numpy("float32")
+
 
 def row_keys(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """One 64-bit hash per row of `columns`: equal rows get equal keys."""

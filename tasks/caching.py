@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
+import importlib.util
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from prefect.cache_policies import TASK_SOURCE, CachePolicy
@@ -30,9 +29,17 @@ def stable_form(value: Any) -> Any:
     return value
 
 
-def content_cache(*modules: ModuleType) -> CachePolicy:
+def module_source(name: str) -> str:
+    """Source text of module `name`, read without importing it (TensorFlow stays unloaded)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(name)
+    return Path(spec.origin).read_text(encoding="utf-8")
+
+
+def content_cache(*modules: str) -> CachePolicy:
     """Key = task source + source of `modules` (the logic it wraps) + content of every argument."""
-    code = [inspect.getsource(module) for module in modules]
+    code = [module_source(name) for name in modules]
 
     def key(_context: Any, parameters: dict[str, Any]) -> str | None:
         return hash_objects(code, stable_form(parameters), raise_on_failure=True)

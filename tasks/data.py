@@ -8,7 +8,7 @@ from typing import Any
 from prefect import task
 from prefect.tasks import exponential_backoff
 
-from lrfinder import cleaning, fileio, sources, splitting
+from lrfinder import cleaning, sources, splitting
 from lrfinder.cleaning import CleanData, LabelRule
 from lrfinder.errors import TransientDownloadError
 from lrfinder.outputs import write_data_outputs
@@ -46,7 +46,11 @@ def locate_data(data: str | None, settings: Settings) -> DataSource:
     return source
 
 
-@task(name="load-clean", cache_policy=content_cache(cleaning, sources, fileio), persist_result=True)
+@task(
+    name="load-clean",
+    cache_policy=content_cache("lrfinder.cleaning", "lrfinder.sources", "lrfinder.fileio"),
+    persist_result=True,
+)
 def load_clean(source: DataSource, rule: LabelRule) -> CleanData:
     clean = cleaning.clean(source, rule)
     report = clean.report
@@ -61,7 +65,11 @@ def load_clean(source: DataSource, rule: LabelRule) -> CleanData:
     return clean
 
 
-@task(name="split-scale", cache_policy=content_cache(splitting, cleaning), persist_result=True)
+@task(
+    name="split-scale",
+    cache_policy=content_cache("lrfinder.splitting", "lrfinder.cleaning"),
+    persist_result=True,
+)
 def split_scale(clean: CleanData, config: SplitConfig) -> SplitData:
     split = splitting.split_and_scale(clean, config)
     task_logger().info("split %s, leakage %s", split.report["rows"], split.report["leakage"])

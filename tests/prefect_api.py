@@ -6,7 +6,13 @@ import time
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
+from prefect.client.schemas.sorting import ArtifactSort
 
 FINAL = {"Completed", "Cached", "Failed", "Crashed", "Cancelled"}
 
@@ -24,3 +30,14 @@ def task_states(flow_run_id: UUID, expected: int, attempts: int = 100) -> dict[s
                 return states
             time.sleep(0.1)
     return states
+
+
+def latest_progress(key: str) -> float | None:
+    """The progress (percent) of the newest artifact with `key`."""
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+    return float(artifacts[0].data) if artifacts else None

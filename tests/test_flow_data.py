@@ -11,17 +11,20 @@ import pytest
 from flows.cli import build_parser
 from flows.lr_finder import lr_finder
 from tests.helpers import file_server, uci_file_text
-from tests.prefect_api import task_states
+from lrfinder.range_test import COLUMNS
+from tests.prefect_api import latest_progress, task_states
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 DATA_FILES = {"train.parquet", "val.parquet", "test.parquet", "scaler.json", "data_report.json"}
-CACHED_STAGES = ("load-clean", "split-scale")
-N_TASKS = 6
+SWEEP_FILES = {"range_test.parquet", "range_test.json"}
+CACHED_STAGES = ("load-clean", "split-scale", "sweep")
+N_TASKS = 8
+SMALL_SWEEP = {"n_seeds": 2, "num_steps": 40, "hidden_layers": [16, 16]}
 
 
 def run(**parameters) -> tuple[Path, dict[str, str]]:
-    state = lr_finder(return_state=True, **parameters)
+    state = lr_finder(return_state=True, **(SMALL_SWEEP | parameters))
     run_dir = Path(state.result())
     return run_dir, task_states(state.state_details.flow_run_id, N_TASKS)
 
@@ -31,7 +34,7 @@ def test_flow_writes_the_data_files_and_reuses_its_cache(workspace, wine_csv, tm
     shutil.copy(wine_csv, csv)
 
     first_dir, _ = run(data=str(csv))
-    assert {p.name for p in first_dir.iterdir()} == DATA_FILES
+    assert {p.name for p in first_dir.iterdir()} == DATA_FILES | SWEEP_FILES
     assert (workspace["artifacts"] / "latest").resolve() == first_dir.resolve()
     report = json.loads((first_dir / "data_report.json").read_text())
     assert report["cleaning"]["rows_clean"] == 6463
@@ -45,16 +48,25 @@ def test_flow_writes_the_data_files_and_reuses_its_cache(workspace, wine_csv, tm
     np.testing.assert_allclose(features.std(ddof=0), 1, atol=1e-4)
     scaler = json.loads((first_dir / "scaler.json").read_text())
     assert scaler["columns"] == list(features.columns)
+    curves = pd.read_parquet(first_dir / "range_test.parquet")
+    assert list(curves.columns) == COLUMNS
+    assert sorted(curves["replica"].unique()) == [0, 1]
+    summary = json.loads((first_dir / "range_test.json").read_text())
+    assert summary["mode"] == "batch" and summary["train_rows"] == len(train)
+    assert summary["device"] == "/CPU:0"
+    assert summary["steps_run"] == curves["step"].max() + 1
+    assert latest_progress("sweep-progress") == 100.0
 
     shutil.rmtree(first_dir)
     second_dir, states = run(data=str(csv))
     assert all(states[name] == "Cached" for name in CACHED_STAGES), states
-    assert {p.name for p in second_dir.iterdir()} == DATA_FILES
+    assert {p.name for p in second_dir.iterdir()} == DATA_FILES | SWEEP_FILES
     pd.testing.assert_frame_equal(pd.read_parquet(second_dir / "test.parquet"), test)
 
     _, states = run(data=str(csv), val_seed=1)
     assert states["load-clean"] == "Cached"
     assert states["split-scale"] == "Completed"
+    assert states["sweep"] == "Completed"
 
     lines = csv.read_text().splitlines()
     lines[10] = lines[10].replace("white,8.1,", "white,8.2,")
@@ -106,5 +118,7 @@ def test_cli_lists_every_parameter_with_help():
     for name in lr_finder.parameters.properties:
         assert f"--{name.replace('_', '-')}" in help_text
     assert "Seed of the test split" in help_text
-    args = build_parser(lr_finder).parse_args(["--threshold", "none", "--val-size", "0.1"])
-    assert args.threshold is None and args.val_size == 0.1
+    args = build_parser(lr_finder).parse_args(
+        ["--threshold", "none", "--val-size", "0.1", "--hidden-layers", "64", "32"]
+    )
+    assert args.threshold is None and args.val_size == 0.1 and args.hidden_layers == [64, 32]

@@ -1,0 +1,342 @@
+"""K replicas of an MLP trained at once: stacked weights and one compiled multi-step loop.
+
+Semantics follow Keras: Dense layers with Glorot-uniform kernels and zero biases, ReLU hidden
+layers, a sigmoid output with binary cross-entropy computed from the logits, the batch mean as
+the loss, and Adam (beta1 0.9, beta2 0.999, epsilon 1e-7, bias correction as in Keras 3).
+Replica k draws its initial weights and its batch order from its own seed only, so it trains
+exactly as it would alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+
+BETA_1 = 0.9
+BETA_2 = 0.999
+EPSILON = 1e-7
+CHUNK_STEPS = 64
+
+
+def pick_device() -> str:
+    """The first GPU TensorFlow sees, else the CPU."""
+    return "/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0"
+
+
+def layer_sizes(n_features: int, hidden: tuple[int, ...]) -> list[int]:
+    return [n_features, *hidden, 1]
+
+
+def glorot_init(sizes: list[int], seed: int) -> list[np.ndarray]:
+    """Keras-order weights [W1, b1, W2, b2, ...] for one replica, drawn from `seed` alone."""
+    rng = np.random.default_rng([seed, 0])
+    weights = []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        limit = math.sqrt(6.0 / (fan_in + fan_out))
+        weights.append(rng.uniform(-limit, limit, (fan_in, fan_out)).astype("float32"))
+        weights.append(np.zeros(fan_out, dtype="float32"))
+    return weights
+
+
+def batch_order(
+    n_rows: int, batch_size: int, seed: int, n_steps: int, start: int = 0
+) -> list[np.ndarray]:
+    """Row indices of the batches of steps start..start+n_steps for one replica: a fresh
+    permutation per epoch from `seed`, batches in order, the last batch of an epoch smaller
+    (as in `model.fit`)."""
+    rng = np.random.default_rng([seed, 1])
+    batches: list[np.ndarray] = []
+    while len(batches) < start + n_steps:
+        order = rng.permutation(n_rows)
+        batches.extend(order[i : i + batch_size] for i in range(0, n_rows, batch_size))
+    return batches[start : start + n_steps]
+
+
+@dataclass
+class Trace:
+    """Per-step records of a training run, shape (steps run, K); NaN where a replica had stopped."""
+
+    loss: np.ndarray
+    smoothed: np.ndarray
+    val_loss: np.ndarray
+    batch_sizes: np.ndarray
+    stopped_at: list[int | None] = field(default_factory=list)
+
+    @property
+    def steps_run(self) -> int:
+        return self.loss.shape[0]
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """Stop a replica once its bias-corrected moving-average loss exceeds `factor` x its best
+    or any loss is non-finite. `factor=inf` never stops on the ratio."""
+
+    beta: float = 0.98
+    factor: float = 4.0
+
+
+class StackedMLP:
+    """K MLP replicas on one device, trained together; replica k uses `seeds[k]`."""
+
+    def __init__(
+        self,
+        n_features: int,
+        seeds: list[int],
+        hidden: tuple[int, ...] = (128, 256, 256),
+        batch_size: int = 32,
+        device: str | None = None,
+    ):
+        self.sizes = layer_sizes(n_features, hidden)
+        self.seeds = list(seeds)
+        self.batch_size = batch_size
+        self.device = device or pick_device()
+        per_replica = [glorot_init(self.sizes, seed) for seed in self.seeds]
+        with tf.device(self.device):
+            self.params = [
+                tf.Variable(np.stack([w[i] for w in per_replica]))
+                for i in range(len(per_replica[0]))
+            ]
+            self.m = [tf.Variable(tf.zeros_like(p)) for p in self.params]
+            self.v = [tf.Variable(tf.zeros_like(p)) for p in self.params]
+            self.iterations = tf.Variable(0.0)
+        self.steps_done = 0
+        self._loop = tf.function(self._run_steps, jit_compile=True, autograph=False)
+        self._forward = tf.function(self._logits, jit_compile=True, autograph=False)
+
+    @property
+    def k(self) -> int:
+        return len(self.seeds)
+
+    def replica_weights(self, k: int) -> list[np.ndarray]:
+        """Keras-order weights of replica k, ready for `model.set_weights`."""
+        return [p.numpy()[k] for p in self.params]
+
+    def set_replica_weights(self, k: int, weights: list[np.ndarray]) -> None:
+        for param, value in zip(self.params, weights, strict=True):
+            param[k].assign(value)
+
+    def _logits(self, params: list[tf.Tensor], x: tf.Tensor) -> tf.Tensor:
+        """x: (K, B, F) per replica or (B, F) shared by all -> logits (K, B)."""
+        h = x
+        n_layers = len(params) // 2
+        for layer in range(n_layers):
+            pattern = "kbi,kio->kbo" if len(h.shape) == 3 else "bi,kio->kbo"
+            h = tf.einsum(pattern, h, params[2 * layer]) + params[2 * layer + 1][:, None, :]
+            if layer < n_layers - 1:
+                h = tf.nn.relu(h)
+        return h[..., 0]
+
+    @staticmethod
+    def _bce(logits: tf.Tensor, y: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
+        """Per-replica mean loss over the real (weight 1) rows of a padded batch: (K,)."""
+        labels = tf.broadcast_to(y, tf.shape(logits))
+        losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+        return tf.reduce_sum(losses * weight, axis=-1) / tf.reduce_sum(weight)
+
+    def _run_steps(
+        self,
+        x: tf.Tensor,
+        y: tf.Tensor,
+        index: tf.Tensor,
+        weight: tf.Tensor,
+        lrs: tf.Tensor,
+        n_valid: tf.Tensor,
+        active: tf.Tensor,
+        ema: tf.Tensor,
+        best: tf.Tensor,
+        count: tf.Tensor,
+        x_val: tf.Tensor,
+        y_val: tf.Tensor,
+        val_every: tf.Tensor,
+        step0: tf.Tensor,
+        beta: tf.Tensor,
+        factor: tf.Tensor,
+    ):
+        """Run up to `n_valid` steps; index (S, K, B), weight (S, B), lrs (S, K).
+
+        Returns per-step loss, smoothed loss, validation loss (NaN where not measured or the
+        replica had stopped) and whether each replica is still active, each (S, K), plus the
+        carried state."""
+        n_steps = tf.shape(index)[0]
+        k = tf.shape(active)[0]
+        nan = tf.fill([k], float("nan"))
+        blank = tf.fill([n_steps, k], float("nan"))
+        measure_val = x_val.shape[0] != 0
+
+        def body(step, active, ema, best, count, loss_rec, smooth_rec, val_rec, alive):
+            losses = self._adam_step(
+                tf.gather(x, index[step]),
+                tf.gather(y, index[step]),
+                weight[step],
+                lrs[step],
+                active,
+            )
+            count = count + tf.cast(active, tf.float32)
+            ema = tf.where(active, beta * ema + (1.0 - beta) * losses, ema)
+            smoothed = ema / (1.0 - beta**count)
+            best = tf.where(active, tf.minimum(best, smoothed), best)
+            row = [[step]]
+            loss_rec = tf.tensor_scatter_nd_update(loss_rec, row, [tf.where(active, losses, nan)])
+            smooth_rec = tf.tensor_scatter_nd_update(
+                smooth_rec, row, [tf.where(active, smoothed, nan)]
+            )
+            if measure_val:
+                val = tf.cond(
+                    (step0 + step + 1) % val_every == 0,
+                    lambda: tf.where(active, self._val_loss(x_val, y_val), nan),
+                    lambda: nan,
+                )
+                val_rec = tf.tensor_scatter_nd_update(val_rec, row, [val])
+            finite = tf.math.is_finite(losses) & tf.math.is_finite(smoothed)
+            active = active & finite & ~(smoothed > factor * best)
+            alive = tf.tensor_scatter_nd_update(alive, row, [active])
+            return step + 1, active, ema, best, count, loss_rec, smooth_rec, val_rec, alive
+
+        def more(step, active, *_):
+            return (step < n_valid) & tf.reduce_any(active)
+
+        state = (
+            tf.constant(0),
+            active,
+            ema,
+            best,
+            count,
+            blank,
+            blank,
+            blank,
+            tf.zeros([n_steps, k], tf.bool),
+        )
+        step, active, ema, best, count, loss_rec, smooth_rec, val_rec, alive = tf.while_loop(
+            more, body, state
+        )
+        return (
+            loss_rec[:step],
+            smooth_rec[:step],
+            val_rec[:step],
+            alive[:step],
+            active,
+            ema,
+            best,
+            count,
+        )
+
+    def _adam_step(
+        self, xb: tf.Tensor, yb: tf.Tensor, weight: tf.Tensor, lr: tf.Tensor, active: tf.Tensor
+    ) -> tf.Tensor:
+        """One Keras-Adam step of every active replica; returns each replica's batch loss (K,)."""
+        params = [p.read_value() for p in self.params]
+        with tf.GradientTape() as tape:
+            tape.watch(params)
+            losses = self._bce(self._logits(params, xb), yb, weight)
+            total = tf.reduce_sum(losses)
+        grads = tape.gradient(total, params)
+        t = self.iterations + 1.0
+        alpha = lr * tf.sqrt(1.0 - BETA_2**t) / (1.0 - BETA_1**t)
+        for p, m, v, g in zip(self.params, self.m, self.v, grads, strict=True):
+            shape = [-1] + [1] * (len(p.shape) - 1)
+            live = tf.reshape(active, shape)
+            new_m = m + (g - m) * (1.0 - BETA_1)
+            new_v = v + (tf.square(g) - v) * (1.0 - BETA_2)
+            new_p = p - tf.reshape(alpha, shape) * new_m / (tf.sqrt(new_v) + EPSILON)
+            m.assign(tf.where(live, new_m, m))
+            v.assign(tf.where(live, new_v, v))
+            p.assign(tf.where(live, new_p, p))
+        self.iterations.assign_add(1.0)
+        return losses
+
+    def _val_loss(self, x_val: tf.Tensor, y_val: tf.Tensor) -> tf.Tensor:
+        params = [p.read_value() for p in self.params]
+        return self._bce(self._logits(params, x_val), y_val, tf.ones_like(y_val))
+
+    def train(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        lrs: np.ndarray,
+        stop: StopRule | None = None,
+        x_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+        val_every: int = 1,
+        on_progress: Callable[[int, int, int], None] | None = None,
+    ) -> Trace:
+        """Train every replica for `len(lrs)` steps at per-step, per-replica rates `lrs` (S, K);
+        a later call continues where this one ended (weights, Adam state, batch order).
+
+        With a StopRule, a replica stops when its smoothed loss diverges; the run ends early
+        when all have stopped. `on_progress(steps_done, steps_total, replicas_active)`.
+        """
+        lrs = np.asarray(lrs, dtype="float32")
+        if lrs.ndim == 1:
+            lrs = np.repeat(lrs[:, None], self.k, axis=1)
+        total = lrs.shape[0]
+        stop = stop or StopRule(factor=math.inf)
+        orders = [
+            batch_order(len(x), self.batch_size, seed, total, self.steps_done)
+            for seed in self.seeds
+        ]
+        sizes = np.array([len(b) for b in orders[0]])
+        no_val = x_val is None or len(x_val) == 0
+        with tf.device(self.device):
+            tx = tf.constant(x, tf.float32)
+            ty = tf.constant(y, tf.float32)
+            tx_val = tf.constant(np.zeros((0, x.shape[1])) if no_val else x_val, tf.float32)
+            ty_val = tf.constant(np.zeros(0) if no_val else y_val, tf.float32)
+        active = tf.ones(self.k, tf.bool)
+        ema = tf.zeros(self.k)
+        best = tf.fill([self.k], float("inf"))
+        count = tf.zeros(self.k)
+        stopped_at: list[int | None] = [None] * self.k
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        done = 0
+        while done < total and bool(tf.reduce_any(active)):
+            n = min(CHUNK_STEPS, total - done)
+            index, weight = _pad_chunk(orders, done, n, self.batch_size)
+            chunk_lrs = np.zeros((CHUNK_STEPS, self.k), "float32")
+            chunk_lrs[:n] = lrs[done : done + n]
+            with tf.device(self.device):
+                loss, smooth, val, alive, active, ema, best, count = self._loop(
+                    tx, ty, index, weight, chunk_lrs, tf.constant(n), active, ema, best, count,
+                    tx_val, ty_val, tf.constant(max(val_every, 1)), tf.constant(done),
+                    tf.constant(stop.beta, tf.float32), tf.constant(stop.factor, tf.float32),
+                )  # fmt: skip
+            ran = int(loss.shape[0])
+            parts.append((loss.numpy(), smooth.numpy(), val.numpy()))
+            for step, k in zip(*np.nonzero(~alive.numpy()), strict=True):
+                if stopped_at[k] is None:
+                    stopped_at[k] = done + int(step)
+            done += ran
+            if on_progress:
+                on_progress(done, total, int(tf.reduce_sum(tf.cast(active, tf.int32))))
+        self.steps_done += done
+        loss, smooth, val = (np.concatenate([p[i] for p in parts]) for i in range(3))
+        return Trace(loss, smooth, val, sizes[:done], stopped_at)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities of every replica: (K, N)."""
+        with tf.device(self.device):
+            logits = self._forward(
+                [p.read_value() for p in self.params], tf.constant(x, tf.float32)
+            )
+        return tf.sigmoid(logits).numpy()
+
+
+def _pad_chunk(
+    orders: list[list[np.ndarray]], start: int, n: int, batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (CHUNK, K, B) and row weights (CHUNK, B) for steps start..start+n; short batches
+    are padded with row 0 at weight 0, unused steps are all padding."""
+    k = len(orders)
+    index = np.zeros((CHUNK_STEPS, k, batch_size), "int32")
+    weight = np.zeros((CHUNK_STEPS, batch_size), "float32")
+    for s in range(n):
+        size = len(orders[0][start + s])
+        weight[s, :size] = 1.0
+        for r in range(k):
+            index[s, r, :size] = orders[r][start + s]
+    return index, weight

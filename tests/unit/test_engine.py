@@ -1,0 +1,133 @@
+"""The stacked engine against Keras itself, and replicas against solo runs."""
+
+import keras
+import numpy as np
+import pytest
+
+from lrfinder.engine import StackedMLP, StopRule, batch_order
+from lrfinder.export import predict_mean, to_keras
+
+HIDDEN = (16, 8)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(150, 5)).astype("float32")
+    y = (x[:, 0] - x[:, 1] + rng.normal(size=150) > 0).astype("float32")
+    return x, y
+
+
+def keras_twin(engine: StackedMLP, lr: float) -> keras.Model:
+    model = keras.Sequential(
+        [keras.Input((engine.sizes[0],))]
+        + [keras.layers.Dense(w, activation="relu") for w in engine.sizes[1:-1]]
+        + [keras.layers.Dense(1, activation="sigmoid")]
+    )
+    model.set_weights(engine.replica_weights(0))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss="binary_crossentropy")
+    return model
+
+
+class WeightRecorder(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.weights = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.weights.append([w.copy() for w in self.model.get_weights()])
+
+
+def test_k1_follows_keras_fit_step_by_step(data):
+    x, y = data
+    lr, epochs = 3e-3, 2
+    engine = StackedMLP(x.shape[1], [11], HIDDEN, batch_size=32)
+    model = keras_twin(engine, lr)
+    per_epoch = 5  # 150 rows: four batches of 32 and one of 22
+    recorder = WeightRecorder()
+    for epoch in range(epochs):
+        batches = batch_order(len(x), 32, 11, per_epoch, start=epoch * per_epoch)
+        rows = np.concatenate(batches)
+        model.fit(
+            x[rows],
+            y[rows],
+            batch_size=32,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
+            callbacks=[recorder],
+        )
+    assert len(recorder.weights) == epochs * per_epoch
+    for step in range(epochs * per_epoch):
+        engine.train(x, y, np.array([lr]))
+        for ours, theirs in zip(engine.replica_weights(0), recorder.weights[step], strict=True):
+            np.testing.assert_allclose(ours, theirs, atol=2e-6, err_msg=f"step {step}")
+    np.testing.assert_allclose(engine.predict(x)[0], model.predict(x, verbose=0)[:, 0], atol=1e-6)
+
+
+def test_replica_of_a_k_run_equals_its_solo_run(data):
+    x, y = data
+    rates = np.geomspace(1e-4, 1e-1, 12)
+    lrs = np.stack([rates, rates * 0.5, rates * 2], axis=1)
+    group = StackedMLP(x.shape[1], [3, 4, 5], HIDDEN)
+    group_trace = group.train(x, y, lrs)
+    solo = StackedMLP(x.shape[1], [4], HIDDEN)
+    solo_trace = solo.train(x, y, lrs[:, 1])
+    np.testing.assert_allclose(group_trace.loss[:, 1], solo_trace.loss[:, 0], rtol=1e-5)
+    for ours, theirs in zip(group.replica_weights(1), solo.replica_weights(0), strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    assert not np.allclose(group.replica_weights(0)[0], group.replica_weights(1)[0])
+
+
+def test_same_seeds_give_identical_runs(data):
+    x, y = data
+    runs = []
+    for _ in range(2):
+        engine = StackedMLP(x.shape[1], [1, 2], HIDDEN)
+        trace = engine.train(x, y, np.geomspace(1e-4, 1e-2, 10))
+        runs.append((trace.loss, engine.replica_weights(1)))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    for a, b in zip(runs[0][1], runs[1][1], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_diverging_replica_stops_while_the_others_go_on(data):
+    x, y = data
+    steps = 40
+    lrs = np.stack([np.full(steps, 1e-3), np.geomspace(1e-3, 1e4, steps)], axis=1)
+    engine = StackedMLP(x.shape[1], [7, 8], HIDDEN)
+    trace = engine.train(x, y, lrs, StopRule(beta=0.9, factor=4.0))
+    assert trace.stopped_at[0] is None
+    stop = trace.stopped_at[1]
+    assert stop is not None and stop < steps - 1
+    assert np.isfinite(trace.loss[:stop, 1]).all()
+    assert np.isnan(trace.loss[stop + 1 :, 1]).all()
+    assert np.isfinite(trace.loss[:, 0]).all() and trace.steps_run == steps
+    solo = StackedMLP(x.shape[1], [7], HIDDEN)
+    solo.train(x, y, lrs[:, 0])
+    np.testing.assert_allclose(engine.replica_weights(0)[0], solo.replica_weights(0)[0], atol=1e-6)
+
+
+def test_recorded_loss_is_the_batch_loss_and_smoothing_is_bias_corrected(data):
+    x, y = data
+    engine = StackedMLP(x.shape[1], [9], HIDDEN)
+    start = keras_twin(engine, 1e-3)
+    first = batch_order(len(x), 32, 9, 1)[0]
+    expected = keras.losses.binary_crossentropy(y[first], start.predict(x[first], verbose=0)[:, 0])
+    trace = engine.train(x, y, np.full(3, 1e-3), StopRule(beta=0.98))
+    assert trace.loss[0, 0] == pytest.approx(float(np.mean(expected)), rel=1e-5)
+    assert trace.smoothed[0, 0] == pytest.approx(trace.loss[0, 0], rel=1e-6)
+    ema = 0.98 * 0.02 * trace.loss[0, 0] + 0.02 * trace.loss[1, 0]
+    assert trace.smoothed[1, 0] == pytest.approx(ema / (1 - 0.98**2), rel=1e-5)
+
+
+def test_keras_export_predicts_like_the_engine(data):
+    x, y = data
+    engine = StackedMLP(x.shape[1], [1, 2, 3], HIDDEN)
+    engine.train(x, y, np.full(10, 1e-2))
+    single = to_keras(engine, [2])
+    np.testing.assert_allclose(single.predict(x, verbose=0)[:, 0], engine.predict(x)[2], atol=1e-6)
+    ensemble = to_keras(engine)
+    np.testing.assert_allclose(
+        ensemble.predict(x, verbose=0)[:, 0], predict_mean(engine, x), atol=1e-6
+    )
