@@ -10,8 +10,8 @@ import pytest
 
 from flows.cli import build_parser
 from flows.lr_finder import lr_finder
-from tests.helpers import file_server, uci_file_text
 from lrfinder.range_test import COLUMNS
+from tests.helpers import file_server, uci_file_text
 from tests.prefect_api import latest_progress, task_states
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

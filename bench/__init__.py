@@ -1,0 +1,1 @@
+"""Benchmarks: run the reference and ours in one process and print ratios."""

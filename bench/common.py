@@ -1,0 +1,77 @@
+"""Shared pieces of the benchmarks: the data the way the tutorial prepares it, and timers."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+CANDIDATES = (
+    ROOT / "data" / "winequalityN.csv",
+    ROOT.parent / "shared" / "data" / "winequalityN.csv",
+)
+
+
+def wine_csv() -> Path:
+    for path in CANDIDATES:
+        if path.is_file():
+            return path
+    raise SystemExit(f"wine data not found at {[str(p) for p in CANDIDATES]}")
+
+
+def tutorial_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The tutorial's preparation as written: dropna, is_white_wine, quality >= 6, 80/20 split
+    with random_state=42, StandardScaler fit on the train part."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    df = pd.read_csv(wine_csv())
+    df = df.dropna()
+    df["is_white_wine"] = [1 if typ == "white" else 0 for typ in df["type"]]
+    df["is_good_wine"] = [1 if quality >= 6 else 0 for quality in df["quality"]]
+    df = df.drop(["type", "quality"], axis=1)
+    x = df.drop("is_good_wine", axis=1)
+    y = df["is_good_wine"]
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=42)
+    scaler = StandardScaler()
+    return (
+        scaler.fit_transform(x_train).astype("float32"),
+        scaler.transform(x_test).astype("float32"),
+        y_train.to_numpy("float32"),
+        y_test.to_numpy("float32"),
+    )
+
+
+def tutorial_model():
+    """The tutorial's MLP, compiled as it compiles it."""
+    import tensorflow as tf
+
+    model = tf.keras.Sequential(
+        [
+            tf.keras.layers.Dense(128, activation="relu"),
+            tf.keras.layers.Dense(256, activation="relu"),
+            tf.keras.layers.Dense(256, activation="relu"),
+            tf.keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        loss=tf.keras.losses.binary_crossentropy,
+        optimizer=tf.keras.optimizers.Adam(),
+        metrics=[tf.keras.metrics.BinaryAccuracy(name="accuracy")],
+    )
+    return model
+
+
+class Timer:
+    def __enter__(self) -> Timer:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.seconds = time.perf_counter() - self.start
