@@ -7,11 +7,14 @@ from typing import Literal
 from prefect import flow
 
 from lrfinder.cleaning import label_rule
+from lrfinder.confirm import ConfirmConfig
 from lrfinder.range_config import RangeTestConfig
+from lrfinder.select_config import SelectConfig
 from lrfinder.settings import Settings
 from lrfinder.splitting import SplitConfig
 from tasks.data import load_clean, locate_data, split_scale, write_data
 from tasks.run_folder import finish_run, open_run_folder
+from tasks.select import select, write_select
 from tasks.sweep import sweep, write_sweep
 
 
@@ -35,6 +38,13 @@ def lr_finder(
     hidden_layers: list[int] = [128, 256, 256],  # noqa: B006 (Prefect parameters are copied)
     batch_size: int = 32,
     sweep_val_sample: int = 0,
+    suggest_method: Literal["valley", "steepest", "minimum/10", "argmin"] = "valley",
+    confirm: bool = True,
+    confirm_candidates: int = 7,
+    confirm_epochs: int = 6,
+    confirm_patience: int = 2,
+    confirm_metric: Literal["val_loss", "val_accuracy"] = "val_loss",
+    confirm_extensions: int = 2,
 ) -> str:
     """Find a learning rate for a Keras MLP on the wine data (or your own CSV).
 
@@ -59,6 +69,14 @@ def lr_finder(
         hidden_layers: Widths of the MLP's hidden ReLU layers (tutorial: 128 256 256).
         batch_size: Rows per training batch (tutorial: 32).
         sweep_val_sample: Validation rows for a loss measured every 10 steps; 0 for none.
+        suggest_method: Curve reading that centres the confirmation sweep (argmin is the
+            tutorial's choice).
+        confirm: Confirm the suggestion with short trainings on the validation split.
+        confirm_candidates: Log-spaced candidate rates, from a tenth to 3x the suggestion.
+        confirm_epochs: Most epochs per candidate in the confirmation sweep.
+        confirm_patience: Epochs without a lower validation loss before a candidate stops.
+        confirm_metric: Validation metric whose median across seeds picks the rate.
+        confirm_extensions: Times the candidate set may grow past an edge where the best sits.
 
     Returns:
         The run's output folder under artifacts/.
@@ -82,6 +100,19 @@ def lr_finder(
     clean = load_clean(source, rule)
     split = split_scale(clean, config)
     write_data(run_dir, source, clean, split)
+    select_config = SelectConfig(
+        method=suggest_method,
+        confirm=confirm,
+        confirmation=ConfirmConfig(
+            n_candidates=confirm_candidates,
+            epochs=confirm_epochs,
+            patience=confirm_patience,
+            metric=confirm_metric,
+            max_extensions=confirm_extensions,
+        ),
+    )
     curves = sweep(split, range_config)
     write_sweep(run_dir, curves)
+    selection = select(split, curves, range_config, select_config)
+    write_select(run_dir, curves, selection)
     return finish_run(settings, run_dir)

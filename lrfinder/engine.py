@@ -264,12 +264,14 @@ class StackedMLP:
         y_val: np.ndarray | None = None,
         val_every: int = 1,
         on_progress: Callable[[int, int, int], None] | None = None,
+        active: np.ndarray | None = None,
     ) -> Trace:
         """Train every replica for `len(lrs)` steps at per-step, per-replica rates `lrs` (S, K);
         a later call continues where this one ended (weights, Adam state, batch order).
 
         With a StopRule, a replica stops when its smoothed loss diverges; the run ends early
-        when all have stopped. `on_progress(steps_done, steps_total, replicas_active)`.
+        when all have stopped. `active` (K bools) freezes the replicas marked False from the
+        start. `on_progress(steps_done, steps_total, replicas_active)`.
         """
         lrs = np.asarray(lrs, dtype="float32")
         if lrs.ndim == 1:
@@ -287,7 +289,7 @@ class StackedMLP:
             ty = tf.constant(y, tf.float32)
             tx_val = tf.constant(np.zeros((0, x.shape[1])) if no_val else x_val, tf.float32)
             ty_val = tf.constant(np.zeros(0) if no_val else y_val, tf.float32)
-        active = tf.ones(self.k, tf.bool)
+        active = tf.constant(np.ones(self.k, bool) if active is None else np.asarray(active, bool))
         ema = tf.zeros(self.k)
         best = tf.fill([self.k], float("inf"))
         count = tf.zeros(self.k)
@@ -317,13 +319,17 @@ class StackedMLP:
         loss, smooth, val = (np.concatenate([p[i] for p in parts]) for i in range(3))
         return Trace(loss, smooth, val, sizes[:done], stopped_at)
 
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Pre-sigmoid outputs of every replica: (K, N)."""
+        with tf.device(self.device):
+            params = [p.read_value() for p in self.params]
+            return self._forward(params, tf.constant(x, tf.float32)).numpy()
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Probabilities of every replica: (K, N)."""
         with tf.device(self.device):
-            logits = self._forward(
-                [p.read_value() for p in self.params], tf.constant(x, tf.float32)
-            )
-        return tf.sigmoid(logits).numpy()
+            params = [p.read_value() for p in self.params]
+            return tf.sigmoid(self._forward(params, tf.constant(x, tf.float32))).numpy()
 
 
 def _pad_chunk(

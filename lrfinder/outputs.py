@@ -8,9 +8,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from lrfinder.cleaning import CleanData
-from lrfinder.fileio import write_json_atomic, write_parquet_atomic
+from lrfinder.fileio import atomic_path, write_json_atomic, write_parquet_atomic
 from lrfinder.sources import DataSource
 from lrfinder.splitting import SplitData
 
@@ -48,6 +49,20 @@ def write_range_test(run_dir: Path, table: pd.DataFrame, summary: dict) -> dict[
         "range_test.parquet": write_parquet_atomic(run_dir / "range_test.parquet", table),
         "range_test.json": write_json_atomic(run_dir / "range_test.json", summary),
     }
+
+
+def write_figure_atomic(target: Path, figure: Figure) -> Path:
+    with atomic_path(target) as tmp:
+        figure.savefig(tmp, format="png")
+    return target
+
+
+def write_selection(run_dir: Path, summary: dict, charts: dict[str, Figure]) -> dict[str, Path]:
+    """Write `selection.json` and each chart (`lr_finder.png`, `confirmation.png`) as PNG."""
+    written = {"selection.json": write_json_atomic(run_dir / "selection.json", summary)}
+    for name, figure in charts.items():
+        written[name] = write_figure_atomic(run_dir / name, figure)
+    return written
 
 
 def point_latest(artifacts_dir: Path, run_dir: Path) -> Path:

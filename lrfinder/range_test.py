@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from lrfinder.cleaning import frame_fingerprint
 from lrfinder.engine import StackedMLP, StopRule
 from lrfinder.range_config import RangeTestConfig, step_rates, steps_per_epoch
 
@@ -22,6 +23,10 @@ class RangeTestResult:
 
     table: pd.DataFrame
     summary: dict
+
+    @property
+    def fingerprint(self) -> str:
+        return frame_fingerprint(self.table)
 
 
 def run_range_test(

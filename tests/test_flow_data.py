@@ -18,9 +18,19 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 
 DATA_FILES = {"train.parquet", "val.parquet", "test.parquet", "scaler.json", "data_report.json"}
 SWEEP_FILES = {"range_test.parquet", "range_test.json"}
-CACHED_STAGES = ("load-clean", "split-scale", "sweep")
-N_TASKS = 8
-SMALL_SWEEP = {"n_seeds": 2, "num_steps": 40, "hidden_layers": [16, 16]}
+SELECT_FILES = {"selection.json", "lr_finder.png", "confirmation.png"}
+ALL_FILES = DATA_FILES | SWEEP_FILES | SELECT_FILES
+CACHED_STAGES = ("load-clean", "split-scale", "sweep", "select")
+N_TASKS = 10
+SMALL_SWEEP = {
+    "n_seeds": 2,
+    "num_steps": 40,
+    "hidden_layers": [16, 16],
+    "confirm_candidates": 3,
+    "confirm_epochs": 1,
+    "confirm_extensions": 0,
+}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def run(**parameters) -> tuple[Path, dict[str, str]]:
@@ -34,7 +44,7 @@ def test_flow_writes_the_data_files_and_reuses_its_cache(workspace, wine_csv, tm
     shutil.copy(wine_csv, csv)
 
     first_dir, _ = run(data=str(csv))
-    assert {p.name for p in first_dir.iterdir()} == DATA_FILES | SWEEP_FILES
+    assert {p.name for p in first_dir.iterdir()} == ALL_FILES
     assert (workspace["artifacts"] / "latest").resolve() == first_dir.resolve()
     report = json.loads((first_dir / "data_report.json").read_text())
     assert report["cleaning"]["rows_clean"] == 6463
@@ -56,11 +66,17 @@ def test_flow_writes_the_data_files_and_reuses_its_cache(workspace, wine_csv, tm
     assert summary["device"] == "/CPU:0"
     assert summary["steps_run"] == curves["step"].max() + 1
     assert latest_progress("sweep-progress") == 100.0
+    selection = json.loads((first_dir / "selection.json").read_text())
+    runs = selection["confirmation"]["runs"]
+    assert len(runs) == 3 * 2 and {r["lr"] for r in runs} >= {selection["chosen_lr"]}
+    assert set(selection["suggestions"]) == {"valley", "steepest", "minimum/10", "argmin"}
+    for chart in ("lr_finder.png", "confirmation.png"):
+        assert (first_dir / chart).read_bytes().startswith(PNG_MAGIC)
 
     shutil.rmtree(first_dir)
     second_dir, states = run(data=str(csv))
     assert all(states[name] == "Cached" for name in CACHED_STAGES), states
-    assert {p.name for p in second_dir.iterdir()} == DATA_FILES | SWEEP_FILES
+    assert {p.name for p in second_dir.iterdir()} == ALL_FILES
     pd.testing.assert_frame_equal(pd.read_parquet(second_dir / "test.parquet"), test)
 
     _, states = run(data=str(csv), val_seed=1)

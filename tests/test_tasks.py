@@ -66,3 +66,26 @@ def test_only_transient_download_failures_are_retried():
     assert retry_on_transient(None, None, Failed(data=TransientDownloadError("503")))
     assert not retry_on_transient(None, None, Failed(data=DataError("404")))
     assert not retry_on_transient(None, None, Completed(data=1))
+
+
+def test_sweep_and_select_tasks_write_their_outputs(stages, tmp_path):
+    from lrfinder.range_config import RangeTestConfig
+    from lrfinder.select_config import SelectConfig
+    from tasks.select import select, write_select
+    from tasks.sweep import sweep, write_sweep
+
+    _, _, split = stages
+    range_config = RangeTestConfig(n_seeds=2, num_steps=60, hidden=(16, 16))
+    curves = sweep.fn(split, range_config)
+    assert curves.summary["train_rows"] == len(split.train)
+    assert set(curves.table["replica"]) == {0, 1}
+    selection = select.fn(
+        split, curves, range_config, SelectConfig(method="steepest", confirm=False)
+    )
+    assert selection.chosen_lr == selection.aggregates["steepest"].lr
+    assert "not confirmed" in selection.summary["reason"]
+    written = write_sweep.fn(tmp_path, curves) + write_select.fn(tmp_path, curves, selection)
+    names = sorted(p.rsplit("/", 1)[-1] for p in written)
+    assert names == ["lr_finder.png", "range_test.json", "range_test.parquet", "selection.json"]
+    saved = json.loads((tmp_path / "selection.json").read_text())
+    assert saved["chosen_lr"] == selection.chosen_lr and saved["confirmation"] is None
