@@ -12,10 +12,12 @@ from lrfinder.range_config import RangeTestConfig
 from lrfinder.select_config import SelectConfig
 from lrfinder.settings import Settings
 from lrfinder.splitting import SplitConfig
+from lrfinder.train_config import GateConfig, TrainConfig, apply_preset
 from tasks.data import load_clean, locate_data, split_scale, write_data
 from tasks.run_folder import finish_run, open_run_folder
 from tasks.select import select, write_select
 from tasks.sweep import sweep, write_sweep
+from tasks.train import evaluate_models, quality_gate, train, write_model
 
 
 @flow(name="lr-finder", log_prints=True)
@@ -45,6 +47,14 @@ def lr_finder(
     confirm_patience: int = 2,
     confirm_metric: Literal["val_loss", "val_accuracy"] = "val_loss",
     confirm_extensions: int = 2,
+    max_epochs: int = 100,
+    patience: int = 10,
+    refit: bool = True,
+    final_model: Literal["ensemble", "single"] = "ensemble",
+    baseline_lr: float = 1e-3,
+    min_test_accuracy: float = 0.0,
+    quality_gate_mode: Literal["warn", "fail"] = "warn",
+    preset: Literal["default", "tutorial"] = "default",
 ) -> str:
     """Find a learning rate for a Keras MLP on the wine data (or your own CSV).
 
@@ -77,42 +87,67 @@ def lr_finder(
         confirm_patience: Epochs without a lower validation loss before a candidate stops.
         confirm_metric: Validation metric whose median across seeds picks the rate.
         confirm_extensions: Times the candidate set may grow past an edge where the best sits.
+        max_epochs: Most epochs of the final training (chosen rate and baseline).
+        patience: Epochs without a lower validation loss before a final replica stops (its best
+            weights are restored).
+        refit: Retrain on train + validation for the epoch count early stopping found.
+        final_model: ensemble (mean of the seed replicas' predictions) or single (first seed).
+        baseline_lr: Rate of the baseline trained next to the chosen one (Adam's default).
+        min_test_accuracy: Quality gate on the final model's test accuracy.
+        quality_gate_mode: fail the run or only warn when the gate is not met.
+        preset: default, or tutorial (no validation split, per-epoch range test, argmin,
+            100 epochs, single model), which overrides the parameters it names.
 
     Returns:
         The run's output folder under artifacts/.
     """
+    p = apply_preset(preset, locals())
     settings = Settings.from_env()
-    rule = label_rule(target, threshold, positive_label)
-    config = SplitConfig(test_size, split_seed, val_size, val_seed, split_strategy)
+    rule = label_rule(p["target"], p["threshold"], p["positive_label"])
+    config = SplitConfig(
+        p["test_size"], p["split_seed"], p["val_size"], p["val_seed"], p["split_strategy"]
+    )
     range_config = RangeTestConfig(
-        mode=sweep_mode,
-        min_lr=min_lr,
-        max_lr=max_lr,
-        num_steps=num_steps,
-        n_seeds=n_seeds,
-        seed=seed,
-        hidden=tuple(hidden_layers),
-        batch_size=batch_size,
-        val_sample=sweep_val_sample,
+        mode=p["sweep_mode"],
+        min_lr=p["min_lr"],
+        max_lr=p["max_lr"],
+        num_steps=p["num_steps"],
+        n_seeds=p["n_seeds"],
+        seed=p["seed"],
+        hidden=tuple(p["hidden_layers"]),
+        batch_size=p["batch_size"],
+        val_sample=p["sweep_val_sample"],
     )
     run_dir = open_run_folder(settings)
-    source = locate_data(data, settings)
+    source = locate_data(p["data"], settings)
     clean = load_clean(source, rule)
     split = split_scale(clean, config)
     write_data(run_dir, source, clean, split)
     select_config = SelectConfig(
-        method=suggest_method,
-        confirm=confirm,
+        method=p["suggest_method"],
+        confirm=p["confirm"],
         confirmation=ConfirmConfig(
-            n_candidates=confirm_candidates,
-            epochs=confirm_epochs,
-            patience=confirm_patience,
-            metric=confirm_metric,
-            max_extensions=confirm_extensions,
+            n_candidates=p["confirm_candidates"],
+            epochs=p["confirm_epochs"],
+            patience=p["confirm_patience"],
+            metric=p["confirm_metric"],
+            max_extensions=p["confirm_extensions"],
         ),
     )
     curves = sweep(split, range_config)
     write_sweep(run_dir, curves)
     selection = select(split, curves, range_config, select_config)
     write_select(run_dir, curves, selection)
-    return finish_run(settings, run_dir)
+    train_config = TrainConfig(
+        max_epochs=p["max_epochs"],
+        patience=p["patience"],
+        refit=p["refit"],
+        final_model=p["final_model"],
+        baseline_lr=p["baseline_lr"],
+    )
+    trained = train(split, selection, range_config, train_config)
+    evaluation = evaluate_models(trained, split)
+    write_model(run_dir, trained, split, source, selection, evaluation)
+    finished = finish_run(settings, run_dir)
+    quality_gate(evaluation, GateConfig(p["min_test_accuracy"], p["quality_gate_mode"]))
+    return finished

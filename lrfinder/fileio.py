@@ -38,10 +38,11 @@ def read_maybe_gzip(path: Path) -> bytes:
 
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path next to `target`; rename it onto `target` only if the body succeeds."""
+    """Yield a temporary path next to `target` (same suffix); rename it onto `target` only if the
+    body succeeds."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    tmp = target.with_name(f".tmp-{uuid.uuid4().hex}-{target.name}")
     try:
         yield tmp
         os.replace(tmp, target)
@@ -57,6 +58,10 @@ def _write_atomic(target: Path, write: Callable[[Path], Any]) -> Path:
 
 def write_bytes_atomic(target: Path, content: bytes) -> Path:
     return _write_atomic(target, lambda tmp: tmp.write_bytes(content))
+
+
+def write_text_atomic(target: Path, text: str) -> Path:
+    return _write_atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_json_atomic(target: Path, payload: Any) -> Path:

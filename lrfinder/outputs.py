@@ -11,7 +11,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from lrfinder.cleaning import CleanData
-from lrfinder.fileio import atomic_path, write_json_atomic, write_parquet_atomic
+from lrfinder.fileio import (
+    atomic_path,
+    write_json_atomic,
+    write_parquet_atomic,
+    write_text_atomic,
+)
 from lrfinder.sources import DataSource
 from lrfinder.splitting import SplitData
 
@@ -60,6 +65,24 @@ def write_figure_atomic(target: Path, figure: Figure) -> Path:
 def write_selection(run_dir: Path, summary: dict, charts: dict[str, Figure]) -> dict[str, Path]:
     """Write `selection.json` and each chart (`lr_finder.png`, `confirmation.png`) as PNG."""
     written = {"selection.json": write_json_atomic(run_dir / "selection.json", summary)}
+    for name, figure in charts.items():
+        written[name] = write_figure_atomic(run_dir / name, figure)
+    return written
+
+
+def write_model_outputs(
+    run_dir: Path,
+    metrics: dict,
+    predictions: pd.DataFrame,
+    card: str,
+    charts: dict[str, Figure],
+) -> dict[str, Path]:
+    """Write `metrics.json`, `predictions.parquet`, `model_card.md` and the charts."""
+    written = {
+        "metrics.json": write_json_atomic(run_dir / "metrics.json", metrics),
+        "predictions.parquet": write_parquet_atomic(run_dir / "predictions.parquet", predictions),
+        "model_card.md": write_text_atomic(run_dir / "model_card.md", card),
+    }
     for name, figure in charts.items():
         written[name] = write_figure_atomic(run_dir / name, figure)
     return written

@@ -79,3 +79,75 @@ def confirmation_chart(by_rate: pd.DataFrame, chosen_lr: float, metric: str) -> 
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     return figure
+
+
+def training_curves_chart(history: pd.DataFrame) -> Figure:
+    """Loss and accuracy per epoch, train and validation, chosen and baseline (median over seeds)."""
+    figure = Figure(figsize=(11, 4.5), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, 2)
+    colours = {"chosen": "tab:red", "baseline": "tab:gray"}
+    for stage, dash in (("fit", "-"), ("refit", ":")):
+        part = history[history["stage"] == stage]
+        for model, rows in part.groupby("model"):
+            median = rows.groupby("epoch")[
+                ["loss", "accuracy", "val_loss", "val_accuracy"]
+            ].median()
+            lr = rows["lr"].iloc[0]
+            for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+                label = f"{model} ({lr:.2g}) train" + (" (refit)" if stage == "refit" else "")
+                ax.plot(median.index, median[metric], dash, color=colours[model], label=label)
+                if median[f"val_{metric}"].notna().any():
+                    ax.plot(
+                        median.index,
+                        median[f"val_{metric}"],
+                        "--",
+                        color=colours[model],
+                        alpha=0.7,
+                        label=f"{model} validation",
+                    )
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    figure.suptitle("Training curves (median over seeds)")
+    return figure
+
+
+def confusion_matrix_chart(chosen: dict, baseline: dict) -> Figure:
+    """The final models' confusion matrices on the test set, side by side."""
+    figure = Figure(figsize=(9, 4), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    for ax, (name, metrics) in zip(
+        figure.subplots(1, 2), (("chosen", chosen), ("baseline", baseline)), strict=True
+    ):
+        matrix = np.array(metrics["confusion_matrix"])
+        ax.imshow(matrix, cmap="Blues")
+        for (i, j), count in np.ndenumerate(matrix):
+            ax.text(j, i, str(count), ha="center", va="center", color="black", fontsize=12)
+        ax.set_xticks([0, 1], ["predicted 0", "predicted 1"])
+        ax.set_yticks([0, 1], ["actual 0", "actual 1"])
+        ax.set_title(f"{name}: accuracy {metrics['accuracy']:.3f}")
+    return figure
+
+
+def roc_chart(y_true: np.ndarray, chosen: np.ndarray, baseline: np.ndarray) -> Figure:
+    """ROC curves of the final chosen-rate and baseline models on the test set."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    figure, ax = _figure()
+    for name, probability, colour in (
+        ("chosen", chosen, "tab:red"),
+        ("baseline", baseline, "tab:gray"),
+    ):
+        fpr, tpr, _ = roc_curve(y_true, probability)
+        ax.plot(
+            fpr, tpr, color=colour, label=f"{name} (AUC {roc_auc_score(y_true, probability):.3f})"
+        )
+    ax.plot([0, 1], [0, 1], ":", color="black", linewidth=0.8)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title("ROC on the test set")
+    ax.legend()
+    return figure

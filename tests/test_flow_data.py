@@ -19,9 +19,18 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 DATA_FILES = {"train.parquet", "val.parquet", "test.parquet", "scaler.json", "data_report.json"}
 SWEEP_FILES = {"range_test.parquet", "range_test.json"}
 SELECT_FILES = {"selection.json", "lr_finder.png", "confirmation.png"}
-ALL_FILES = DATA_FILES | SWEEP_FILES | SELECT_FILES
-CACHED_STAGES = ("load-clean", "split-scale", "sweep", "select")
-N_TASKS = 10
+MODEL_FILES = {
+    "model.keras",
+    "metrics.json",
+    "predictions.parquet",
+    "model_card.md",
+    "training_curves.png",
+    "confusion_matrix.png",
+    "roc.png",
+}
+ALL_FILES = DATA_FILES | SWEEP_FILES | SELECT_FILES | MODEL_FILES
+CACHED_STAGES = ("load-clean", "split-scale", "sweep", "select", "train")
+N_TASKS = 14
 SMALL_SWEEP = {
     "n_seeds": 2,
     "num_steps": 40,
@@ -29,6 +38,8 @@ SMALL_SWEEP = {
     "confirm_candidates": 3,
     "confirm_epochs": 1,
     "confirm_extensions": 0,
+    "max_epochs": 2,
+    "patience": 1,
 }
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

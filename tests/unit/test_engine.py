@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from lrfinder.engine import StackedMLP, StopRule, batch_order
-from lrfinder.export import predict_mean, to_keras
+from lrfinder.export import to_keras
+from lrfinder.mlp import predict_proba
 
 HIDDEN = (16, 8)
 
@@ -125,9 +126,11 @@ def test_keras_export_predicts_like_the_engine(data):
     x, y = data
     engine = StackedMLP(x.shape[1], [1, 2, 3], HIDDEN)
     engine.train(x, y, np.full(10, 1e-2))
-    single = to_keras(engine, [2])
+    single = to_keras([engine.replica_weights(2)])
     np.testing.assert_allclose(single.predict(x, verbose=0)[:, 0], engine.predict(x)[2], atol=1e-6)
-    ensemble = to_keras(engine)
+    ensemble = to_keras([engine.replica_weights(k) for k in range(3)])
     np.testing.assert_allclose(
-        ensemble.predict(x, verbose=0)[:, 0], predict_mean(engine, x), atol=1e-6
+        ensemble.predict(x, verbose=0)[:, 0], engine.predict(x).mean(axis=0), atol=1e-6
     )
+    stacked = [p.numpy() for p in engine.params]
+    np.testing.assert_allclose(predict_proba(stacked, x), engine.predict(x), atol=1e-6)

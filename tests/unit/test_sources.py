@@ -81,7 +81,7 @@ def test_a_bad_download_is_not_kept(tmp_path):
     with pytest.raises(DataError, match=r"winequality-white\.csv: 100 data rows, expected 4898"):
         download_uci_pair(tmp_path, BASE, FakeTransport(files))
     assert not (tmp_path / "winequality-white.csv").exists()
-    assert not list(tmp_path.glob(".*tmp"))
+    assert not list(tmp_path.glob(".tmp-*"))
 
 
 def test_check_uci_file_header_and_gzip():

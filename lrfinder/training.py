@@ -1,0 +1,132 @@
+"""Final training: many (rate, seed) replicas at once with early stopping on validation loss and
+the best weights restored, then an optional refit on train + validation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from lrfinder.engine import StackedMLP
+from lrfinder.fixed_rate import bce_from_logits
+from lrfinder.range_config import steps_per_epoch
+from lrfinder.train_config import Fit
+
+Progress = Callable[[int, int, int], None]
+
+
+def _scores(model: StackedMLP, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    logits = model.logits(x)
+    return bce_from_logits(logits, y), ((logits >= 0) == (y >= 0.5)).mean(axis=1)
+
+
+def _plan(rates: list[float], n_rows: int, batch_size: int) -> np.ndarray:
+    return np.tile(np.asarray(rates, "float32"), (steps_per_epoch(n_rows, batch_size), 1))
+
+
+def fit_replicas(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    rates: list[float],
+    seeds: list[int],
+    hidden: tuple[int, ...],
+    batch_size: int,
+    max_epochs: int,
+    patience: int,
+    device: str | None = None,
+    on_progress: Progress | None = None,
+) -> Fit:
+    """Train replica k at `rates[k]` from `seeds[k]` for up to `max_epochs` epochs. With a
+    validation split, replica k stops after `patience` epochs without a lower validation loss and
+    gets back the weights of its best epoch (Keras EarlyStopping with restore_best_weights);
+    without one, all train `max_epochs` epochs."""
+    model = StackedMLP(x.shape[1], seeds, hidden, batch_size, device)
+    plan = _plan(rates, len(x), batch_size)
+    k = len(seeds)
+    use_val = len(x_val) > 0
+    best_loss = np.full(k, np.inf)
+    best_weights = [p.numpy() for p in model.params]
+    best_epoch = np.zeros(k, int)
+    waited = np.zeros(k, int)
+    active = np.ones(k, bool)
+    rows = []
+    for epoch in range(max_epochs):
+        model.train(x, y, plan, active=active)
+        loss, accuracy = _scores(model, x, y)
+        val_loss, val_accuracy = (
+            _scores(model, x_val, y_val) if use_val else (np.full(k, np.nan),) * 2
+        )
+        rows.extend(
+            _history_rows(
+                "fit", epoch, rates, seeds, active, loss, accuracy, val_loss, val_accuracy
+            )
+        )
+        if use_val:
+            improved = active & np.isfinite(val_loss) & (val_loss < best_loss)
+            if improved.any():
+                current = [p.numpy() for p in model.params]
+                for best, now in zip(best_weights, current, strict=True):
+                    best[improved] = now[improved]
+            best_loss = np.where(improved, val_loss, best_loss)
+            best_epoch = np.where(improved, epoch, best_epoch)
+            waited = np.where(improved, 0, waited + active)
+            active &= (waited < patience) & np.isfinite(val_loss)
+        else:
+            best_epoch[:] = epoch
+        if on_progress:
+            on_progress(epoch + 1, max_epochs, int(active.sum()))
+        if not active.any():
+            break
+    weights = best_weights if use_val else [p.numpy() for p in model.params]
+    return Fit(
+        weights, list(rates), list(seeds), pd.DataFrame(rows), [int(e) + 1 for e in best_epoch]
+    )
+
+
+def refit_replicas(
+    x: np.ndarray,
+    y: np.ndarray,
+    rates: list[float],
+    seeds: list[int],
+    epochs: list[int],
+    hidden: tuple[int, ...],
+    batch_size: int,
+    device: str | None = None,
+    on_progress: Progress | None = None,
+) -> Fit:
+    """Train replica k from scratch (same seed) on `x` for exactly `epochs[k]` epochs."""
+    model = StackedMLP(x.shape[1], seeds, hidden, batch_size, device)
+    plan = _plan(rates, len(x), batch_size)
+    target = np.asarray(epochs)
+    rows = []
+    nan = np.full(len(seeds), np.nan)
+    for epoch in range(int(target.max())):
+        active = epoch < target
+        model.train(x, y, plan, active=active)
+        loss, accuracy = _scores(model, x, y)
+        rows.extend(_history_rows("refit", epoch, rates, seeds, active, loss, accuracy, nan, nan))
+        if on_progress:
+            on_progress(epoch + 1, int(target.max()), int(active.sum()))
+    weights = [p.numpy() for p in model.params]
+    return Fit(weights, list(rates), list(seeds), pd.DataFrame(rows), [int(e) for e in epochs])
+
+
+def _history_rows(stage, epoch, rates, seeds, active, loss, accuracy, val_loss, val_accuracy):
+    return [
+        {
+            "stage": stage,
+            "replica": k,
+            "lr": rates[k],
+            "seed": seeds[k],
+            "epoch": epoch,
+            "loss": float(loss[k]),
+            "accuracy": float(accuracy[k]),
+            "val_loss": float(val_loss[k]),
+            "val_accuracy": float(val_accuracy[k]),
+        }
+        for k in range(len(seeds))
+        if active[k]
+    ]
