@@ -23,6 +23,7 @@ STATE = Path(tempfile.mkdtemp(prefix="lrfinder-bench-"))
 os.environ["PREFECT_HOME"] = str(STATE / "prefect")
 os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(STATE / "results")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
 os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
 os.environ["LRFINDER_ARTIFACTS_DIR"] = str(STATE / "artifacts")
 

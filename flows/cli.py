@@ -17,6 +17,7 @@ def prefect_defaults() -> None:
     """Keep Prefect's home, database and results in the project unless the user chose otherwise."""
     os.environ.setdefault("PREFECT_HOME", str(project_root() / ".prefect"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def _converter(annotation: Any) -> tuple[Callable[[str], Any], list[str] | None]:

@@ -14,6 +14,13 @@ from lrfinder.range_config import steps_per_epoch
 from lrfinder.train_config import Fit
 
 Progress = Callable[[int, int, int], None]
+TRAIN_EVAL_ROWS = 1024
+
+
+def _train_sample(n_rows: int, seed: int) -> np.ndarray:
+    """Fixed rows on which the training loss and accuracy are measured after each epoch."""
+    order = np.random.default_rng([seed, 3]).permutation(n_rows)
+    return np.sort(order[:TRAIN_EVAL_ROWS])
 
 
 def _scores(model: StackedMLP, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -45,6 +52,7 @@ def fit_replicas(
     without one, all train `max_epochs` epochs."""
     model = StackedMLP(x.shape[1], seeds, hidden, batch_size, device)
     plan = _plan(rates, len(x), batch_size)
+    sample = _train_sample(len(x), seeds[0])
     k = len(seeds)
     use_val = len(x_val) > 0
     best_loss = np.full(k, np.inf)
@@ -55,7 +63,7 @@ def fit_replicas(
     rows = []
     for epoch in range(max_epochs):
         model.train(x, y, plan, active=active)
-        loss, accuracy = _scores(model, x, y)
+        loss, accuracy = _scores(model, x[sample], y[sample])
         val_loss, val_accuracy = (
             _scores(model, x_val, y_val) if use_val else (np.full(k, np.nan),) * 2
         )
@@ -101,12 +109,13 @@ def refit_replicas(
     model = StackedMLP(x.shape[1], seeds, hidden, batch_size, device)
     plan = _plan(rates, len(x), batch_size)
     target = np.asarray(epochs)
+    sample = _train_sample(len(x), seeds[0])
     rows = []
     nan = np.full(len(seeds), np.nan)
     for epoch in range(int(target.max())):
         active = epoch < target
         model.train(x, y, plan, active=active)
-        loss, accuracy = _scores(model, x, y)
+        loss, accuracy = _scores(model, x[sample], y[sample])
         rows.extend(_history_rows("refit", epoch, rates, seeds, active, loss, accuracy, nan, nan))
         if on_progress:
             on_progress(epoch + 1, int(target.max()), int(active.sum()))
