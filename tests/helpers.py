@@ -12,6 +12,16 @@ import numpy as np
 from lrfinder.sources import UCI_COLUMNS
 
 HEADER = ",".join(["type", *UCI_COLUMNS])
+# The files the train and evaluate stages add to a run folder.
+MODEL_FILES = {
+    "model.keras",
+    "metrics.json",
+    "predictions.parquet",
+    "model_card.md",
+    "training_curves.png",
+    "confusion_matrix.png",
+    "roc.png",
+}
 
 
 def wine_row(i: int, wine_type: str = "white", quality: int | None = None) -> str:

@@ -11,7 +11,7 @@ import pytest
 from flows.cli import build_parser
 from flows.lr_finder import lr_finder
 from lrfinder.range_test import COLUMNS
-from tests.helpers import file_server, uci_file_text
+from tests.helpers import MODEL_FILES, file_server, uci_file_text
 from tests.prefect_api import latest_progress, task_states
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -19,15 +19,6 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 DATA_FILES = {"train.parquet", "val.parquet", "test.parquet", "scaler.json", "data_report.json"}
 SWEEP_FILES = {"range_test.parquet", "range_test.json"}
 SELECT_FILES = {"selection.json", "lr_finder.png", "confirmation.png"}
-MODEL_FILES = {
-    "model.keras",
-    "metrics.json",
-    "predictions.parquet",
-    "model_card.md",
-    "training_curves.png",
-    "confusion_matrix.png",
-    "roc.png",
-}
 ALL_FILES = DATA_FILES | SWEEP_FILES | SELECT_FILES | MODEL_FILES
 CACHED_STAGES = ("load-clean", "split-scale", "sweep", "select", "train")
 N_TASKS = 14

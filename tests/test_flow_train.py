@@ -9,19 +9,11 @@ import pandas as pd
 import pytest
 
 from flows.lr_finder import lr_finder
+from tests.helpers import MODEL_FILES
 from tests.prefect_api import task_states
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
-MODEL_FILES = {
-    "model.keras",
-    "metrics.json",
-    "predictions.parquet",
-    "model_card.md",
-    "training_curves.png",
-    "confusion_matrix.png",
-    "roc.png",
-}
 SHORT = {
     "n_seeds": 3,
     "max_epochs": 15,
