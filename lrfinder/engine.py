@@ -117,10 +117,6 @@ class StackedMLP:
         """Keras-order weights of replica k, ready for `model.set_weights`."""
         return [p.numpy()[k] for p in self.params]
 
-    def set_replica_weights(self, k: int, weights: list[np.ndarray]) -> None:
-        for param, value in zip(self.params, weights, strict=True):
-            param[k].assign(value)
-
     def _logits(self, params: list[tf.Tensor], x: tf.Tensor) -> tf.Tensor:
         """x: (K, B, F) per replica or (B, F) shared by all -> logits (K, B)."""
         h = x
@@ -327,9 +323,7 @@ class StackedMLP:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Probabilities of every replica: (K, N)."""
-        with tf.device(self.device):
-            params = [p.read_value() for p in self.params]
-            return tf.sigmoid(self._forward(params, tf.constant(x, tf.float32))).numpy()
+        return 1.0 / (1.0 + np.exp(-self.logits(x)))
 
 
 def _pad_chunk(

@@ -10,9 +10,9 @@ import pandas as pd
 
 from lrfinder.cleaning import frame_fingerprint
 from lrfinder.confirm import Confirmation, confirm
-from lrfinder.fixed_rate import evaluate_rates
 from lrfinder.select_config import SelectConfig
 from lrfinder.suggest import Aggregate, suggest_table
+from lrfinder.training import evaluate_rates
 
 
 @dataclass(frozen=True)

@@ -56,10 +56,6 @@ class DataSource:
         parts = [f"{f.wine_type or 'table'}:{f.sha256}" for f in self.files]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
-    @property
-    def is_uci_pair(self) -> bool:
-        return any(f.wine_type for f in self.files)
-
     def describe(self) -> dict:
         return {
             "origin": self.origin,

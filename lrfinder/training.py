@@ -9,12 +9,17 @@ import numpy as np
 import pandas as pd
 
 from lrfinder.engine import StackedMLP
-from lrfinder.fixed_rate import bce_from_logits
 from lrfinder.range_config import steps_per_epoch
 from lrfinder.train_config import Fit
 
 Progress = Callable[[int, int, int], None]
 TRAIN_EVAL_ROWS = 1024
+
+
+def bce_from_logits(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mean binary cross-entropy per row of `logits` (K, N) against labels y (N,), stable form."""
+    losses = np.maximum(logits, 0) - logits * y + np.log1p(np.exp(-np.abs(logits)))
+    return losses.mean(axis=-1)
 
 
 def _train_sample(n_rows: int, seed: int) -> np.ndarray:
@@ -139,3 +144,44 @@ def _history_rows(stage, epoch, rates, seeds, active, loss, accuracy, val_loss, 
         for k in range(len(seeds))
         if active[k]
     ]
+
+
+def evaluate_rates(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    rates: np.ndarray,
+    seeds: list[int],
+    epochs: int,
+    patience: int,
+    hidden: tuple[int, ...],
+    batch_size: int,
+    device: str | None = None,
+    on_progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Every (rate, seed) pair through `fit_replicas`, all at once; one row per pair with its
+    best epoch, the epochs it ran, and the validation loss and accuracy of its best epoch."""
+    if len(x_val) == 0:
+        raise ValueError("the confirmation sweep needs a validation split: use val_size > 0.")
+    pairs = [(float(rate), seed) for rate in rates for seed in seeds]
+    fit = fit_replicas(
+        x, y, x_val, y_val, [rate for rate, _ in pairs], [seed for _, seed in pairs], hidden,
+        batch_size, epochs, patience, device, on_progress,
+    )  # fmt: skip
+    rows = []
+    for k, (rate, seed) in enumerate(pairs):
+        epochs_k = fit.history[fit.history["replica"] == k]
+        scored = epochs_k[np.isfinite(epochs_k["val_loss"])]
+        best = scored.loc[scored["val_loss"].idxmin()] if len(scored) else None
+        rows.append(
+            {
+                "lr": rate,
+                "seed": seed,
+                "best_epoch": -1 if best is None else int(best["epoch"]),
+                "epochs_run": len(epochs_k),
+                "val_loss": np.inf if best is None else float(best["val_loss"]),
+                "val_accuracy": 0.0 if best is None else float(best["val_accuracy"]),
+            }
+        )
+    return pd.DataFrame(rows)

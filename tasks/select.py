@@ -19,20 +19,15 @@ SELECTION_MODULES = (
     "lrfinder.selection",
     "lrfinder.suggest",
     "lrfinder.confirm",
-    "lrfinder.fixed_rate",
+    "lrfinder.training",
+    "lrfinder.train_config",
     "lrfinder.engine",
 )
 
 
 @task(
     name="select",
-    cache_policy=content_cache(
-        "lrfinder.selection",
-        "lrfinder.suggest",
-        "lrfinder.confirm",
-        "lrfinder.fixed_rate",
-        "lrfinder.engine",
-    ),
+    cache_policy=content_cache(*SELECTION_MODULES),
     persist_result=True,
 )
 def select(split: SplitData, curves, range_config: RangeTestConfig, config: SelectConfig):

@@ -5,13 +5,13 @@ import pytest
 
 from lrfinder.cleaning import clean_wine
 from lrfinder.confirm import ConfirmConfig, summarize
-from lrfinder.fixed_rate import evaluate_rates
 from lrfinder.range_config import RangeTestConfig
 from lrfinder.range_test import run_range_test
 from lrfinder.select_config import SelectConfig
 from lrfinder.selection import select_rate
 from lrfinder.sources import DataSource, SourceFile
 from lrfinder.splitting import SplitConfig, split_and_scale
+from lrfinder.training import evaluate_rates
 
 EPOCHS, PATIENCE = 4, 2
 HIDDEN, BATCH = (128, 256, 256), 32

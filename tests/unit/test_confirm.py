@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from lrfinder.confirm import ConfirmConfig, candidate_rates, confirm
-from lrfinder.fixed_rate import bce_from_logits
+from lrfinder.training import bce_from_logits
 
 SEEDS = [0, 1, 2]
 

@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
 
-from lrfinder.fixed_rate import bce_from_logits
 from lrfinder.mlp import logits
-from lrfinder.training import fit_replicas, refit_replicas
+from lrfinder.training import bce_from_logits, fit_replicas, refit_replicas
 
 HIDDEN = (32, 32)
 
