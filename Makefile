@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev
 
-.PHONY: run test check format bench clean-venv
+.PHONY: run test check format serve clean-venv
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is required")'
@@ -18,7 +18,11 @@ run: $(STAMP)
 	$(PY) -m flows $(ARGS)
 
 test: $(STAMP)
+	bash ops/chromium.sh
 	$(PY) -m pytest $(ARGS)
+
+serve: $(STAMP)
+	bash ops/serve.sh
 
 check: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -57,6 +57,13 @@ def build_parser(flow: Any) -> argparse.ArgumentParser:
             default=parameter.default,
             help=f"{help_text} (default: {parameter.default})",
         )
+    parser.add_argument(
+        "--flow-retries",
+        type=int,
+        default=None,
+        help="Times a failed run starts again; finished tasks come back Cached "
+        "(default: $PREFECT_FLOWS_DEFAULT_RETRIES, else 0)",
+    )
     return parser
 
 
@@ -64,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     prefect_defaults()
     from flows.lr_finder import lr_finder
 
-    args = build_parser(lr_finder).parse_args(argv)
-    run_dir = lr_finder(**vars(args))
+    args = vars(build_parser(lr_finder).parse_args(argv))
+    retries = args.pop("flow_retries")
+    flow = lr_finder if retries is None else lr_finder.with_options(retries=retries)
+    run_dir = flow(**args)
     print(f"Run outputs: {run_dir}")
     return 0

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from prefect import flow
 
+from flows.runners import RunnerKind, make_task_runner, share_api_url
 from lrfinder.cleaning import label_rule
 from lrfinder.confirm import ConfirmConfig
 from lrfinder.range_config import RangeTestConfig
@@ -14,6 +15,7 @@ from lrfinder.settings import Settings
 from lrfinder.splitting import SplitConfig
 from lrfinder.train_config import GateConfig, TrainConfig, apply_preset
 from tasks.data import load_clean, locate_data, split_scale, write_data
+from tasks.publish import publish
 from tasks.run_folder import finish_run, open_run_folder
 from tasks.select import select, write_select
 from tasks.sweep import sweep, write_sweep
@@ -55,6 +57,10 @@ def lr_finder(
     min_test_accuracy: float = 0.0,
     quality_gate_mode: Literal["warn", "fail"] = "warn",
     preset: Literal["default", "tutorial"] = "default",
+    replica_groups: int = 2,
+    task_runner: RunnerKind = "threads",
+    cluster_address: str | None = None,
+    gpus_per_group: float = 0.0,
 ) -> str:
     """Find a learning rate for a Keras MLP on the wine data (or your own CSV).
 
@@ -97,11 +103,34 @@ def lr_finder(
         quality_gate_mode: fail the run or only warn when the gate is not met.
         preset: default, or tutorial (no validation split, per-epoch range test, argmin,
             100 epochs, single model), which overrides the parameters it names.
+        replica_groups: Groups each stage splits its replicas into, one vectorized engine per
+            group, run in parallel by the task runner (one per core, worker or GPU).
+        task_runner: threads (in this process), dask or ray (prefect-dask / prefect-ray).
+        cluster_address: Address of an existing Dask scheduler or Ray cluster; unset starts a
+            local cluster with one worker per replica group.
+        gpus_per_group: GPUs each replica group requests (Dask resources, Ray num_gpus).
 
     Returns:
         The run's output folder under artifacts/.
     """
     p = apply_preset(preset, locals())
+    if p["task_runner"] == "threads":
+        return run_stages(p)
+    share_api_url()
+    runner = make_task_runner(
+        p["task_runner"], p["cluster_address"], p["replica_groups"], p["gpus_per_group"]
+    )
+    return on_cluster.with_options(task_runner=runner)(p)
+
+
+@flow(name="lr-finder-on-cluster", log_prints=True)
+def on_cluster(p: dict[str, Any]) -> str:
+    """The stages with replica groups on a Dask or Ray cluster (the parent flow picks it)."""
+    return run_stages(p)
+
+
+def run_stages(p: dict[str, Any]) -> str:
+    """Wire the stages' tasks; `p` holds the flow's parameters after the preset."""
     settings = Settings.from_env()
     rule = label_rule(p["target"], p["threshold"], p["positive_label"])
     config = SplitConfig(
@@ -117,6 +146,8 @@ def lr_finder(
         hidden=tuple(p["hidden_layers"]),
         batch_size=p["batch_size"],
         val_sample=p["sweep_val_sample"],
+        groups=p["replica_groups"],
+        gpus_per_group=p["gpus_per_group"],
     )
     run_dir = open_run_folder(settings)
     source = locate_data(p["data"], settings)
@@ -148,6 +179,7 @@ def lr_finder(
     trained = train(split, selection, range_config, train_config)
     evaluation = evaluate_models(trained, split)
     write_model(run_dir, trained, split, source, selection, evaluation)
+    publish(run_dir, selection, evaluation, split)
     finished = finish_run(settings, run_dir)
     quality_gate(evaluation, GateConfig(p["min_test_accuracy"], p["quality_gate_mode"]))
     return finished

@@ -9,6 +9,7 @@ exactly as it would alone.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from collections.abc import Callable
@@ -24,8 +25,13 @@ CHUNK_STEPS = 64
 
 
 def pick_device() -> str:
-    """The first GPU TensorFlow sees, else the CPU."""
-    return "/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0"
+    """The first GPU TensorFlow sees (a cluster worker sees only its own, through
+    CUDA_VISIBLE_DEVICES), with memory grown as needed rather than all taken; else the CPU."""
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        with contextlib.suppress(RuntimeError):
+            tf.config.experimental.set_memory_growth(gpu, True)
+    return "/GPU:0" if gpus else "/CPU:0"
 
 
 def layer_sizes(n_features: int, hidden: tuple[int, ...]) -> list[int]:
@@ -81,6 +87,154 @@ class StopRule:
     factor: float = 4.0
 
 
+def _logits(params: list[tf.Tensor], x: tf.Tensor) -> tf.Tensor:
+    """x: (K, B, F) per replica or (B, F) shared by all -> logits (K, B)."""
+    h = x
+    n_layers = len(params) // 2
+    for layer in range(n_layers):
+        pattern = "kbi,kio->kbo" if len(h.shape) == 3 else "bi,kio->kbo"
+        h = tf.einsum(pattern, h, params[2 * layer]) + params[2 * layer + 1][:, None, :]
+        if layer < n_layers - 1:
+            h = tf.nn.relu(h)
+    return h[..., 0]
+
+
+def _bce(logits: tf.Tensor, y: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
+    """Per-replica mean loss over the real (weight 1) rows of a padded batch: (K,)."""
+    labels = tf.broadcast_to(y, tf.shape(logits))
+    losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+    return tf.reduce_sum(losses * weight, axis=-1) / tf.reduce_sum(weight)
+
+
+def _run_steps(
+    model_vars: list,
+    x: tf.Tensor,
+    y: tf.Tensor,
+    index: tf.Tensor,
+    weight: tf.Tensor,
+    lrs: tf.Tensor,
+    n_valid: tf.Tensor,
+    active: tf.Tensor,
+    ema: tf.Tensor,
+    best: tf.Tensor,
+    count: tf.Tensor,
+    x_val: tf.Tensor,
+    y_val: tf.Tensor,
+    val_every: tf.Tensor,
+    step0: tf.Tensor,
+    beta: tf.Tensor,
+    factor: tf.Tensor,
+):
+    """Run up to `n_valid` steps; index (S, K, B), weight (S, B), lrs (S, K).
+
+    Returns per-step loss, smoothed loss, validation loss (NaN where not measured or the
+    replica had stopped) and whether each replica is still active, each (S, K), plus the
+    carried state."""
+    n_steps = tf.shape(index)[0]
+    k = tf.shape(active)[0]
+    nan = tf.fill([k], float("nan"))
+    blank = tf.fill([n_steps, k], float("nan"))
+    measure_val = x_val.shape[0] != 0
+
+    def body(step, active, ema, best, count, loss_rec, smooth_rec, val_rec, alive):
+        losses = _adam_step(
+            model_vars,
+            tf.gather(x, index[step]),
+            tf.gather(y, index[step]),
+            weight[step],
+            lrs[step],
+            active,
+        )
+        count = count + tf.cast(active, tf.float32)
+        ema = tf.where(active, beta * ema + (1.0 - beta) * losses, ema)
+        smoothed = ema / (1.0 - beta**count)
+        best = tf.where(active, tf.minimum(best, smoothed), best)
+        row = [[step]]
+        loss_rec = tf.tensor_scatter_nd_update(loss_rec, row, [tf.where(active, losses, nan)])
+        smooth_rec = tf.tensor_scatter_nd_update(smooth_rec, row, [tf.where(active, smoothed, nan)])
+        if measure_val:
+            val = tf.cond(
+                (step0 + step + 1) % val_every == 0,
+                lambda: tf.where(active, _val_loss(model_vars[0], x_val, y_val), nan),
+                lambda: nan,
+            )
+            val_rec = tf.tensor_scatter_nd_update(val_rec, row, [val])
+        finite = tf.math.is_finite(losses) & tf.math.is_finite(smoothed)
+        active = active & finite & ~(smoothed > factor * best)
+        alive = tf.tensor_scatter_nd_update(alive, row, [active])
+        return step + 1, active, ema, best, count, loss_rec, smooth_rec, val_rec, alive
+
+    def more(step, active, *_):
+        return (step < n_valid) & tf.reduce_any(active)
+
+    state = (
+        tf.constant(0),
+        active,
+        ema,
+        best,
+        count,
+        blank,
+        blank,
+        blank,
+        tf.zeros([n_steps, k], tf.bool),
+    )
+    step, active, ema, best, count, loss_rec, smooth_rec, val_rec, alive = tf.while_loop(
+        more, body, state
+    )
+    return (
+        loss_rec[:step],
+        smooth_rec[:step],
+        val_rec[:step],
+        alive[:step],
+        active,
+        ema,
+        best,
+        count,
+    )
+
+
+def _adam_step(
+    model_vars: list,
+    xb: tf.Tensor,
+    yb: tf.Tensor,
+    weight: tf.Tensor,
+    lr: tf.Tensor,
+    active: tf.Tensor,
+) -> tf.Tensor:
+    """One Keras-Adam step of every active replica; returns each replica's batch loss (K,)."""
+    variables, first, second, iterations = model_vars
+    params = [p.read_value() for p in variables]
+    with tf.GradientTape() as tape:
+        tape.watch(params)
+        losses = _bce(_logits(params, xb), yb, weight)
+        total = tf.reduce_sum(losses)
+    grads = tape.gradient(total, params)
+    t = iterations + 1.0
+    alpha = lr * tf.sqrt(1.0 - BETA_2**t) / (1.0 - BETA_1**t)
+    for p, m, v, g in zip(variables, first, second, grads, strict=True):
+        shape = [-1] + [1] * (len(p.shape) - 1)
+        live = tf.reshape(active, shape)
+        new_m = m + (g - m) * (1.0 - BETA_1)
+        new_v = v + (tf.square(g) - v) * (1.0 - BETA_2)
+        new_p = p - tf.reshape(alpha, shape) * new_m / (tf.sqrt(new_v) + EPSILON)
+        m.assign(tf.where(live, new_m, m))
+        v.assign(tf.where(live, new_v, v))
+        p.assign(tf.where(live, new_p, p))
+    iterations.assign_add(1.0)
+    return losses
+
+
+def _val_loss(variables: list, x_val: tf.Tensor, y_val: tf.Tensor) -> tf.Tensor:
+    params = [p.read_value() for p in variables]
+    return _bce(_logits(params, x_val), y_val, tf.ones_like(y_val))
+
+
+# One compiled loop and forward pass for every engine: TensorFlow traces (and XLA compiles) once
+# per shape, not once per engine, since variables are passed in as arguments.
+_LOOP = tf.function(_run_steps, jit_compile=True, autograph=False)
+_FORWARD = tf.function(_logits, jit_compile=True, autograph=False)
+
+
 class StackedMLP:
     """K MLP replicas on one device, trained together; replica k uses `seeds[k]`."""
 
@@ -106,8 +260,10 @@ class StackedMLP:
             self.v = [tf.Variable(tf.zeros_like(p)) for p in self.params]
             self.iterations = tf.Variable(0.0)
         self.steps_done = 0
-        self._loop = tf.function(self._run_steps, jit_compile=True, autograph=False)
-        self._forward = tf.function(self._logits, jit_compile=True, autograph=False)
+
+    @property
+    def _state(self) -> list:
+        return [self.params, self.m, self.v, self.iterations]
 
     @property
     def k(self) -> int:
@@ -116,139 +272,6 @@ class StackedMLP:
     def replica_weights(self, k: int) -> list[np.ndarray]:
         """Keras-order weights of replica k, ready for `model.set_weights`."""
         return [p.numpy()[k] for p in self.params]
-
-    def _logits(self, params: list[tf.Tensor], x: tf.Tensor) -> tf.Tensor:
-        """x: (K, B, F) per replica or (B, F) shared by all -> logits (K, B)."""
-        h = x
-        n_layers = len(params) // 2
-        for layer in range(n_layers):
-            pattern = "kbi,kio->kbo" if len(h.shape) == 3 else "bi,kio->kbo"
-            h = tf.einsum(pattern, h, params[2 * layer]) + params[2 * layer + 1][:, None, :]
-            if layer < n_layers - 1:
-                h = tf.nn.relu(h)
-        return h[..., 0]
-
-    @staticmethod
-    def _bce(logits: tf.Tensor, y: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
-        """Per-replica mean loss over the real (weight 1) rows of a padded batch: (K,)."""
-        labels = tf.broadcast_to(y, tf.shape(logits))
-        losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-        return tf.reduce_sum(losses * weight, axis=-1) / tf.reduce_sum(weight)
-
-    def _run_steps(
-        self,
-        x: tf.Tensor,
-        y: tf.Tensor,
-        index: tf.Tensor,
-        weight: tf.Tensor,
-        lrs: tf.Tensor,
-        n_valid: tf.Tensor,
-        active: tf.Tensor,
-        ema: tf.Tensor,
-        best: tf.Tensor,
-        count: tf.Tensor,
-        x_val: tf.Tensor,
-        y_val: tf.Tensor,
-        val_every: tf.Tensor,
-        step0: tf.Tensor,
-        beta: tf.Tensor,
-        factor: tf.Tensor,
-    ):
-        """Run up to `n_valid` steps; index (S, K, B), weight (S, B), lrs (S, K).
-
-        Returns per-step loss, smoothed loss, validation loss (NaN where not measured or the
-        replica had stopped) and whether each replica is still active, each (S, K), plus the
-        carried state."""
-        n_steps = tf.shape(index)[0]
-        k = tf.shape(active)[0]
-        nan = tf.fill([k], float("nan"))
-        blank = tf.fill([n_steps, k], float("nan"))
-        measure_val = x_val.shape[0] != 0
-
-        def body(step, active, ema, best, count, loss_rec, smooth_rec, val_rec, alive):
-            losses = self._adam_step(
-                tf.gather(x, index[step]),
-                tf.gather(y, index[step]),
-                weight[step],
-                lrs[step],
-                active,
-            )
-            count = count + tf.cast(active, tf.float32)
-            ema = tf.where(active, beta * ema + (1.0 - beta) * losses, ema)
-            smoothed = ema / (1.0 - beta**count)
-            best = tf.where(active, tf.minimum(best, smoothed), best)
-            row = [[step]]
-            loss_rec = tf.tensor_scatter_nd_update(loss_rec, row, [tf.where(active, losses, nan)])
-            smooth_rec = tf.tensor_scatter_nd_update(
-                smooth_rec, row, [tf.where(active, smoothed, nan)]
-            )
-            if measure_val:
-                val = tf.cond(
-                    (step0 + step + 1) % val_every == 0,
-                    lambda: tf.where(active, self._val_loss(x_val, y_val), nan),
-                    lambda: nan,
-                )
-                val_rec = tf.tensor_scatter_nd_update(val_rec, row, [val])
-            finite = tf.math.is_finite(losses) & tf.math.is_finite(smoothed)
-            active = active & finite & ~(smoothed > factor * best)
-            alive = tf.tensor_scatter_nd_update(alive, row, [active])
-            return step + 1, active, ema, best, count, loss_rec, smooth_rec, val_rec, alive
-
-        def more(step, active, *_):
-            return (step < n_valid) & tf.reduce_any(active)
-
-        state = (
-            tf.constant(0),
-            active,
-            ema,
-            best,
-            count,
-            blank,
-            blank,
-            blank,
-            tf.zeros([n_steps, k], tf.bool),
-        )
-        step, active, ema, best, count, loss_rec, smooth_rec, val_rec, alive = tf.while_loop(
-            more, body, state
-        )
-        return (
-            loss_rec[:step],
-            smooth_rec[:step],
-            val_rec[:step],
-            alive[:step],
-            active,
-            ema,
-            best,
-            count,
-        )
-
-    def _adam_step(
-        self, xb: tf.Tensor, yb: tf.Tensor, weight: tf.Tensor, lr: tf.Tensor, active: tf.Tensor
-    ) -> tf.Tensor:
-        """One Keras-Adam step of every active replica; returns each replica's batch loss (K,)."""
-        params = [p.read_value() for p in self.params]
-        with tf.GradientTape() as tape:
-            tape.watch(params)
-            losses = self._bce(self._logits(params, xb), yb, weight)
-            total = tf.reduce_sum(losses)
-        grads = tape.gradient(total, params)
-        t = self.iterations + 1.0
-        alpha = lr * tf.sqrt(1.0 - BETA_2**t) / (1.0 - BETA_1**t)
-        for p, m, v, g in zip(self.params, self.m, self.v, grads, strict=True):
-            shape = [-1] + [1] * (len(p.shape) - 1)
-            live = tf.reshape(active, shape)
-            new_m = m + (g - m) * (1.0 - BETA_1)
-            new_v = v + (tf.square(g) - v) * (1.0 - BETA_2)
-            new_p = p - tf.reshape(alpha, shape) * new_m / (tf.sqrt(new_v) + EPSILON)
-            m.assign(tf.where(live, new_m, m))
-            v.assign(tf.where(live, new_v, v))
-            p.assign(tf.where(live, new_p, p))
-        self.iterations.assign_add(1.0)
-        return losses
-
-    def _val_loss(self, x_val: tf.Tensor, y_val: tf.Tensor) -> tf.Tensor:
-        params = [p.read_value() for p in self.params]
-        return self._bce(self._logits(params, x_val), y_val, tf.ones_like(y_val))
 
     def train(
         self,
@@ -298,8 +321,8 @@ class StackedMLP:
             chunk_lrs = np.zeros((CHUNK_STEPS, self.k), "float32")
             chunk_lrs[:n] = lrs[done : done + n]
             with tf.device(self.device):
-                loss, smooth, val, alive, active, ema, best, count = self._loop(
-                    tx, ty, index, weight, chunk_lrs, tf.constant(n), active, ema, best, count,
+                loss, smooth, val, alive, active, ema, best, count = _LOOP(
+                    self._state, tx, ty, index, weight, chunk_lrs, tf.constant(n), active, ema, best, count,
                     tx_val, ty_val, tf.constant(max(val_every, 1)), tf.constant(done),
                     tf.constant(stop.beta, tf.float32), tf.constant(stop.factor, tf.float32),
                 )  # fmt: skip
@@ -319,7 +342,7 @@ class StackedMLP:
         """Pre-sigmoid outputs of every replica: (K, N)."""
         with tf.device(self.device):
             params = [p.read_value() for p in self.params]
-            return self._forward(params, tf.constant(x, tf.float32)).numpy()
+            return _FORWARD(params, tf.constant(x, tf.float32)).numpy()
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Probabilities of every replica: (K, N)."""

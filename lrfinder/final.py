@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from lrfinder.evaluation import compare
+from lrfinder.groups import GroupMap
 from lrfinder.mlp import predict_proba, replica
 from lrfinder.splitting import SplitData, row_keys
 from lrfinder.train_config import Fit, TrainConfig
@@ -63,27 +64,33 @@ def train_final(
     hidden: tuple[int, ...],
     batch_size: int,
     config: TrainConfig,
-    device: str | None = None,
+    groups: int = 1,
+    map_groups: GroupMap | None = None,
     on_progress: Callable[[int, int, int], None] | None = None,
 ) -> Trained:
-    """Early-stopped fit of both groups at once, then (if `config.refit` and there is a
-    validation split) a refit on train + validation for each replica's best epoch count."""
-    from lrfinder.training import fit_replicas, refit_replicas
+    """Early-stopped fit of both models' replicas (in `groups` groups), then (if `config.refit`
+    and there is a validation split) a refit on train + validation for each replica's best
+    epoch count."""
+    from lrfinder.training import fit_grouped
 
     rates = [chosen_lr] * len(seeds) + [config.baseline_lr] * len(seeds)
     all_seeds = list(seeds) * 2
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val")
-    fit = fit_replicas(
-        x, y, x_val, y_val, rates, all_seeds, hidden, batch_size, config.max_epochs,
-        config.patience, device, on_progress,
+    shared = {"hidden": hidden, "batch_size": batch_size}
+    fit = fit_grouped(
+        "fit",
+        {**shared, "x": x, "y": y, "x_val": x_val, "y_val": y_val,
+         "max_epochs": config.max_epochs, "patience": config.patience},
+        rates, all_seeds, groups, map_groups, on_progress,
     )  # fmt: skip
     refit = None
     if config.refit and len(x_val):
         x_all, y_all = np.concatenate([x, x_val]), np.concatenate([y, y_val])
-        refit = refit_replicas(
-            x_all, y_all, rates, all_seeds, fit.epochs, hidden, batch_size, device, on_progress
-        )
+        refit = fit_grouped(
+            "refit", {**shared, "x": x_all, "y": y_all}, rates, all_seeds, groups, map_groups,
+            on_progress, epochs=fit.epochs,
+        )  # fmt: skip
     return Trained(chosen_lr, config.baseline_lr, list(seeds), fit, refit, config.final_model)
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import math
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from lrfinder.cleaning import frame_fingerprint
 from lrfinder.engine import StackedMLP, StopRule
+from lrfinder.groups import GroupMap, run_locally, split_groups
 from lrfinder.range_config import RangeTestConfig, step_rates, steps_per_epoch
 
 COLUMNS = ["replica", "seed", "step", "lr", "loss", "smoothed_loss", "val_loss"]
@@ -36,22 +40,60 @@ def run_range_test(
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
     on_progress: Callable[[int, int, int], None] | None = None,
+    map_groups: GroupMap | None = None,
+) -> RangeTestResult:
+    """Train `config.n_seeds` replicas along the rate schedule, in `config.groups` groups sent
+    through `map_groups` (default: in turn, here), and record their losses."""
+    started = time.perf_counter()
+    calls = [
+        {"x": x, "y": y, "config": config, "x_val": x_val, "y_val": y_val, "replicas": members}
+        for members in split_groups(config.n_seeds, config.groups)
+    ]
+    run = map_groups or partial(run_locally, on_progress=on_progress)
+    parts = run("range_test", calls)
+    if len(parts) == 1:
+        return parts[0]
+    seconds = time.perf_counter() - started
+    summary = dict(parts[0].summary)
+    summary["steps_run"] = max(part.summary["steps_run"] for part in parts)
+    summary["diverged"] = [entry for part in parts for entry in part.summary["diverged"]]
+    summary["groups"] = [group for part in parts for group in part.summary["groups"]]
+    summary["device"] = ", ".join(sorted({part.summary["device"] for part in parts}))
+    summary["seconds"] = round(seconds, 3)
+    summary["model_steps_per_second"] = round(
+        sum(part.summary["steps_run"] * len(part.summary["diverged"]) for part in parts) / seconds,
+        1,
+    )
+    table = _tidy(pd.concat([part.table for part in parts], ignore_index=True))
+    return RangeTestResult(table, summary)
+
+
+def range_test_group(
+    x: np.ndarray,
+    y: np.ndarray,
+    config: RangeTestConfig,
+    x_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+    replicas: range | None = None,
+    on_progress: Callable[[int, int, int], None] | None = None,
     device: str | None = None,
 ) -> RangeTestResult:
-    """Train `config.n_seeds` replicas along the rate schedule and record their losses."""
+    """The range test of replicas `replicas` (all by default) as one vectorized engine."""
     started = time.perf_counter()
+    replicas = range(config.n_seeds) if replicas is None else replicas
+    seeds = [config.seeds[k] for k in replicas]
     rates = step_rates(config, len(x))
     per_epoch = steps_per_epoch(len(x), config.batch_size)
     val_x, val_y = _val_sample(x_val, y_val, config)
-    model = StackedMLP(x.shape[1], config.seeds, config.hidden, config.batch_size, device)
+    model = StackedMLP(x.shape[1], seeds, config.hidden, config.batch_size, device)
     stop = StopRule(config.beta, config.diverge_factor if config.mode == "batch" else math.inf)
     val_every = per_epoch if config.mode == "epoch" else config.val_every
     trace = model.train(x, y, rates, stop, val_x, val_y, val_every, on_progress)
     seconds = time.perf_counter() - started
     if config.mode == "epoch":
-        table = _epoch_table(trace, rates, per_epoch, config.seeds)
+        table = _epoch_table(trace, rates, per_epoch, seeds, replicas)
     else:
-        table = _step_table(trace, rates, config.seeds)
+        table = _step_table(trace, rates, seeds, replicas)
     summary = {
         "mode": config.mode,
         "config": asdict(config),
@@ -62,11 +104,20 @@ def run_range_test(
         "val_sample_rows": len(val_y),
         "diverged": [
             {"replica": k, "seed": seed, "step": at, "lr": None if at is None else float(rates[at])}
-            for k, (seed, at) in enumerate(zip(config.seeds, trace.stopped_at, strict=True))
+            for k, seed, at in zip(replicas, seeds, trace.stopped_at, strict=True)
         ],
         "device": model.device,
         "seconds": round(seconds, 3),
-        "model_steps_per_second": round(trace.steps_run * config.n_seeds / seconds, 1),
+        "model_steps_per_second": round(trace.steps_run * len(seeds) / seconds, 1),
+        "groups": [
+            {
+                "replicas": list(replicas),
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "device": model.device,
+                "seconds": round(seconds, 3),
+            }
+        ],
     }
     return RangeTestResult(table, summary)
 
@@ -81,7 +132,7 @@ def _val_sample(
     return x_val[order], y_val[order]
 
 
-def _step_table(trace, rates: np.ndarray, seeds: list[int]) -> pd.DataFrame:
+def _step_table(trace, rates: np.ndarray, seeds: list[int], replicas: range) -> pd.DataFrame:
     steps, k = trace.loss.shape
     frame = pd.DataFrame(
         {
@@ -95,10 +146,13 @@ def _step_table(trace, rates: np.ndarray, seeds: list[int]) -> pd.DataFrame:
         }
     )
     last = np.array([steps - 1 if at is None else at for at in trace.stopped_at])
-    return _tidy(frame[frame["step"].to_numpy() <= last[frame["replica"].to_numpy()]])
+    frame = frame[frame["step"].to_numpy() <= last[frame["replica"].to_numpy()]]
+    return _tidy(frame.assign(replica=np.asarray(replicas)[frame["replica"].to_numpy()]))
 
 
-def _epoch_table(trace, rates: np.ndarray, per_epoch: int, seeds: list[int]) -> pd.DataFrame:
+def _epoch_table(
+    trace, rates: np.ndarray, per_epoch: int, seeds: list[int], replicas: range
+) -> pd.DataFrame:
     """One row per replica and epoch: the batch-size-weighted mean loss, as Keras reports it."""
     steps, k = trace.loss.shape
     epochs = math.ceil(steps / per_epoch)
@@ -112,7 +166,7 @@ def _epoch_table(trace, rates: np.ndarray, per_epoch: int, seeds: list[int]) -> 
         for replica in range(k):
             rows.append(
                 (
-                    replica,
+                    replicas[replica],
                     seeds[replica],
                     epoch,
                     float(rates[window.start]),

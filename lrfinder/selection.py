@@ -10,6 +10,7 @@ import pandas as pd
 
 from lrfinder.cleaning import frame_fingerprint
 from lrfinder.confirm import Confirmation, confirm
+from lrfinder.groups import GroupMap
 from lrfinder.select_config import SelectConfig
 from lrfinder.suggest import Aggregate, suggest_table
 from lrfinder.training import evaluate_rates
@@ -50,7 +51,8 @@ def select_rate(
     hidden: tuple[int, ...],
     batch_size: int,
     config: SelectConfig,
-    device: str | None = None,
+    groups: int = 1,
+    map_groups: GroupMap | None = None,
     on_progress: Callable[[int, int, int], None] | None = None,
 ) -> Selection:
     """Suggest with every method on the smoothed curves, then confirm around `config.method`'s
@@ -65,7 +67,7 @@ def select_rate(
         def evaluate(rates: np.ndarray) -> pd.DataFrame:
             return evaluate_rates(
                 x, y, x_val, y_val, rates, seeds, budget.epochs, budget.patience, hidden,
-                batch_size, device, on_progress,
+                batch_size, groups, map_groups, on_progress,
             )  # fmt: skip
 
         confirmation = confirm(center, budget, evaluate)

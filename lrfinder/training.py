@@ -4,11 +4,14 @@ the best weights restored, then an optional refit on train + validation."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from lrfinder.engine import StackedMLP
+from lrfinder.groups import GroupMap, Kind, merge_fits, run_locally, split_groups
 from lrfinder.range_config import steps_per_epoch
 from lrfinder.train_config import Fit
 
@@ -50,14 +53,16 @@ def fit_replicas(
     patience: int,
     device: str | None = None,
     on_progress: Progress | None = None,
+    sample_seed: int | None = None,
 ) -> Fit:
     """Train replica k at `rates[k]` from `seeds[k]` for up to `max_epochs` epochs. With a
     validation split, replica k stops after `patience` epochs without a lower validation loss and
     gets back the weights of its best epoch (Keras EarlyStopping with restore_best_weights);
-    without one, all train `max_epochs` epochs."""
+    without one, all train `max_epochs` epochs. Training loss and accuracy are measured on rows
+    drawn from `sample_seed` (default: the first seed)."""
     model = StackedMLP(x.shape[1], seeds, hidden, batch_size, device)
     plan = _plan(rates, len(x), batch_size)
-    sample = _train_sample(len(x), seeds[0])
+    sample = _train_sample(len(x), seeds[0] if sample_seed is None else sample_seed)
     k = len(seeds)
     use_val = len(x_val) > 0
     best_loss = np.full(k, np.inf)
@@ -109,12 +114,13 @@ def refit_replicas(
     batch_size: int,
     device: str | None = None,
     on_progress: Progress | None = None,
+    sample_seed: int | None = None,
 ) -> Fit:
     """Train replica k from scratch (same seed) on `x` for exactly `epochs[k]` epochs."""
     model = StackedMLP(x.shape[1], seeds, hidden, batch_size, device)
     plan = _plan(rates, len(x), batch_size)
     target = np.asarray(epochs)
-    sample = _train_sample(len(x), seeds[0])
+    sample = _train_sample(len(x), seeds[0] if sample_seed is None else sample_seed)
     rows = []
     nan = np.full(len(seeds), np.nan)
     for epoch in range(int(target.max())):
@@ -126,6 +132,34 @@ def refit_replicas(
             on_progress(epoch + 1, int(target.max()), int(active.sum()))
     weights = [p.numpy() for p in model.params]
     return Fit(weights, list(rates), list(seeds), pd.DataFrame(rows), [int(e) for e in epochs])
+
+
+def fit_grouped(
+    kind: Kind,
+    shared: dict[str, Any],
+    rates: list[float],
+    seeds: list[int],
+    groups: int,
+    map_groups: GroupMap | None = None,
+    on_progress: Progress | None = None,
+    epochs: list[int] | None = None,
+) -> Fit:
+    """`fit_replicas` (kind "fit") or `refit_replicas` ("refit") on `groups` contiguous groups of
+    the replicas, through `map_groups` (default: in turn, here), merged in replica order. Every
+    group measures its training curves on the same rows (drawn from the first seed)."""
+    calls = []
+    for members in split_groups(len(seeds), groups):
+        call = {
+            **shared,
+            "rates": [rates[k] for k in members],
+            "seeds": [seeds[k] for k in members],
+            "sample_seed": seeds[0],
+        }
+        if epochs is not None:
+            call["epochs"] = [epochs[k] for k in members]
+        calls.append(call)
+    run = map_groups or partial(run_locally, on_progress=on_progress)
+    return merge_fits(run(kind, calls))
 
 
 def _history_rows(stage, epoch, rates, seeds, active, loss, accuracy, val_loss, val_accuracy):
@@ -157,17 +191,21 @@ def evaluate_rates(
     patience: int,
     hidden: tuple[int, ...],
     batch_size: int,
-    device: str | None = None,
+    groups: int = 1,
+    map_groups: GroupMap | None = None,
     on_progress: Progress | None = None,
 ) -> pd.DataFrame:
-    """Every (rate, seed) pair through `fit_replicas`, all at once; one row per pair with its
-    best epoch, the epochs it ran, and the validation loss and accuracy of its best epoch."""
+    """Every (rate, seed) pair through `fit_grouped`; one row per pair with its best epoch,
+    the epochs it ran, and the validation loss and accuracy of its best epoch."""
     if len(x_val) == 0:
         raise ValueError("the confirmation sweep needs a validation split: use val_size > 0.")
     pairs = [(float(rate), seed) for rate in rates for seed in seeds]
-    fit = fit_replicas(
-        x, y, x_val, y_val, [rate for rate, _ in pairs], [seed for _, seed in pairs], hidden,
-        batch_size, epochs, patience, device, on_progress,
+    fit = fit_grouped(
+        "fit",
+        {"x": x, "y": y, "x_val": x_val, "y_val": y_val, "hidden": hidden,
+         "batch_size": batch_size, "max_epochs": epochs, "patience": patience},
+        [rate for rate, _ in pairs], [seed for _, seed in pairs], groups, map_groups,
+        on_progress,
     )  # fmt: skip
     rows = []
     for k, (rate, seed) in enumerate(pairs):

@@ -1,7 +1,9 @@
-"""Progress of a long task: a bar on the terminal and a Prefect progress artifact."""
+"""Progress of a long task: a line on the terminal's shared bar display and a Prefect progress
+artifact. Replica groups training in threads share one display (rich allows one at a time)."""
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
@@ -11,32 +13,61 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 ARTIFACT_STEP = 5.0
 
 
-class StepProgress:
-    """`update(done, total, active)` moves both; the artifact exists only inside a task run."""
+class _SharedDisplay:
+    """One rich Progress for the process, started by its first user and stopped by its last."""
 
-    def __init__(self, label: str, key: str):
-        self.label = label
-        self.key = key
-        self.bar = Progress(
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             TextColumn("{task.completed}/{task.total} steps {task.fields[active]}"),
             TimeElapsedColumn(),
         )
-        self.bar_task = self.bar.add_task(label, total=None, active="")
+
+    def add(self, label: str) -> int:
+        with self.lock:
+            if self.users == 0:
+                self.progress.start()
+            self.users += 1
+            return self.progress.add_task(label, total=None, active="")
+
+    def remove(self, bar_id: int) -> None:
+        with self.lock:
+            self.progress.remove_task(bar_id)
+            self.users -= 1
+            if self.users == 0:
+                self.progress.stop()
+
+
+DISPLAY = _SharedDisplay()
+
+
+class StepProgress:
+    """`update(done, total, active)` moves both; the artifact exists only inside a task run and
+    the bar only with `bar=True` (off on cluster workers, whose terminal nobody watches)."""
+
+    def __init__(self, label: str, key: str, bar: bool = True):
+        self.label = label
+        self.key = key
+        self.bar = bar
+        self.bar_id: int | None = None
         self.artifact_id = None
         self.reported = 0.0
 
     def __enter__(self) -> StepProgress:
-        self.bar.start()
+        if self.bar:
+            self.bar_id = DISPLAY.add(self.label)
         if TaskRunContext.get() is not None:
             self.artifact_id = create_progress_artifact(0.0, key=self.key, description=self.label)
         return self
 
     def update(self, done: int, total: int, active: int) -> None:
-        self.bar.update(
-            self.bar_task, completed=done, total=total, active=f"({active} replicas active)"
-        )
+        if self.bar_id is not None:
+            DISPLAY.progress.update(
+                self.bar_id, completed=done, total=total, active=f"({active} replicas active)"
+            )
         percent = 100.0 * done / total if total else 100.0
         finished = active == 0 or done >= total
         if self.artifact_id and (percent - self.reported >= ARTIFACT_STEP or finished):
@@ -49,4 +80,5 @@ class StepProgress:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.bar.stop()
+        if self.bar_id is not None:
+            DISPLAY.remove(self.bar_id)

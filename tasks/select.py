@@ -12,8 +12,8 @@ from lrfinder.range_config import RangeTestConfig
 from lrfinder.select_config import SelectConfig
 from lrfinder.splitting import SplitData
 from tasks.caching import content_cache
+from tasks.groups import group_map
 from tasks.logs import task_logger
-from tasks.progress import StepProgress
 
 SELECTION_MODULES = (
     "lrfinder.selection",
@@ -22,6 +22,7 @@ SELECTION_MODULES = (
     "lrfinder.training",
     "lrfinder.train_config",
     "lrfinder.engine",
+    "lrfinder.groups",
 )
 
 
@@ -36,11 +37,13 @@ def select(split: SplitData, curves, range_config: RangeTestConfig, config: Sele
 
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val")
-    with StepProgress("confirmation sweep (epochs)", key="confirmation-progress") as progress:
-        selection = select_rate(
-            curves.table, x, y, x_val, y_val, range_config.seeds, range_config.hidden,
-            range_config.batch_size, config, on_progress=progress.update,
-        )  # fmt: skip
+    selection = select_rate(
+        curves.table, x, y, x_val, y_val, range_config.seeds, range_config.hidden,
+        range_config.batch_size, config, range_config.groups,
+        group_map(
+            "confirmation-progress", "confirmation sweep (epochs)", range_config.gpus_per_group
+        ),
+    )  # fmt: skip
     logger = task_logger()
     for warning in selection.summary["warnings"]:
         logger.warning(warning)

@@ -10,13 +10,15 @@ from lrfinder.outputs import write_range_test
 from lrfinder.range_config import RangeTestConfig
 from lrfinder.splitting import SplitData
 from tasks.caching import content_cache
+from tasks.groups import group_map
 from tasks.logs import task_logger
-from tasks.progress import StepProgress
 
 
 @task(
     name="sweep",
-    cache_policy=content_cache("lrfinder.range_test", "lrfinder.range_config", "lrfinder.engine"),
+    cache_policy=content_cache(
+        "lrfinder.range_test", "lrfinder.range_config", "lrfinder.engine", "lrfinder.groups"
+    ),
     persist_result=True,
 )
 def sweep(split: SplitData, config: RangeTestConfig):
@@ -26,8 +28,14 @@ def sweep(split: SplitData, config: RangeTestConfig):
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val")
     label = f"range test ({config.mode}, {config.n_seeds} replicas)"
-    with StepProgress(label, key="sweep-progress") as progress:
-        result = run_range_test(x, y, config, x_val, y_val, on_progress=progress.update)
+    result = run_range_test(
+        x,
+        y,
+        config,
+        x_val,
+        y_val,
+        map_groups=group_map("sweep-progress", label, config.gpus_per_group),
+    )
     summary = result.summary
     task_logger().info(
         "range test on %s: %d of %d steps in %.1f s (%.0f model-steps/s); diverged at lr %s",

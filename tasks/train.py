@@ -18,8 +18,8 @@ from lrfinder.sources import DataSource
 from lrfinder.splitting import SplitData
 from lrfinder.train_config import GateConfig, QualityGateError, TrainConfig, check_gate
 from tasks.caching import content_cache
+from tasks.groups import group_map
 from tasks.logs import task_logger
-from tasks.progress import StepProgress
 
 PREDICTION_TOLERANCE = 1e-5
 
@@ -27,7 +27,11 @@ PREDICTION_TOLERANCE = 1e-5
 @task(
     name="train",
     cache_policy=content_cache(
-        "lrfinder.final", "lrfinder.training", "lrfinder.train_config", "lrfinder.engine"
+        "lrfinder.final",
+        "lrfinder.training",
+        "lrfinder.train_config",
+        "lrfinder.engine",
+        "lrfinder.groups",
     ),
     persist_result=True,
 )
@@ -37,11 +41,13 @@ def train(
     """The chosen rate and the baseline, `n_seeds` replicas each, trained together."""
     from lrfinder.final import train_final
 
-    with StepProgress("final training (epochs)", key="training-progress") as progress:
-        trained = train_final(
-            split, selection.chosen_lr, range_config.seeds, range_config.hidden,
-            range_config.batch_size, config, on_progress=progress.update,
-        )  # fmt: skip
+    trained = train_final(
+        split, selection.chosen_lr, range_config.seeds, range_config.hidden,
+        range_config.batch_size, config, range_config.groups,
+        group_map(
+            "training-progress", "final training (epochs)", range_config.gpus_per_group
+        ),
+    )  # fmt: skip
     task_logger().info(
         "trained lr %.4g and baseline %.4g; epochs per replica %s%s",
         trained.chosen_lr,

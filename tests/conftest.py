@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,12 +32,19 @@ def wine_csv() -> Path:
 
 
 @pytest.fixture(scope="session")
-def prefect_api():
-    """A fresh Prefect API with its own SQLite database for the whole session."""
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_api() -> Iterator[str]:
+    """A real `prefect server start` with its own SQLite database for the whole session; its API
+    URL is set for this process and the subprocesses tests start."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with prefect_test_harness():
-        yield
+    from tests.prefect_server import prefect_server
+
+    with prefect_server(_STATE / "server") as url, temporary_settings({PREFECT_API_URL: url}):
+        os.environ["PREFECT_API_URL"] = url
+        try:
+            yield url
+        finally:
+            os.environ.pop("PREFECT_API_URL", None)
 
 
 @pytest.fixture

@@ -24,6 +24,18 @@ MODEL_FILES = {
 }
 
 
+# A tiny MLP for engine-level tests.
+TINY = {"hidden": (8, 8), "batch_size": 16}
+
+
+def tiny_classification(seed: int, n_rows: int = 120) -> tuple[np.ndarray, np.ndarray]:
+    """Four noisy features, the label mostly from the first."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_rows, 4)).astype("float32")
+    y = (x[:, 0] + 0.5 * rng.normal(size=n_rows) > 0).astype("float32")
+    return x, y
+
+
 def wine_row(i: int, wine_type: str = "white", quality: int | None = None) -> str:
     """A plausible combined-layout row; quality alternates 5/6 unless given."""
     values = [7.0 + i % 5, 0.3, 0.3, 2.0 + i % 7, 0.05, 30.0, 120.0, 0.995, 3.2, 0.5, 10.0 + i % 3]

@@ -19,9 +19,9 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 DATA_FILES = {"train.parquet", "val.parquet", "test.parquet", "scaler.json", "data_report.json"}
 SWEEP_FILES = {"range_test.parquet", "range_test.json"}
 SELECT_FILES = {"selection.json", "lr_finder.png", "confirmation.png"}
-ALL_FILES = DATA_FILES | SWEEP_FILES | SELECT_FILES | MODEL_FILES
+ALL_FILES = DATA_FILES | SWEEP_FILES | SELECT_FILES | MODEL_FILES | {"report.md"}
 CACHED_STAGES = ("load-clean", "split-scale", "sweep", "select", "train")
-N_TASKS = 14
+N_TASKS = 15
 SMALL_SWEEP = {
     "n_seeds": 2,
     "num_steps": 40,
@@ -67,7 +67,8 @@ def test_flow_writes_the_data_files_and_reuses_its_cache(workspace, wine_csv, tm
     assert summary["mode"] == "batch" and summary["train_rows"] == len(train)
     assert summary["device"] == "/CPU:0"
     assert summary["steps_run"] == curves["step"].max() + 1
-    assert latest_progress("sweep-progress") == 100.0
+    assert latest_progress("sweep-progress-group-1") == 100.0
+    assert latest_progress("sweep-progress-group-2") == 100.0
     selection = json.loads((first_dir / "selection.json").read_text())
     runs = selection["confirmation"]["runs"]
     assert len(runs) == 3 * 2 and {r["lr"] for r in runs} >= {selection["chosen_lr"]}
@@ -137,6 +138,19 @@ def test_cli_lists_every_parameter_with_help():
         assert f"--{name.replace('_', '-')}" in help_text
     assert "Seed of the test split" in help_text
     args = build_parser(lr_finder).parse_args(
-        ["--threshold", "none", "--val-size", "0.1", "--hidden-layers", "64", "32"]
+        [
+            "--threshold",
+            "none",
+            "--val-size",
+            "0.1",
+            "--hidden-layers",
+            "64",
+            "32",
+            "--flow-retries",
+            "2",
+            "--task-runner",
+            "dask",
+        ]
     )
     assert args.threshold is None and args.val_size == 0.1 and args.hidden_layers == [64, 32]
+    assert args.flow_retries == 2 and args.task_runner == "dask"

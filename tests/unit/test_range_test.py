@@ -3,16 +3,12 @@ import pytest
 
 from lrfinder.range_config import RangeTestConfig, step_rates
 from lrfinder.range_test import COLUMNS, run_range_test
-
-TINY = {"hidden": (8, 8), "batch_size": 16}
+from tests.helpers import TINY, tiny_classification
 
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(120, 4)).astype("float32")
-    y = (x[:, 0] + 0.5 * rng.normal(size=120) > 0).astype("float32")
-    return x, y
+    return tiny_classification(1)
 
 
 def test_batch_schedule_is_exponential_from_min_to_max():

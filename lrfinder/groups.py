@@ -1,0 +1,67 @@
+"""Replica groups: a stage's replicas split into contiguous groups, each trained as one vectorized
+engine wherever `map_groups` sends it (in turn here; threads, Dask or Ray workers from the task
+layer), and the pieces merged back in replica order."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from lrfinder.train_config import Fit
+
+Kind = Literal["range_test", "fit", "refit"]
+GroupMap = Callable[[Kind, list[dict[str, Any]]], list[Any]]
+
+
+def split_groups(n_items: int, n_groups: int) -> list[range]:
+    """Contiguous, near-equal ranges covering 0..n_items-1, never more groups than items."""
+    if n_items < 1 or n_groups < 1:
+        raise ValueError(f"need at least one item and one group, got {n_items} and {n_groups}.")
+    bounds = np.linspace(0, n_items, min(n_groups, n_items) + 1).round().astype(int)
+    return [range(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+
+
+def run_group(kind: Kind, call: dict[str, Any]) -> Any:
+    """Train one group: `call` holds the keyword arguments of the group-level function."""
+    if kind == "range_test":
+        from lrfinder.range_test import range_test_group
+
+        return range_test_group(**call)
+    from lrfinder.training import fit_replicas, refit_replicas
+
+    if kind == "fit":
+        return fit_replicas(**call)
+    if kind == "refit":
+        return refit_replicas(**call)
+    raise ValueError(f"unknown replica-group kind {kind!r}")
+
+
+def run_locally(
+    kind: Kind, calls: list[dict[str, Any]], on_progress: Callable | None = None
+) -> list[Any]:
+    """The in-process map: each group in turn, reporting progress per group."""
+    return [run_group(kind, {**call, "on_progress": on_progress}) for call in calls]
+
+
+def merge_fits(fits: list[Fit]) -> Fit:
+    """One Fit from the groups' Fits, in order; replica numbers continue across groups."""
+    if len(fits) == 1:
+        return fits[0]
+    histories, offset = [], 0
+    for fit in fits:
+        history = fit.history.copy()
+        if len(history):
+            history["replica"] += offset
+        histories.append(history)
+        offset += len(fit.seeds)
+    return Fit(
+        weights=[np.concatenate(layer) for layer in zip(*(f.weights for f in fits), strict=True)],
+        rates=[rate for f in fits for rate in f.rates],
+        seeds=[seed for f in fits for seed in f.seeds],
+        history=pd.concat(histories, ignore_index=True),
+        epochs=[epoch for f in fits for epoch in f.epochs],
+    )

@@ -1,0 +1,146 @@
+"""The run report (Markdown) and the rows of its tables: plain data in, text and records out."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+
+from lrfinder.model_card import metrics_table
+
+CHART_TITLES = {
+    "lr_finder.png": "Range test: loss against learning rate",
+    "confirmation.png": "Confirmation sweep: validation metric per candidate rate",
+    "training_curves.png": "Final training: loss and accuracy per epoch",
+    "confusion_matrix.png": "Confusion matrices on the test set",
+    "roc.png": "ROC curves on the test set",
+}
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+
+
+def png_data_uri(png: bytes) -> str:
+    """An image a browser shows without fetching anything (the Prefect UI cannot read files)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def suggestion_rows(selection: dict) -> list[dict]:
+    """One record per curve reading: its rate, the replicas' spread and whether it centred the
+    confirmation."""
+    return [
+        {
+            "method": name,
+            "lr": entry["lr"],
+            "spread": entry["spread"],
+            "replicas_disagree": entry["disagree"],
+            "used": name == selection["method"],
+        }
+        for name, entry in selection["suggestions"].items()
+    ]
+
+
+def confirmation_rows(selection: dict) -> list[dict]:
+    confirmation = selection.get("confirmation")
+    if not confirmation:
+        return []
+    return [
+        {**row, "chosen": row["lr"] == selection["chosen_lr"]} for row in confirmation["by_rate"]
+    ]
+
+
+def metric_rows(comparison: dict) -> list[dict]:
+    """One record per metric: both final models, the per-seed means and spreads, the paired
+    difference and whether it is larger than its spread."""
+    rows = []
+    for key in METRICS:
+        chosen, baseline = comparison["chosen"], comparison["baseline"]
+        difference = comparison["difference"][key]
+        rows.append(
+            {
+                "metric": key,
+                "chosen_final": chosen["final"][key],
+                "baseline_final": baseline["final"][key],
+                "chosen_mean": chosen["across_seeds"][key]["mean"],
+                "chosen_std": chosen["across_seeds"][key]["std"],
+                "baseline_mean": baseline["across_seeds"][key]["mean"],
+                "baseline_std": baseline["across_seeds"][key]["std"],
+                "difference_mean": difference["mean"],
+                "difference_std": difference["std"],
+                "larger_than_spread": difference["larger_than_spread"],
+            }
+        )
+    return rows
+
+
+def verdict(comparison: dict, n_seeds: int) -> str:
+    """One sentence on what the test accuracy shows, however small the gap."""
+    d = comparison["difference"]["accuracy"]
+    chosen = comparison["chosen"]["final"]["accuracy"]
+    baseline = comparison["baseline"]["final"]["accuracy"]
+    if n_seeds < 2:
+        return (
+            f"Test accuracy {chosen:.4f} at the chosen rate against {baseline:.4f} at the "
+            "baseline rate, from one seed each: no spread to judge the gap by."
+        )
+    judged = "larger" if d["larger_than_spread"] else "not larger"
+    return (
+        f"Test accuracy {chosen:.4f} at the chosen rate against {baseline:.4f} at the baseline "
+        f"rate; paired across {n_seeds} seeds the difference is {d['mean']:+.4f} ± "
+        f"{d['std']:.4f}, {judged} than its spread."
+    )
+
+
+def leakage_note(data_report: dict) -> str:
+    leakage, rows = data_report["leakage"], data_report["rows"]
+    return (
+        f"Splits: {rows['train']} train, {rows['val']} validation, {rows['test']} test rows "
+        f"({data_report['split']['strategy']} split). {leakage['test_rows_with_twin_in_train']} "
+        f"test rows and {leakage['val_rows_with_twin_in_train']} validation rows have an exact "
+        f"twin in train ({leakage['twin_definition']}); "
+        f"{leakage['test_rows_with_twin_in_train_or_val']} test rows have one in train or "
+        "validation. The second metric table leaves those test rows out; "
+        "`split_strategy=grouped` keeps twins in one split."
+    )
+
+
+def report_markdown(
+    title: str,
+    selection: dict,
+    metrics: dict,
+    data_report: dict,
+    images: Mapping[str, str],
+) -> str:
+    """The run report. `images` maps chart file names to what an <img> loads: data URIs for the
+    Prefect UI, the file names themselves for `report.md` next to the charts."""
+    test, clean = metrics["test"], metrics["test_without_twins"]
+    suggestions = "\n".join(
+        f"| {r['method']}{' (used)' if r['used'] else ''} | {r['lr']:.3g} | {r['spread']:.1f}x |"
+        for r in suggestion_rows(selection)
+    )
+    charts = "\n\n".join(
+        f"### {CHART_TITLES.get(name, name)}\n\n![{name}]({source})"
+        for name, source in images.items()
+    )
+    return f"""# Learning-rate report: {title}
+
+## Chosen rate: {selection["chosen_lr"]:.4g}
+{selection["reason"]}.
+
+| curve reading | suggested lr | replicas' spread (q75/q25) |
+|---|---|---|
+{suggestions}
+
+## Chosen against the default-rate baseline ({metrics["baseline_lr"]:g})
+{verdict(test, len(metrics["seeds"]))}
+
+### Test set ({test["chosen"]["final"]["rows"]} rows, final model: {test["final_model"]})
+{metrics_table(test)}
+
+### Test rows without an exact twin in the training data ({clean["chosen"]["final"]["rows"]} rows)
+{metrics_table(clean)}
+
+## Leakage
+{leakage_note(data_report)}
+
+## Charts
+
+{charts}
+"""

@@ -1,0 +1,64 @@
+"""Replica groups as task runs on the flow's task runner: threads here, Dask or Ray workers
+on a cluster. Each group's result comes back through the runner; none is persisted."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from lrfinder.groups import GroupMap, Kind, run_group, run_locally
+from tasks.progress import StepProgress
+
+
+@task(name="replica-group", cache_policy=NO_CACHE, persist_result=False)
+def replica_group(
+    kind: Kind, call: dict[str, Any], progress_key: str, label: str, bar: bool
+) -> Any:
+    """Train one group of replicas as one vectorized engine, wherever the runner placed it."""
+    with StepProgress(label, key=progress_key, bar=bar) as progress:
+        return run_group(kind, {**call, "on_progress": progress.update})
+
+
+def gpu_request(runner: Any, gpus: float) -> AbstractContextManager:
+    """Ask the cluster for `gpus` GPUs per task submitted inside: a Dask resource annotation or
+    Ray's `num_gpus`; nothing for the thread pool or when `gpus` is 0."""
+    module = type(runner).__module__
+    if gpus <= 0:
+        return nullcontext()
+    if module.startswith("prefect_dask"):
+        import dask
+
+        return dask.annotate(resources={"GPU": gpus})
+    if module.startswith("prefect_ray"):
+        from prefect_ray.context import remote_options
+
+        return remote_options(num_gpus=gpus)
+    return nullcontext()
+
+
+def group_map(key: str, label: str, gpus: float = 0.0) -> GroupMap:
+    """A GroupMap that submits one `replica-group` task run per group to the flow's task
+    runner (each asking for `gpus` GPUs); outside a flow run (a task's `.fn` called directly)
+    the groups run here in turn."""
+
+    def run(kind: Kind, calls: list[dict[str, Any]]) -> list[Any]:
+        context = FlowRunContext.get()
+        if context is None or context.task_runner is None:
+            return run_locally(kind, calls)
+        in_process = isinstance(context.task_runner, ThreadPoolTaskRunner)
+        n = len(calls)
+        with gpu_request(context.task_runner, gpus):
+            futures = [
+                replica_group.with_options(task_run_name=f"{kind}-group-{i}-of-{n}").submit(
+                    kind, call, f"{key}-group-{i}", f"{label}, {kind} group {i}/{n}", in_process
+                )
+                for i, call in enumerate(calls, 1)
+            ]
+        return [future.result() for future in futures]
+
+    return run

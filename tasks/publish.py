@@ -1,0 +1,71 @@
+"""Publish the run: `report.md` in its folder and the Prefect artifacts the UI shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
+
+from lrfinder.fileio import write_text_atomic
+from lrfinder.report import (
+    CHART_TITLES,
+    confirmation_rows,
+    metric_rows,
+    png_data_uri,
+    report_markdown,
+    suggestion_rows,
+)
+from lrfinder.splitting import SplitData
+from tasks.logs import task_logger
+
+LINKED_FILES = {
+    "report-file": "report.md",
+    "model-file": "model.keras",
+    "metrics-file": "metrics.json",
+}
+
+
+@task(name="publish-report")
+def publish(run_dir: Path, selection, evaluation, split: SplitData) -> dict[str, str]:
+    """Write `report.md` (charts linked by file name) and create the `lr-report` Markdown
+    artifact (charts embedded as data URIs), the table artifacts and links to the saved files.
+    Returns artifact key -> id."""
+    metrics, _ = evaluation
+    summary = selection.summary
+    charts = [name for name in CHART_TITLES if (run_dir / name).is_file()]
+    title = run_dir.name
+    as_file = report_markdown(title, summary, metrics, split.report, {n: n for n in charts})
+    report_path = write_text_atomic(run_dir / "report.md", as_file)
+    embedded = {name: png_data_uri((run_dir / name).read_bytes()) for name in charts}
+    ids = {
+        "lr-report": create_markdown_artifact(
+            report_markdown(title, summary, metrics, split.report, embedded),
+            key="lr-report",
+            description=f"Learning-rate report of {title}",
+        ),
+        "range-test-summary": create_table_artifact(
+            suggestion_rows(summary),
+            key="range-test-summary",
+            description="Curve readings of the range test",
+        ),
+        "test-metrics": create_table_artifact(
+            metric_rows(metrics["test"]),
+            key="test-metrics",
+            description="Chosen rate against the baseline on the test set",
+        ),
+    }
+    if rows := confirmation_rows(summary):
+        ids["confirmation-sweep"] = create_table_artifact(
+            rows, key="confirmation-sweep", description="Validation metric per candidate rate"
+        )
+    for key, name in LINKED_FILES.items():
+        ids[key] = create_link_artifact(
+            (run_dir / name).resolve().as_uri(), link_text=name, key=key, description=title
+        )
+    task_logger().info("report: %s", report_path)
+    return {key: str(value) for key, value in ids.items()}

@@ -1,0 +1,83 @@
+"""The flow with its replica groups on real local clusters through Prefect task runners: a Dask
+cluster with 2 worker processes (given by address) and a local Ray cluster (started by the
+runner). Same outputs as the in-process thread pool for the same seeds and groups."""
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from distributed import LocalCluster
+from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
+
+from flows.lr_finder import lr_finder
+from tests.test_flow_data import SMALL_SWEEP
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+GROUPS = 2
+
+
+def _run(folders: dict[str, Path], **parameters) -> Path:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LRFINDER_DATA_DIR", str(folders["data"]))
+        patch.setenv("LRFINDER_ARTIFACTS_DIR", str(folders["artifacts"]))
+        return Path(lr_finder(**(SMALL_SWEEP | {"replica_groups": GROUPS} | parameters)))
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> dict[str, Path]:
+    return {name: tmp_path_factory.mktemp(name) for name in ("data", "artifacts")}
+
+
+@pytest.fixture(scope="module")
+def in_process(folders, wine_csv) -> Path:
+    return _run(folders, data=str(wine_csv))
+
+
+def _assert_same_outputs(here: Path, there: Path) -> None:
+    curves = [pd.read_parquet(d / "range_test.parquet") for d in (here, there)]
+    pd.testing.assert_frame_equal(*curves)
+    assert sorted(curves[1]["replica"].unique()) == [0, 1]
+    chosen = [json.loads((d / "selection.json").read_text()) for d in (here, there)]
+    assert chosen[0]["confirmation"]["runs"] == chosen[1]["confirmation"]["runs"]
+    assert chosen[0]["chosen_lr"] == chosen[1]["chosen_lr"]
+    metrics = [json.loads((d / "metrics.json").read_text()) for d in (here, there)]
+    assert metrics[0]["test"] == metrics[1]["test"]
+
+
+def _worker_pids(run_dir: Path) -> set[int]:
+    groups = json.loads((run_dir / "range_test.json").read_text())["groups"]
+    assert [g["replicas"] for g in groups] == [[0], [1]]
+    return {g["pid"] for g in groups}
+
+
+def test_in_process_groups_run_in_this_process(in_process):
+    assert _worker_pids(in_process) == {os.getpid()}
+
+
+def test_replica_groups_on_a_dask_cluster_match_the_in_process_run(folders, wine_csv, in_process):
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        temporary_settings({PREFECT_TASKS_REFRESH_CACHE: True}),
+    ):
+        on_dask = _run(
+            folders,
+            data=str(wine_csv),
+            task_runner="dask",
+            cluster_address=cluster.scheduler_address,
+        )
+    pids = _worker_pids(on_dask)
+    assert len(pids) == GROUPS and os.getpid() not in pids, pids
+    _assert_same_outputs(in_process, on_dask)
+
+
+def test_replica_groups_on_a_local_ray_cluster_match_the_in_process_run(
+    folders, wine_csv, in_process
+):
+    with temporary_settings({PREFECT_TASKS_REFRESH_CACHE: True}):
+        on_ray = _run(folders, data=str(wine_csv), task_runner="ray")
+    assert os.getpid() not in _worker_pids(on_ray)
+    _assert_same_outputs(in_process, on_ray)

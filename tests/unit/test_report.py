@@ -1,0 +1,94 @@
+import base64
+
+import numpy as np
+
+from lrfinder.evaluation import compare
+from lrfinder.report import (
+    confirmation_rows,
+    leakage_note,
+    metric_rows,
+    png_data_uri,
+    report_markdown,
+    verdict,
+)
+
+SELECTION = {
+    "chosen_lr": 0.002,
+    "reason": "lowest median val_loss at lr 0.002",
+    "method": "valley",
+    "suggestions": {
+        "valley": {"lr": 0.0018, "spread": 2.0, "disagree": False, "per_replica": []},
+        "argmin": {"lr": 0.021, "spread": 3.4, "disagree": True, "per_replica": []},
+    },
+    "confirmation": {
+        "by_rate": [
+            {"lr": 0.001, "median": 0.48, "q25": 0.47, "q75": 0.49, "seeds": 2},
+            {"lr": 0.002, "median": 0.47, "q25": 0.46, "q75": 0.48, "seeds": 2},
+        ]
+    },
+}
+DATA_REPORT = {
+    "split": {"strategy": "random"},
+    "rows": {"train": 80, "val": 20, "test": 25},
+    "leakage": {
+        "twin_definition": "identical values in every feature column",
+        "val_rows_with_twin_in_train": 3,
+        "test_rows_with_twin_in_train": 4,
+        "test_rows_with_twin_in_train_or_val": 5,
+    },
+}
+
+
+def _metrics() -> dict:
+    rng = np.random.default_rng(0)
+    y = (rng.random(25) > 0.5).astype("float32")
+    chosen = np.clip(y * 0.6 + rng.random((2, 25)) * 0.4, 0, 1)
+    baseline = rng.random((2, 25))
+    test = compare(y, chosen, baseline, "ensemble")
+    return {"baseline_lr": 0.001, "seeds": [0, 1], "test": test, "test_without_twins": test}
+
+
+def test_png_data_uri_round_trips_the_bytes():
+    png = b"\x89PNG\r\n\x1a\nrest"
+    uri = png_data_uri(png)
+    assert uri.startswith("data:image/png;base64,")
+    assert base64.b64decode(uri.split(",", 1)[1]) == png
+
+
+def test_report_has_rate_reason_tables_leakage_and_every_chart():
+    metrics = _metrics()
+    text = report_markdown(
+        "run-1", SELECTION, metrics, DATA_REPORT, {"roc.png": "data:image/png;base64,AAAA"}
+    )
+    assert "## Chosen rate: 0.002\nlowest median val_loss at lr 0.002." in text
+    assert "| valley (used) | 0.0018 | 2.0x |" in text and "| argmin | 0.021 | 3.4x |" in text
+    assert text.count("| accuracy |") == 2, "full test set and rows without twins"
+    assert "4 test rows and 3 validation rows have an exact twin in train" in text
+    assert "![roc.png](data:image/png;base64,AAAA)" in text
+    assert "### ROC curves on the test set" in text
+
+
+def test_verdict_says_whether_the_gap_beats_the_seed_spread():
+    test = _metrics()["test"]
+    sentence = verdict(test, 2)
+    d = test["difference"]["accuracy"]
+    assert f"{d['mean']:+.4f} ± {d['std']:.4f}" in sentence
+    assert ("not larger" in sentence) != d["larger_than_spread"]
+    assert "no spread" in verdict(test, 1)
+
+
+def test_table_rows_are_flat_records():
+    rows = metric_rows(_metrics()["test"])
+    assert [r["metric"] for r in rows] == [
+        "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"
+    ]  # fmt: skip
+    assert all(isinstance(v, str | float | int | bool) for r in rows for v in r.values())
+    marked = confirmation_rows(SELECTION)
+    assert [r["chosen"] for r in marked] == [False, True]
+    assert confirmation_rows({**SELECTION, "confirmation": None}) == []
+
+
+def test_leakage_note_names_the_counts_and_the_fix():
+    note = leakage_note(DATA_REPORT)
+    assert "5 test rows have one in train or validation" in note
+    assert "split_strategy=grouped" in note
