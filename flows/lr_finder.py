@@ -6,7 +6,13 @@ from typing import Any, Literal
 
 from prefect import flow
 
-from flows.runners import RunnerKind, make_task_runner, share_api_url
+from flows.runners import (
+    IN_PROCESS,
+    LOCAL_WORKERS,
+    RunnerKind,
+    make_task_runner,
+    share_api_url,
+)
 from lrfinder.cleaning import label_rule
 from lrfinder.confirm import ConfirmConfig
 from lrfinder.range_config import RangeTestConfig
@@ -22,7 +28,7 @@ from tasks.sweep import sweep, write_sweep
 from tasks.train import evaluate_models, quality_gate, train, write_model
 
 
-@flow(name="lr-finder", log_prints=True)
+@flow(name="lr-finder", log_prints=True, task_runner=IN_PROCESS)
 def lr_finder(
     data: str | None = None,
     target: str | None = None,
@@ -57,7 +63,7 @@ def lr_finder(
     min_test_accuracy: float = 0.0,
     quality_gate_mode: Literal["warn", "fail"] = "warn",
     preset: Literal["default", "tutorial"] = "default",
-    replica_groups: int = 2,
+    replicas_per_group: int = 8,
     task_runner: RunnerKind = "threads",
     cluster_address: str | None = None,
     gpus_per_group: float = 0.0,
@@ -103,11 +109,12 @@ def lr_finder(
         quality_gate_mode: fail the run or only warn when the gate is not met.
         preset: default, or tutorial (no validation split, per-epoch range test, argmin,
             100 epochs, single model), which overrides the parameters it names.
-        replica_groups: Groups each stage splits its replicas into, one vectorized engine per
-            group, run in parallel by the task runner (one per core, worker or GPU).
+        replicas_per_group: Most replicas trained as one vectorized engine; each stage splits its
+            replicas into groups of this size, which the task runner runs (one at a time in
+            this process; side by side on Dask or Ray workers).
         task_runner: threads (in this process), dask or ray (prefect-dask / prefect-ray).
         cluster_address: Address of an existing Dask scheduler or Ray cluster; unset starts a
-            local cluster with one worker per replica group.
+            local cluster with two workers.
         gpus_per_group: GPUs each replica group requests (Dask resources, Ray num_gpus).
 
     Returns:
@@ -118,7 +125,7 @@ def lr_finder(
         return run_stages(p)
     share_api_url()
     runner = make_task_runner(
-        p["task_runner"], p["cluster_address"], p["replica_groups"], p["gpus_per_group"]
+        p["task_runner"], p["cluster_address"], LOCAL_WORKERS, p["gpus_per_group"]
     )
     return on_cluster.with_options(task_runner=runner)(p)
 
@@ -146,7 +153,7 @@ def run_stages(p: dict[str, Any]) -> str:
         hidden=tuple(p["hidden_layers"]),
         batch_size=p["batch_size"],
         val_sample=p["sweep_val_sample"],
-        groups=p["replica_groups"],
+        group_size=p["replicas_per_group"],
         gpus_per_group=p["gpus_per_group"],
     )
     run_dir = open_run_folder(settings)

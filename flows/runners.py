@@ -10,15 +10,20 @@ from prefect.context import FlowRunContext
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 RunnerKind = Literal["threads", "dask", "ray"]
+LOCAL_WORKERS = 2
+# In this process, replica groups run one at a time: XLA already spreads one engine over all
+# cores, and smaller groups one after another beat larger or concurrent ones on a CPU.
+IN_PROCESS = ThreadPoolTaskRunner(max_workers=1)
 
 
 def make_task_runner(
     kind: RunnerKind, address: str | None, workers: int, gpus_per_group: float
 ) -> TaskRunner:
-    """`threads`: in-process. `dask`/`ray`: the cluster at `address`, or a local one with
-    `workers` single-threaded worker processes (each offering `gpus_per_group` GPUs when set)."""
+    """`threads`: in-process, one group at a time. `dask`/`ray`: the cluster at `address`, or a
+    local one with `workers` single-threaded worker processes (each offering `gpus_per_group`
+    GPUs when set)."""
     if kind == "threads":
-        return ThreadPoolTaskRunner()
+        return IN_PROCESS
     if kind == "dask":
         from prefect_dask import DaskTaskRunner
 

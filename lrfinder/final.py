@@ -64,11 +64,11 @@ def train_final(
     hidden: tuple[int, ...],
     batch_size: int,
     config: TrainConfig,
-    groups: int = 1,
+    group_size: int = 8,
     map_groups: GroupMap | None = None,
     on_progress: Callable[[int, int, int], None] | None = None,
 ) -> Trained:
-    """Early-stopped fit of both models' replicas (in `groups` groups), then (if `config.refit`
+    """Early-stopped fit of both models' replicas (in groups of at most `group_size`), then (if `config.refit`
     and there is a validation split) a refit on train + validation for each replica's best
     epoch count."""
     from lrfinder.training import fit_grouped
@@ -82,13 +82,13 @@ def train_final(
         "fit",
         {**shared, "x": x, "y": y, "x_val": x_val, "y_val": y_val,
          "max_epochs": config.max_epochs, "patience": config.patience},
-        rates, all_seeds, groups, map_groups, on_progress,
+        rates, all_seeds, group_size, map_groups, on_progress,
     )  # fmt: skip
     refit = None
     if config.refit and len(x_val):
         x_all, y_all = np.concatenate([x, x_val]), np.concatenate([y, y_val])
         refit = fit_grouped(
-            "refit", {**shared, "x": x_all, "y": y_all}, rates, all_seeds, groups, map_groups,
+            "refit", {**shared, "x": x_all, "y": y_all}, rates, all_seeds, group_size, map_groups,
             on_progress, epochs=fit.epochs,
         )  # fmt: skip
     return Trained(chosen_lr, config.baseline_lr, list(seeds), fit, refit, config.final_model)

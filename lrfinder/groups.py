@@ -5,6 +5,7 @@ layer), and the pieces merged back in replica order."""
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -17,11 +18,15 @@ Kind = Literal["range_test", "fit", "refit"]
 GroupMap = Callable[[Kind, list[dict[str, Any]]], list[Any]]
 
 
-def split_groups(n_items: int, n_groups: int) -> list[range]:
-    """Contiguous, near-equal ranges covering 0..n_items-1, never more groups than items."""
-    if n_items < 1 or n_groups < 1:
-        raise ValueError(f"need at least one item and one group, got {n_items} and {n_groups}.")
-    bounds = np.linspace(0, n_items, min(n_groups, n_items) + 1).round().astype(int)
+def split_groups(n_items: int, max_size: int) -> list[range]:
+    """Contiguous ranges of at most `max_size` items covering 0..n_items-1, as few as that
+    allows and near-equal in size."""
+    if n_items < 1 or max_size < 1:
+        raise ValueError(
+            f"need at least one item and a group size >= 1, got {n_items}, {max_size}."
+        )
+    n_groups = math.ceil(n_items / max_size)
+    bounds = np.linspace(0, n_items, n_groups + 1).round().astype(int)
     return [range(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
 
 

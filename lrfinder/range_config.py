@@ -17,7 +17,8 @@ class RangeTestConfig:
     """`batch`: the rate grows exponentially per batch from min_lr to max_lr over num_steps and a
     replica stops when its smoothed loss diverges. `epoch`: the tutorial's 1e-3 * 10**(epoch/30)
     for `epochs` epochs, one rate per epoch, no early stop. Every stage splits its replicas into
-    `groups` groups, each asking its task runner for `gpus_per_group` GPUs."""
+    groups of at most `group_size` (one vectorized engine each), each asking its task runner for
+    `gpus_per_group` GPUs."""
 
     mode: Literal["batch", "epoch"] = "batch"
     min_lr: float = 1e-6
@@ -32,7 +33,7 @@ class RangeTestConfig:
     diverge_factor: float = 4.0
     val_sample: int = 0
     val_every: int = 10
-    groups: int = 1
+    group_size: int = 8
     gpus_per_group: float = 0.0
 
     def __post_init__(self) -> None:
@@ -44,8 +45,10 @@ class RangeTestConfig:
             )
         if self.num_steps < 10:
             raise ValueError(f"num_steps={self.num_steps}: a range test needs at least 10 steps.")
-        if self.n_seeds < 1 or self.epochs < 1 or self.batch_size < 1 or self.groups < 1:
-            raise ValueError("n_seeds, epochs, batch_size and replica_groups must be at least 1.")
+        if self.n_seeds < 1 or self.epochs < 1 or self.batch_size < 1 or self.group_size < 1:
+            raise ValueError(
+                "n_seeds, epochs, batch_size and replicas_per_group must be at least 1."
+            )
 
     @property
     def seeds(self) -> list[int]:

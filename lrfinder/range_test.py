@@ -42,12 +42,12 @@ def run_range_test(
     on_progress: Callable[[int, int, int], None] | None = None,
     map_groups: GroupMap | None = None,
 ) -> RangeTestResult:
-    """Train `config.n_seeds` replicas along the rate schedule, in `config.groups` groups sent
+    """Train `config.n_seeds` replicas along the rate schedule, in groups of at most `config.group_size` sent
     through `map_groups` (default: in turn, here), and record their losses."""
     started = time.perf_counter()
     calls = [
         {"x": x, "y": y, "config": config, "x_val": x_val, "y_val": y_val, "replicas": members}
-        for members in split_groups(config.n_seeds, config.groups)
+        for members in split_groups(config.n_seeds, config.group_size)
     ]
     run = map_groups or partial(run_locally, on_progress=on_progress)
     parts = run("range_test", calls)

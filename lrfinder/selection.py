@@ -51,7 +51,7 @@ def select_rate(
     hidden: tuple[int, ...],
     batch_size: int,
     config: SelectConfig,
-    groups: int = 1,
+    group_size: int = 8,
     map_groups: GroupMap | None = None,
     on_progress: Callable[[int, int, int], None] | None = None,
 ) -> Selection:
@@ -67,7 +67,7 @@ def select_rate(
         def evaluate(rates: np.ndarray) -> pd.DataFrame:
             return evaluate_rates(
                 x, y, x_val, y_val, rates, seeds, budget.epochs, budget.patience, hidden,
-                batch_size, groups, map_groups, on_progress,
+                batch_size, group_size, map_groups, on_progress,
             )  # fmt: skip
 
         confirmation = confirm(center, budget, evaluate)

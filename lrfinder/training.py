@@ -139,16 +139,16 @@ def fit_grouped(
     shared: dict[str, Any],
     rates: list[float],
     seeds: list[int],
-    groups: int,
+    group_size: int,
     map_groups: GroupMap | None = None,
     on_progress: Progress | None = None,
     epochs: list[int] | None = None,
 ) -> Fit:
-    """`fit_replicas` (kind "fit") or `refit_replicas` ("refit") on `groups` contiguous groups of
-    the replicas, through `map_groups` (default: in turn, here), merged in replica order. Every
+    """`fit_replicas` (kind "fit") or `refit_replicas` ("refit") on contiguous groups of at
+    most `group_size` replicas, through `map_groups` (default: in turn, here), merged in replica order. Every
     group measures its training curves on the same rows (drawn from the first seed)."""
     calls = []
-    for members in split_groups(len(seeds), groups):
+    for members in split_groups(len(seeds), group_size):
         call = {
             **shared,
             "rates": [rates[k] for k in members],
@@ -191,7 +191,7 @@ def evaluate_rates(
     patience: int,
     hidden: tuple[int, ...],
     batch_size: int,
-    groups: int = 1,
+    group_size: int = 8,
     map_groups: GroupMap | None = None,
     on_progress: Progress | None = None,
 ) -> pd.DataFrame:
@@ -204,7 +204,7 @@ def evaluate_rates(
         "fit",
         {"x": x, "y": y, "x_val": x_val, "y_val": y_val, "hidden": hidden,
          "batch_size": batch_size, "max_epochs": epochs, "patience": patience},
-        [rate for rate, _ in pairs], [seed for _, seed in pairs], groups, map_groups,
+        [rate for rate, _ in pairs], [seed for _, seed in pairs], group_size, map_groups,
         on_progress,
     )  # fmt: skip
     rows = []

@@ -43,7 +43,7 @@ def train(
 
     trained = train_final(
         split, selection.chosen_lr, range_config.seeds, range_config.hidden,
-        range_config.batch_size, config, range_config.groups,
+        range_config.batch_size, config, range_config.group_size,
         group_map(
             "training-progress", "final training (epochs)", range_config.gpus_per_group
         ),

@@ -1,6 +1,6 @@
 """The flow with its replica groups on real local clusters through Prefect task runners: a Dask
 cluster with 2 worker processes (given by address) and a local Ray cluster (started by the
-runner). Same outputs as the in-process thread pool for the same seeds and groups."""
+runner). Same outputs as the in-process run for the same seeds and groups."""
 
 import json
 import os
@@ -22,7 +22,7 @@ def _run(folders: dict[str, Path], **parameters) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LRFINDER_DATA_DIR", str(folders["data"]))
         patch.setenv("LRFINDER_ARTIFACTS_DIR", str(folders["artifacts"]))
-        return Path(lr_finder(**(SMALL_SWEEP | {"replica_groups": GROUPS} | parameters)))
+        return Path(lr_finder(**(SMALL_SWEEP | {"replicas_per_group": 1} | parameters)))
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +57,15 @@ def test_in_process_groups_run_in_this_process(in_process):
 
 
 def test_replica_groups_on_a_dask_cluster_match_the_in_process_run(folders, wine_csv, in_process):
+    # Each worker offers one "GPU" (a Dask resource label: no device is needed to schedule on
+    # it) and each group asks for one, as on a GPU cluster: one group per worker at a time.
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=2,
+            processes=True,
+            dashboard_address=None,
+            resources={"GPU": 1},
         ) as cluster,
         temporary_settings({PREFECT_TASKS_REFRESH_CACHE: True}),
     ):
@@ -68,6 +74,7 @@ def test_replica_groups_on_a_dask_cluster_match_the_in_process_run(folders, wine
             data=str(wine_csv),
             task_runner="dask",
             cluster_address=cluster.scheduler_address,
+            gpus_per_group=1,
         )
     pids = _worker_pids(on_dask)
     assert len(pids) == GROUPS and os.getpid() not in pids, pids

@@ -24,8 +24,9 @@ STAGES = {
 }  # fmt: skip
 TABLES = {"range-test-summary", "confirmation-sweep", "test-metrics"}
 LINKS = {"report-file", "model-file", "metrics-file"}
-PROGRESS = {
-    f"{stage}-progress-group-{i}" for stage in ("sweep", "confirmation", "training") for i in (1, 2)
+GROUP_SIZE = 2  # the small run's stages: 1 range-test, 3 confirmation and 2 training groups
+PROGRESS = {"sweep-progress-group-1", "training-progress-group-1", "training-progress-group-2"} | {
+    f"confirmation-progress-group-{i}" for i in (1, 2, 3)
 }
 CHARTS = 5
 
@@ -61,7 +62,10 @@ def finished_run(prefect_api, wine_csv, tmp_path_factory) -> dict:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LRFINDER_ARTIFACTS_DIR", str(artifacts_dir))
         patch.setenv("LRFINDER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
-        state = lr_finder(return_state=True, **(SMALL_SWEEP | {"data": str(wine_csv), "seed": 11}))
+        state = lr_finder(
+            return_state=True,
+            **(SMALL_SWEEP | {"data": str(wine_csv), "seed": 11, "replicas_per_group": GROUP_SIZE}),
+        )
     return {"id": str(state.state_details.flow_run_id), "run_dir": Path(state.result())}
 
 

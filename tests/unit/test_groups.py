@@ -17,9 +17,10 @@ def data():
 
 def test_split_groups_covers_every_item_once_in_order():
     assert split_groups(7, 3) == [range(0, 2), range(2, 5), range(5, 7)]
-    assert split_groups(2, 5) == [range(0, 1), range(1, 2)]
-    assert split_groups(4, 1) == [range(0, 4)]
-    with pytest.raises(ValueError, match="at least one"):
+    assert split_groups(16, 8) == [range(0, 8), range(8, 16)]
+    assert split_groups(2, 5) == [range(0, 2)]
+    assert split_groups(3, 1) == [range(0, 1), range(1, 2), range(2, 3)]
+    with pytest.raises(ValueError, match="group size"):
         split_groups(3, 0)
 
 
@@ -41,7 +42,9 @@ def test_merge_fits_stacks_replicas_and_renumbers_history():
 
 def test_grouped_range_test_is_the_groups_run_alone_merged(data):
     x, y = data
-    config = RangeTestConfig(min_lr=1e-4, max_lr=10.0, num_steps=60, n_seeds=3, groups=2, **TINY)
+    config = RangeTestConfig(
+        min_lr=1e-4, max_lr=10.0, num_steps=60, n_seeds=3, group_size=2, **TINY
+    )
     merged = run_range_test(x, y, config)
     first = range_test_group(x, y, config, replicas=range(0, 2))
     second = range_test_group(x, y, config, replicas=range(2, 3))
@@ -56,7 +59,7 @@ def test_grouping_changes_no_replica_beyond_float_rounding(data):
     x, y = data
     config = RangeTestConfig(min_lr=1e-4, max_lr=1e-2, num_steps=20, n_seeds=4, **TINY)
     whole = run_range_test(x, y, config).table
-    split = run_range_test(x, y, RangeTestConfig(**{**config.__dict__, "groups": 2})).table
+    split = run_range_test(x, y, RangeTestConfig(**{**config.__dict__, "group_size": 2})).table
     np.testing.assert_allclose(split["loss"], whole["loss"], rtol=1e-5)
 
 
@@ -65,7 +68,7 @@ def test_grouped_fit_is_the_groups_fitted_alone(data):
     shared = {"x": x[:80], "y": y[:80], "x_val": x[80:], "y_val": y[80:], **TINY}
     budget = {"max_epochs": 3, "patience": 1}
     rates, seeds = [1e-3, 1e-2, 1e-3], [4, 5, 6]
-    merged = fit_grouped("fit", {**shared, **budget}, rates, seeds, groups=2)
+    merged = fit_grouped("fit", {**shared, **budget}, rates, seeds, group_size=2)
     alone = fit_replicas(**shared, **budget, rates=rates[2:], seeds=seeds[2:], sample_seed=seeds[0])
     for stacked, own in zip(merged.weights, alone.weights, strict=True):
         np.testing.assert_array_equal(stacked[2:], own)
