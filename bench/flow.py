@@ -59,6 +59,13 @@ def parse(argv: list[str]) -> dict:
     return parameters
 
 
+def start_prefect() -> None:
+    """An empty flow run: starts the temporary Prefect server, as a deployment finds it running."""
+    from prefect import flow
+
+    flow(name="bench-start-server")(lambda: None)()
+
+
 def main() -> None:
     from flows.lr_finder import lr_finder
 
@@ -68,6 +75,9 @@ def main() -> None:
     print(
         f"(a) tutorial job (sweep, retrain at 0.007, evaluate): {theirs.seconds:.1f} s, test accuracy {tutorial_accuracy:.4f}"
     )
+    with Timer() as server:
+        start_prefect()
+    print(f"temporary Prefect server start (an empty flow run): {server.seconds:.1f} s")
     with Timer() as cold:
         run_dir = Path(lr_finder(**parameters))
     metrics = json.loads((run_dir / "metrics.json").read_text())["test"]
@@ -84,6 +94,10 @@ def main() -> None:
         lr_finder(**parameters)
     print(f"(b) our flow, warm (cached): {warm.seconds:.1f} s")
     print(f"cold flow / tutorial job: {cold.seconds / theirs.seconds:.2f} (target <= 0.5)")
+    print(
+        "cold flow + temporary server start / tutorial job: "
+        f"{(cold.seconds + server.seconds) / theirs.seconds:.2f}"
+    )
     print(f"warm / cold: {warm.seconds / cold.seconds:.3f} (target <= 0.1)")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from distributed import LocalCluster
+from distributed import Client, LocalCluster, Nanny, Scheduler, SpecCluster
 from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
 
 from flows.lr_finder import lr_finder
@@ -57,15 +57,9 @@ def test_in_process_groups_run_in_this_process(in_process):
 
 
 def test_replica_groups_on_a_dask_cluster_match_the_in_process_run(folders, wine_csv, in_process):
-    # Each worker offers one "GPU" (a Dask resource label: no device is needed to schedule on
-    # it) and each group asks for one, as on a GPU cluster: one group per worker at a time.
     with (
         LocalCluster(
-            n_workers=2,
-            threads_per_worker=2,
-            processes=True,
-            dashboard_address=None,
-            resources={"GPU": 1},
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
         temporary_settings({PREFECT_TASKS_REFRESH_CACHE: True}),
     ):
@@ -74,11 +68,33 @@ def test_replica_groups_on_a_dask_cluster_match_the_in_process_run(folders, wine
             data=str(wine_csv),
             task_runner="dask",
             cluster_address=cluster.scheduler_address,
-            gpus_per_group=1,
         )
     pids = _worker_pids(on_dask)
     assert len(pids) == GROUPS and os.getpid() not in pids, pids
     _assert_same_outputs(in_process, on_dask)
+
+
+def test_groups_asking_for_a_gpu_run_only_on_the_dask_worker_that_offers_one(folders, wine_csv):
+    # "GPU" is a Dask resource label: scheduling on it needs no device. One worker offers one,
+    # the other none; every group asks for one, so all must run on the first.
+    workers = {
+        "gpu": {"cls": Nanny, "options": {"nthreads": 1, "resources": {"GPU": 1}}},
+        "cpu": {"cls": Nanny, "options": {"nthreads": 1}},
+    }
+    scheduler = {"cls": Scheduler, "options": {"dashboard_address": None}}
+    with SpecCluster(workers=workers, scheduler=scheduler) as cluster, Client(cluster) as client:
+        client.wait_for_workers(2)
+        offering = [
+            address
+            for address, info in client.scheduler_info()["workers"].items()
+            if info["resources"].get("GPU")
+        ]
+        gpu_pid = client.run(os.getpid, workers=offering)[offering[0]]
+        run_dir = _run(
+            folders, data=str(wine_csv), seed=5, confirm=False, refit=False,
+            task_runner="dask", cluster_address=cluster.scheduler_address, gpus_per_group=1,
+        )  # fmt: skip
+    assert _worker_pids(run_dir) == {gpu_pid}
 
 
 def test_replica_groups_on_a_local_ray_cluster_match_the_in_process_run(
