@@ -8,9 +8,8 @@ from prefect import flow
 
 from flows.runners import (
     IN_PROCESS,
-    LOCAL_WORKERS,
     RunnerKind,
-    make_task_runner,
+    cluster_task_runner,
     share_api_url,
 )
 from lrfinder.cleaning import label_rule
@@ -124,9 +123,7 @@ def lr_finder(
     if p["task_runner"] == "threads":
         return run_stages(p)
     share_api_url()
-    runner = make_task_runner(
-        p["task_runner"], p["cluster_address"], LOCAL_WORKERS, p["gpus_per_group"]
-    )
+    runner = cluster_task_runner(p["task_runner"], p["cluster_address"], p["gpus_per_group"])
     return on_cluster.with_options(task_runner=runner)(p)
 
 

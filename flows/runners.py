@@ -16,14 +16,10 @@ LOCAL_WORKERS = 2
 IN_PROCESS = ThreadPoolTaskRunner(max_workers=1)
 
 
-def make_task_runner(
-    kind: RunnerKind, address: str | None, workers: int, gpus_per_group: float
-) -> TaskRunner:
-    """`threads`: in-process, one group at a time. `dask`/`ray`: the cluster at `address`, or a
-    local one with `workers` single-threaded worker processes (each offering `gpus_per_group`
-    GPUs when set)."""
-    if kind == "threads":
-        return IN_PROCESS
+def cluster_task_runner(kind: RunnerKind, address: str | None, gpus_per_group: float) -> TaskRunner:
+    """`dask` or `ray`: the cluster at `address`, or a local one with LOCAL_WORKERS
+    single-threaded worker processes (each offering `gpus_per_group` GPUs when set)."""
+    workers = LOCAL_WORKERS
     if kind == "dask":
         from prefect_dask import DaskTaskRunner
 
@@ -39,7 +35,7 @@ def make_task_runner(
         if address:
             return RayTaskRunner(address=address)
         return RayTaskRunner(init_kwargs={"num_cpus": workers, "include_dashboard": False})
-    raise ValueError(f"task_runner={kind!r}: use 'threads', 'dask' or 'ray'.")
+    raise ValueError(f"task_runner={kind!r}: a cluster runner is 'dask' or 'ray'.")
 
 
 def share_api_url() -> None:
