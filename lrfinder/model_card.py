@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "prefect")
 
 
@@ -18,19 +19,29 @@ def library_versions() -> dict[str, str]:
     return found
 
 
-def _row(name: str, summary: dict, key: str) -> str:
-    c, b, d = (
-        summary["chosen"]["across_seeds"][key],
-        summary["baseline"]["across_seeds"][key],
-        summary["difference"][key],
-    )
-    final_c, final_b = summary["chosen"]["final"][key], summary["baseline"]["final"][key]
-    verdict = "yes" if d["larger_than_spread"] else "no"
-    return (
-        f"| {name} | {final_c:.4f} | {final_b:.4f} | {c['mean']:.4f} ± {c['std']:.4f} | "
-        f"{b['mean']:.4f} ± {b['std']:.4f} | {d['mean']:+.4f} ± {d['std']:.4f} | {verdict} "
-        f"({d['chosen_better_in']}) |"
-    )
+def metric_rows(comparison: dict) -> list[dict]:
+    """One record per metric: both final models, the per-seed means and spreads, the paired
+    difference, whether it is larger than its spread and in how many seeds the chosen rate won."""
+    rows = []
+    for key in METRICS:
+        chosen, baseline = comparison["chosen"], comparison["baseline"]
+        difference = comparison["difference"][key]
+        rows.append(
+            {
+                "metric": key,
+                "chosen_final": chosen["final"][key],
+                "baseline_final": baseline["final"][key],
+                "chosen_mean": chosen["across_seeds"][key]["mean"],
+                "chosen_std": chosen["across_seeds"][key]["std"],
+                "baseline_mean": baseline["across_seeds"][key]["mean"],
+                "baseline_std": baseline["across_seeds"][key]["std"],
+                "difference_mean": difference["mean"],
+                "difference_std": difference["std"],
+                "larger_than_spread": difference["larger_than_spread"],
+                "chosen_better_in": difference["chosen_better_in"],
+            }
+        )
+    return rows
 
 
 def metrics_table(summary: dict) -> str:
@@ -40,8 +51,15 @@ def metrics_table(summary: dict) -> str:
         "difference (paired) | larger than spread? |",
         "|---|---|---|---|---|---|---|",
     ]
-    for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"):
-        lines.append(_row(key, summary, key))
+    for r in metric_rows(summary):
+        verdict = "yes" if r["larger_than_spread"] else "no"
+        lines.append(
+            f"| {r['metric']} | {r['chosen_final']:.4f} | {r['baseline_final']:.4f} | "
+            f"{r['chosen_mean']:.4f} ± {r['chosen_std']:.4f} | "
+            f"{r['baseline_mean']:.4f} ± {r['baseline_std']:.4f} | "
+            f"{r['difference_mean']:+.4f} ± {r['difference_std']:.4f} | {verdict} "
+            f"({r['chosen_better_in']}) |"
+        )
     return "\n".join(lines)
 
 

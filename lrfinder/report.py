@@ -14,7 +14,6 @@ CHART_TITLES = {
     "confusion_matrix.png": "Confusion matrices on the test set",
     "roc.png": "ROC curves on the test set",
 }
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 
 
 def png_data_uri(png: bytes) -> str:
@@ -44,30 +43,6 @@ def confirmation_rows(selection: dict) -> list[dict]:
     return [
         {**row, "chosen": row["lr"] == selection["chosen_lr"]} for row in confirmation["by_rate"]
     ]
-
-
-def metric_rows(comparison: dict) -> list[dict]:
-    """One record per metric: both final models, the per-seed means and spreads, the paired
-    difference and whether it is larger than its spread."""
-    rows = []
-    for key in METRICS:
-        chosen, baseline = comparison["chosen"], comparison["baseline"]
-        difference = comparison["difference"][key]
-        rows.append(
-            {
-                "metric": key,
-                "chosen_final": chosen["final"][key],
-                "baseline_final": baseline["final"][key],
-                "chosen_mean": chosen["across_seeds"][key]["mean"],
-                "chosen_std": chosen["across_seeds"][key]["std"],
-                "baseline_mean": baseline["across_seeds"][key]["mean"],
-                "baseline_std": baseline["across_seeds"][key]["std"],
-                "difference_mean": difference["mean"],
-                "difference_std": difference["std"],
-                "larger_than_spread": difference["larger_than_spread"],
-            }
-        )
-    return rows
 
 
 def verdict(comparison: dict, n_seeds: int) -> str:

@@ -12,10 +12,10 @@ from prefect.artifacts import (
 )
 
 from lrfinder.fileio import write_text_atomic
+from lrfinder.model_card import metric_rows
 from lrfinder.report import (
     CHART_TITLES,
     confirmation_rows,
-    metric_rows,
     png_data_uri,
     report_markdown,
     suggestion_rows,

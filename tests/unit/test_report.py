@@ -3,10 +3,10 @@ import base64
 import numpy as np
 
 from lrfinder.evaluation import compare
+from lrfinder.model_card import metric_rows
 from lrfinder.report import (
     confirmation_rows,
     leakage_note,
-    metric_rows,
     png_data_uri,
     report_markdown,
     verdict,
