@@ -322,8 +322,8 @@ class StackedMLP:
             chunk_lrs[:n] = lrs[done : done + n]
             with tf.device(self.device):
                 loss, smooth, val, alive, active, ema, best, count = _LOOP(
-                    self._state, tx, ty, index, weight, chunk_lrs, tf.constant(n), active, ema, best, count,
-                    tx_val, ty_val, tf.constant(max(val_every, 1)), tf.constant(done),
+                    self._state, tx, ty, index, weight, chunk_lrs, tf.constant(n), active, ema,
+                    best, count, tx_val, ty_val, tf.constant(max(val_every, 1)), tf.constant(done),
                     tf.constant(stop.beta, tf.float32), tf.constant(stop.factor, tf.float32),
                 )  # fmt: skip
             ran = int(loss.shape[0])

@@ -68,9 +68,9 @@ def train_final(
     map_groups: GroupMap | None = None,
     on_progress: Callable[[int, int, int], None] | None = None,
 ) -> Trained:
-    """Early-stopped fit of both models' replicas (in groups of at most `group_size`), then (if `config.refit`
-    and there is a validation split) a refit on train + validation for each replica's best
-    epoch count."""
+    """Early-stopped fit of both models' replicas (in groups of at most `group_size`), then (if
+    `config.refit` and there is a validation split) a refit on train + validation for each
+    replica's best epoch count."""
     from lrfinder.training import fit_grouped
 
     rates = [chosen_lr] * len(seeds) + [config.baseline_lr] * len(seeds)

@@ -42,8 +42,9 @@ def run_range_test(
     on_progress: Callable[[int, int, int], None] | None = None,
     map_groups: GroupMap | None = None,
 ) -> RangeTestResult:
-    """Train `config.n_seeds` replicas along the rate schedule, in groups of at most `config.group_size` sent
-    through `map_groups` (default: in turn, here), and record their losses."""
+    """Train `config.n_seeds` replicas along the rate schedule, in groups of at most
+    `config.group_size` sent through `map_groups` (default: in turn, here), and record their
+    losses."""
     started = time.perf_counter()
     calls = [
         {"x": x, "y": y, "config": config, "x_val": x_val, "y_val": y_val, "replicas": members}
@@ -60,10 +61,12 @@ def run_range_test(
     summary["groups"] = [group for part in parts for group in part.summary["groups"]]
     summary["device"] = ", ".join(sorted({part.summary["device"] for part in parts}))
     summary["seconds"] = round(seconds, 3)
-    summary["model_steps_per_second"] = round(
-        sum(part.summary["steps_run"] * len(part.summary["diverged"]) for part in parts) / seconds,
-        1,
+    replica_steps = sum(
+        part.summary["steps_run"] * len(group["replicas"])
+        for part in parts
+        for group in part.summary["groups"]
     )
+    summary["model_steps_per_second"] = round(replica_steps / seconds, 1)
     table = _tidy(pd.concat([part.table for part in parts], ignore_index=True))
     return RangeTestResult(table, summary)
 

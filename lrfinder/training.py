@@ -145,8 +145,9 @@ def fit_grouped(
     epochs: list[int] | None = None,
 ) -> Fit:
     """`fit_replicas` (kind "fit") or `refit_replicas` ("refit") on contiguous groups of at
-    most `group_size` replicas, through `map_groups` (default: in turn, here), merged in replica order. Every
-    group measures its training curves on the same rows (drawn from the first seed)."""
+    most `group_size` replicas, through `map_groups` (default: in turn, here), merged in replica
+    order. Every group measures its training curves on the same rows (drawn from the first
+    seed)."""
     calls = []
     for members in split_groups(len(seeds), group_size):
         call = {
