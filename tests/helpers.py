@@ -24,6 +24,8 @@ MODEL_FILES = {
 }
 
 
+# Task runs of one flow run in-process (the stages, their writers, publish, finish, gate).
+N_TASKS = 15
 # A tiny MLP for engine-level tests.
 TINY = {"hidden": (8, 8), "batch_size": 16}
 

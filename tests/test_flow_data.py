@@ -11,7 +11,7 @@ import pytest
 from flows.cli import build_parser
 from flows.lr_finder import lr_finder
 from lrfinder.range_test import COLUMNS
-from tests.helpers import MODEL_FILES, file_server, uci_file_text
+from tests.helpers import MODEL_FILES, N_TASKS, file_server, uci_file_text
 from tests.prefect_api import latest_progress, task_states
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -21,7 +21,6 @@ SWEEP_FILES = {"range_test.parquet", "range_test.json"}
 SELECT_FILES = {"selection.json", "lr_finder.png", "confirmation.png"}
 ALL_FILES = DATA_FILES | SWEEP_FILES | SELECT_FILES | MODEL_FILES | {"report.md"}
 CACHED_STAGES = ("load-clean", "split-scale", "sweep", "select", "train")
-N_TASKS = 15
 SMALL_SWEEP = {
     "n_seeds": 2,
     "num_steps": 40,

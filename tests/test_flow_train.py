@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from flows.lr_finder import lr_finder
-from tests.helpers import MODEL_FILES
+from tests.helpers import MODEL_FILES, N_TASKS
 from tests.prefect_api import task_states
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -59,7 +59,7 @@ def test_flow_trains_evaluates_and_saves_a_reloadable_model(workspace, wine_csv)
         RuntimeError, match=r"quality gate: test accuracy 0\.\d+ is below the minimum 0\.99"
     ):
         state.result()
-    states = task_states(state.state_details.flow_run_id, 14)
+    states = task_states(state.state_details.flow_run_id, N_TASKS)
     assert states["train"] == "Cached" and states["select"] == "Cached"
     assert states["quality-gate"] == "Failed"
     assert (workspace["artifacts"] / "latest" / "metrics.json").is_file()

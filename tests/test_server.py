@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 
 import lrfinder.final
 from flows.lr_finder import lr_finder
+from tests.prefect_api import FINAL
 from tests.test_flow_data import SMALL_SWEEP
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,11 +45,18 @@ def rest(api: str, path: str, body: dict | None = None) -> list | dict:
     return response.json()
 
 
-def latest_task_states(api: str, flow_run_id: str) -> dict[str, str]:
-    """Stage name -> state of its newest task run in the flow run (a retry adds new ones)."""
-    runs = rest(api, "task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}})
-    runs.sort(key=lambda run: run["created"])
-    return {run["name"].rsplit("-", 1)[0]: run["state"]["name"] for run in runs}
+def latest_task_states(api: str, flow_run_id: str, names: set[str]) -> dict[str, str]:
+    """Stage name -> state of its newest task run in the flow run (a retry adds new ones), once
+    the newest run of every stage in `names` has reached a final state (states arrive as events,
+    a moment after the run returns)."""
+    deadline = time.monotonic() + 60
+    while True:
+        runs = rest(api, "task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}})
+        runs.sort(key=lambda run: run["created"])
+        states = {run["name"].rsplit("-", 1)[0]: run["state"]["name"] for run in runs}
+        if all(states.get(name) in FINAL for name in names) or time.monotonic() > deadline:
+            return states
+        time.sleep(0.2)
 
 
 def artifacts_of(api: str, flow_run_id: str) -> dict[str, dict]:
@@ -72,7 +81,7 @@ def finished_run(prefect_api, wine_csv, tmp_path_factory) -> dict:
 def test_rest_api_records_the_run_every_stage_and_the_artifacts(prefect_api, finished_run):
     flow_run = rest(prefect_api, f"flow_runs/{finished_run['id']}")
     assert flow_run["state"]["name"] == "Completed"
-    states = latest_task_states(prefect_api, finished_run["id"])
+    states = latest_task_states(prefect_api, finished_run["id"], STAGES)
     assert set(states) >= STAGES, STAGES - set(states)
     assert all(states[name] in ("Completed", "Cached") for name in STAGES), states
     assert sum(name.startswith(("range_test-group", "fit-group")) for name in states) >= 4
@@ -107,7 +116,7 @@ def test_retry_after_a_crash_in_final_training_reuses_earlier_tasks(
         state = lr_finder(return_state=True, **(SMALL_SWEEP | {"data": str(wine_csv), "seed": 7}))
     assert state.is_failed()
     flow_run_id = str(state.state_details.flow_run_id)
-    assert latest_task_states(prefect_api, flow_run_id)["train"] == "Failed"
+    assert latest_task_states(prefect_api, flow_run_id, {"train"})["train"] == "Failed"
 
     retry = subprocess.run(
         [str(Path(sys.executable).with_name("prefect")), "flow-run", "retry", flow_run_id,
@@ -117,7 +126,7 @@ def test_retry_after_a_crash_in_final_training_reuses_earlier_tasks(
     assert retry.returncode == 0, retry.stdout[-3000:] + retry.stderr[-3000:]
 
     assert rest(prefect_api, f"flow_runs/{flow_run_id}")["state"]["name"] == "Completed"
-    states = latest_task_states(prefect_api, flow_run_id)
+    states = latest_task_states(prefect_api, flow_run_id, STAGES)
     for name in ("load-clean", "split-scale", "sweep", "select"):
         assert states[name] == "Cached", (name, states)
     assert states["train"] == "Completed" and states["publish-report"] == "Completed"
