@@ -19,7 +19,7 @@ HIDDEN = (128, 256, 256)
 
 
 def main() -> None:
-    from lrfinder.groups import run_locally
+    from lrfinder.groups import Grouping, run_locally
     from lrfinder.training import evaluate_rates
 
     x, _, y, _ = tutorial_data()
@@ -30,12 +30,15 @@ def main() -> None:
             return list(pool.map(lambda call: run_locally(kind, [call])[0], calls))
 
     def sweep(group_size: int, map_groups=None):
+        grouping = Grouping(group_size, spread=True)
         return evaluate_rates(
-            x_train, y_train, x_val, y_val, RATES, SEEDS, 6, 2, HIDDEN, 32, group_size, map_groups
+            x_train, y_train, x_val, y_val, RATES, SEEDS, 6, 2, HIDDEN, 32, grouping, map_groups
         )
 
     for size in (56, 28, 8):
-        evaluate_rates(x_train, y_train, x_val, y_val, RATES[:1], SEEDS, 1, 1, HIDDEN, 32, size)
+        evaluate_rates(
+            x_train, y_train, x_val, y_val, RATES[:1], SEEDS, 1, 1, HIDDEN, 32, Grouping(size)
+        )
     results = {}
     for label, size, map_groups in (
         ("1 group of 56", 56, None),

@@ -108,9 +108,9 @@ def lr_finder(
         quality_gate_mode: fail the run or only warn when the gate is not met.
         preset: default, or tutorial (no validation split, per-epoch range test, argmin,
             100 epochs, single model), which overrides the parameters it names.
-        replicas_per_group: Most replicas trained as one vectorized engine; each stage splits its
-            replicas into groups of this size, which the task runner runs (one at a time in
-            this process; side by side on Dask or Ray workers).
+        replicas_per_group: Slots of one vectorized engine. In this process each stage queues
+            its replicas for one engine (a freed slot takes the next replica); on Dask or Ray
+            each engine-full of replicas is one task run, side by side on the workers.
         task_runner: threads (in this process), dask or ray (prefect-dask / prefect-ray).
         cluster_address: Address of an existing Dask scheduler or Ray cluster; unset starts a
             local cluster with two workers.
@@ -152,6 +152,7 @@ def run_stages(p: dict[str, Any]) -> str:
         val_sample=p["sweep_val_sample"],
         group_size=p["replicas_per_group"],
         gpus_per_group=p["gpus_per_group"],
+        spread_groups=p["task_runner"] != "threads",
     )
     run_dir = open_run_folder(settings)
     source = locate_data(p["data"], settings)

@@ -49,18 +49,34 @@ def glorot_init(sizes: list[int], seed: int) -> list[np.ndarray]:
     return weights
 
 
+class BatchStream:
+    """One replica's batches, generated as needed: a fresh permutation per epoch from `seed`,
+    batches in order, the last batch of an epoch smaller (as in `model.fit`)."""
+
+    def __init__(self, n_rows: int, batch_size: int, seed: int):
+        self.n_rows = n_rows
+        self.batch_size = batch_size
+        self.rng = np.random.default_rng([seed, 1])
+        self.ahead: list[np.ndarray] = []
+
+    def take(self, n_steps: int) -> list[np.ndarray]:
+        """Row indices of the next `n_steps` batches."""
+        while len(self.ahead) < n_steps:
+            order = self.rng.permutation(self.n_rows)
+            self.ahead.extend(
+                order[i : i + self.batch_size] for i in range(0, self.n_rows, self.batch_size)
+            )
+        taken, self.ahead = self.ahead[:n_steps], self.ahead[n_steps:]
+        return taken
+
+
 def batch_order(
     n_rows: int, batch_size: int, seed: int, n_steps: int, start: int = 0
 ) -> list[np.ndarray]:
-    """Row indices of the batches of steps start..start+n_steps for one replica: a fresh
-    permutation per epoch from `seed`, batches in order, the last batch of an epoch smaller
-    (as in `model.fit`)."""
-    rng = np.random.default_rng([seed, 1])
-    batches: list[np.ndarray] = []
-    while len(batches) < start + n_steps:
-        order = rng.permutation(n_rows)
-        batches.extend(order[i : i + batch_size] for i in range(0, n_rows, batch_size))
-    return batches[start : start + n_steps]
+    """Row indices of the batches of steps start..start+n_steps for one replica."""
+    stream = BatchStream(n_rows, batch_size, seed)
+    stream.take(start)
+    return stream.take(n_steps)
 
 
 @dataclass
@@ -100,10 +116,11 @@ def _logits(params: list[tf.Tensor], x: tf.Tensor) -> tf.Tensor:
 
 
 def _bce(logits: tf.Tensor, y: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
-    """Per-replica mean loss over the real (weight 1) rows of a padded batch: (K,)."""
+    """Per-replica mean loss over the real (weight 1) rows of padded batches: (K,)."""
     labels = tf.broadcast_to(y, tf.shape(logits))
+    weight = tf.broadcast_to(weight, tf.shape(logits))
     losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-    return tf.reduce_sum(losses * weight, axis=-1) / tf.reduce_sum(weight)
+    return tf.reduce_sum(losses * weight, axis=-1) / tf.reduce_sum(weight, axis=-1)
 
 
 def _run_steps(
@@ -125,7 +142,7 @@ def _run_steps(
     beta: tf.Tensor,
     factor: tf.Tensor,
 ):
-    """Run up to `n_valid` steps; index (S, K, B), weight (S, B), lrs (S, K).
+    """Run up to `n_valid` steps; index and weight (S, K, B), lrs (S, K).
 
     Returns per-step loss, smoothed loss, validation loss (NaN where not measured or the
     replica had stopped) and whether each replica is still active, each (S, K), plus the
@@ -211,6 +228,7 @@ def _adam_step(
     grads = tape.gradient(total, params)
     t = iterations + 1.0
     alpha = lr * tf.sqrt(1.0 - BETA_2**t) / (1.0 - BETA_1**t)
+    iterations.assign(tf.where(active, t, iterations))
     for p, m, v, g in zip(variables, first, second, grads, strict=True):
         shape = [-1] + [1] * (len(p.shape) - 1)
         live = tf.reshape(active, shape)
@@ -220,7 +238,6 @@ def _adam_step(
         m.assign(tf.where(live, new_m, m))
         v.assign(tf.where(live, new_v, v))
         p.assign(tf.where(live, new_p, p))
-    iterations.assign_add(1.0)
     return losses
 
 
@@ -236,7 +253,8 @@ _FORWARD = tf.function(_logits, jit_compile=True, autograph=False)
 
 
 class StackedMLP:
-    """K MLP replicas on one device, trained together; replica k uses `seeds[k]`."""
+    """K MLP replicas on one device, trained together; the replica in slot k uses `seeds[k]`
+    (its initial weights and batch order) and counts its own Adam steps."""
 
     def __init__(
         self,
@@ -258,8 +276,8 @@ class StackedMLP:
             ]
             self.m = [tf.Variable(tf.zeros_like(p)) for p in self.params]
             self.v = [tf.Variable(tf.zeros_like(p)) for p in self.params]
-            self.iterations = tf.Variable(0.0)
-        self.steps_done = 0
+            self.iterations = tf.Variable(tf.zeros(len(self.seeds)))
+        self.streams: list[BatchStream | None] = [None] * len(self.seeds)
 
     @property
     def _state(self) -> list:
@@ -268,6 +286,29 @@ class StackedMLP:
     @property
     def k(self) -> int:
         return len(self.seeds)
+
+    def load(self, slot: int, seed: int) -> None:
+        """Start a new replica in `slot`: fresh weights from `seed`, zero Adam state, its own
+        batch order."""
+        with tf.device(self.device):
+            for variable, value in zip(self.params, glorot_init(self.sizes, seed), strict=True):
+                variable[slot].assign(value)
+            for variable in (*self.m, *self.v):
+                variable[slot].assign(tf.zeros(variable.shape[1:]))
+            self.iterations[slot].assign(0.0)
+        self.seeds[slot] = seed
+        self.streams[slot] = None
+
+    def _batches(self, k: int, n_rows: int, n_steps: int) -> list[np.ndarray]:
+        stream = self.streams[k]
+        if stream is None:
+            stream = self.streams[k] = BatchStream(n_rows, self.batch_size, self.seeds[k])
+        elif stream.n_rows != n_rows:
+            raise ValueError(
+                f"replica {k} trained on {stream.n_rows} rows and now gets {n_rows}: a replica "
+                "continues on the same data; load() a fresh one for other data."
+            )
+        return stream.take(n_steps)
 
     def replica_weights(self, k: int) -> list[np.ndarray]:
         """Keras-order weights of replica k, ready for `model.set_weights`."""
@@ -290,22 +331,17 @@ class StackedMLP:
 
         With a StopRule, a replica stops when its smoothed loss diverges; the run ends early
         when all have stopped. `active` (K bools) freezes the replicas marked False from the
-        start. `on_progress(steps_done, steps_total, replicas_active)`.
+        start; they draw no batches. `on_progress(steps_done, steps_total, replicas_active)`.
         """
         lrs = np.asarray(lrs, dtype="float32")
         if lrs.ndim == 1:
             lrs = np.repeat(lrs[:, None], self.k, axis=1)
         total = lrs.shape[0]
         stop = stop or StopRule(factor=math.inf)
-        orders = [
-            batch_order(len(x), self.batch_size, seed, total, self.steps_done)
-            for seed in self.seeds
-        ]
-        sizes = np.array([len(b) for b in orders[0]])
         no_val = x_val is None or len(x_val) == 0
         with tf.device(self.device):
-            tx = tf.constant(x, tf.float32)
-            ty = tf.constant(y, tf.float32)
+            tx = tf.constant(_pad_rows(x), tf.float32)
+            ty = tf.constant(_pad_rows(y), tf.float32)
             tx_val = tf.constant(np.zeros((0, x.shape[1])) if no_val else x_val, tf.float32)
             ty_val = tf.constant(np.zeros(0) if no_val else y_val, tf.float32)
         active = tf.constant(np.ones(self.k, bool) if active is None else np.asarray(active, bool))
@@ -314,10 +350,16 @@ class StackedMLP:
         count = tf.zeros(self.k)
         stopped_at: list[int | None] = [None] * self.k
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        sizes: list[int] = []
         done = 0
         while done < total and bool(tf.reduce_any(active)):
             n = min(CHUNK_STEPS, total - done)
-            index, weight = _pad_chunk(orders, done, n, self.batch_size)
+            batches = [
+                self._batches(k, len(x), n) if live else None
+                for k, live in enumerate(active.numpy())
+            ]
+            index, weight = _pad_chunk(batches, self.batch_size)
+            sizes.extend(len(rows) for rows in next(b for b in batches if b is not None))
             chunk_lrs = np.zeros((CHUNK_STEPS, self.k), "float32")
             chunk_lrs[:n] = lrs[done : done + n]
             with tf.device(self.device):
@@ -334,9 +376,8 @@ class StackedMLP:
             done += ran
             if on_progress:
                 on_progress(done, total, int(tf.reduce_sum(tf.cast(active, tf.int32))))
-        self.steps_done += done
         loss, smooth, val = (np.concatenate([p[i] for p in parts]) for i in range(3))
-        return Trace(loss, smooth, val, sizes[:done], stopped_at)
+        return Trace(loss, smooth, val, np.array(sizes[:done]), stopped_at)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Pre-sigmoid outputs of every replica: (K, N)."""
@@ -349,17 +390,27 @@ class StackedMLP:
         return 1.0 / (1.0 + np.exp(-self.logits(x)))
 
 
+def _pad_rows(a: np.ndarray) -> np.ndarray:
+    """`a` with zero rows appended up to the next power of two: batches only gather real rows,
+    and data sets of similar size (train, train + validation) share one compiled loop."""
+    rows = 1 << max(len(a) - 1, 0).bit_length()
+    return np.concatenate([a, np.zeros((rows - len(a), *a.shape[1:]), a.dtype)])
+
+
 def _pad_chunk(
-    orders: list[list[np.ndarray]], start: int, n: int, batch_size: int
+    batches: list[list[np.ndarray] | None], batch_size: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (CHUNK, K, B) and row weights (CHUNK, B) for steps start..start+n; short batches
-    are padded with row 0 at weight 0, unused steps are all padding."""
-    k = len(orders)
+    """Indices and row weights (CHUNK, K, B) of each replica's next batches; short batches are
+    padded with row 0 at weight 0, unused steps are all padding, and a frozen replica (None)
+    gets row 0 at weight 1 (computed, never applied)."""
+    k = len(batches)
     index = np.zeros((CHUNK_STEPS, k, batch_size), "int32")
-    weight = np.zeros((CHUNK_STEPS, batch_size), "float32")
-    for s in range(n):
-        size = len(orders[0][start + s])
-        weight[s, :size] = 1.0
-        for r in range(k):
-            index[s, r, :size] = orders[r][start + s]
+    weight = np.zeros((CHUNK_STEPS, k, batch_size), "float32")
+    for r, steps in enumerate(batches):
+        if steps is None:
+            weight[:, r] = 1.0
+            continue
+        for s, rows in enumerate(steps):
+            index[s, r, : len(rows)] = rows
+            weight[s, r, : len(rows)] = 1.0
     return index, weight

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from lrfinder.evaluation import compare
-from lrfinder.groups import GroupMap
+from lrfinder.groups import DEFAULT_GROUPING, Grouping, GroupMap
 from lrfinder.mlp import predict_proba, replica
 from lrfinder.splitting import SplitData, row_keys
 from lrfinder.train_config import Fit, TrainConfig
@@ -64,11 +64,11 @@ def train_final(
     hidden: tuple[int, ...],
     batch_size: int,
     config: TrainConfig,
-    group_size: int = 8,
+    grouping: Grouping = DEFAULT_GROUPING,
     map_groups: GroupMap | None = None,
     on_progress: Callable[[int, int, int], None] | None = None,
 ) -> Trained:
-    """Early-stopped fit of both models' replicas (in groups of at most `group_size`), then (if
+    """Early-stopped fit of both models' replicas (grouped by `grouping`), then (if
     `config.refit` and there is a validation split) a refit on train + validation for each
     replica's best epoch count."""
     from lrfinder.training import fit_grouped
@@ -82,13 +82,13 @@ def train_final(
         "fit",
         {**shared, "x": x, "y": y, "x_val": x_val, "y_val": y_val,
          "max_epochs": config.max_epochs, "patience": config.patience},
-        rates, all_seeds, group_size, map_groups, on_progress,
+        rates, all_seeds, grouping, map_groups, on_progress,
     )  # fmt: skip
     refit = None
     if config.refit and len(x_val):
         x_all, y_all = np.concatenate([x, x_val]), np.concatenate([y, y_val])
         refit = fit_grouped(
-            "refit", {**shared, "x": x_all, "y": y_all}, rates, all_seeds, group_size, map_groups,
+            "refit", {**shared, "x": x_all, "y": y_all}, rates, all_seeds, grouping, map_groups,
             on_progress, epochs=fit.epochs,
         )  # fmt: skip
     return Trained(chosen_lr, config.baseline_lr, list(seeds), fit, refit, config.final_model)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -16,6 +17,27 @@ from lrfinder.train_config import Fit
 
 Kind = Literal["range_test", "fit", "refit"]
 GroupMap = Callable[[Kind, list[dict[str, Any]]], list[Any]]
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """How a training stage's replicas meet the engine. Every engine has the same number of slots
+    (the largest group of a near-equal split into groups of at most `size`), so each replica's
+    numbers are the same wherever it ran. By default all replicas queue for one engine's slots, a
+    slot freed by a finished replica taking the next one; `spread` makes one group per engine-full
+    instead, for a cluster's workers to run side by side."""
+
+    size: int = 8
+    spread: bool = False
+
+    def plan(self, n_items: int) -> tuple[list[range], int]:
+        """The groups (contiguous replica ranges) and the slots of each group's engine."""
+        groups = split_groups(n_items, self.size)
+        slots = max(len(group) for group in groups)
+        return (groups if self.spread else [range(n_items)]), slots
+
+
+DEFAULT_GROUPING = Grouping()
 
 
 def split_groups(n_items: int, max_size: int) -> list[range]:

@@ -8,6 +8,8 @@ from typing import Literal
 
 import numpy as np
 
+from lrfinder.groups import Grouping
+
 TUTORIAL_START_LR = 1e-3
 TUTORIAL_EPOCHS_PER_DECADE = 30
 
@@ -18,7 +20,8 @@ class RangeTestConfig:
     replica stops when its smoothed loss diverges. `epoch`: the tutorial's 1e-3 * 10**(epoch/30)
     for `epochs` epochs, one rate per epoch, no early stop. Every stage splits its replicas into
     groups of at most `group_size` (one vectorized engine each), each asking its task runner for
-    `gpus_per_group` GPUs."""
+    `gpus_per_group` GPUs; the training stages queue their replicas for one engine's slots unless
+    `spread_groups` (see `Grouping`)."""
 
     mode: Literal["batch", "epoch"] = "batch"
     min_lr: float = 1e-6
@@ -35,6 +38,7 @@ class RangeTestConfig:
     val_every: int = 10
     group_size: int = 8
     gpus_per_group: float = 0.0
+    spread_groups: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in ("batch", "epoch"):
@@ -49,6 +53,10 @@ class RangeTestConfig:
             raise ValueError(
                 "n_seeds, epochs, batch_size and replicas_per_group must be at least 1."
             )
+
+    @property
+    def grouping(self) -> Grouping:
+        return Grouping(self.group_size, self.spread_groups)
 
     @property
     def seeds(self) -> list[int]:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from lrfinder.cleaning import frame_fingerprint
 from lrfinder.confirm import Confirmation, confirm
-from lrfinder.groups import GroupMap
+from lrfinder.groups import DEFAULT_GROUPING, Grouping, GroupMap
 from lrfinder.select_config import SelectConfig
 from lrfinder.suggest import Aggregate, suggest_table
 from lrfinder.training import evaluate_rates
@@ -51,7 +51,7 @@ def select_rate(
     hidden: tuple[int, ...],
     batch_size: int,
     config: SelectConfig,
-    group_size: int = 8,
+    grouping: Grouping = DEFAULT_GROUPING,
     map_groups: GroupMap | None = None,
     on_progress: Callable[[int, int, int], None] | None = None,
 ) -> Selection:
@@ -67,7 +67,7 @@ def select_rate(
         def evaluate(rates: np.ndarray) -> pd.DataFrame:
             return evaluate_rates(
                 x, y, x_val, y_val, rates, seeds, budget.epochs, budget.patience, hidden,
-                batch_size, group_size, map_groups, on_progress,
+                batch_size, grouping, map_groups, on_progress,
             )  # fmt: skip
 
         confirmation = confirm(center, budget, evaluate)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from lrfinder.engine import StackedMLP
-from lrfinder.groups import GroupMap, Kind, merge_fits, run_locally, split_groups
+from lrfinder.groups import DEFAULT_GROUPING, Grouping, GroupMap, Kind, merge_fits, run_locally
 from lrfinder.range_config import steps_per_epoch
 from lrfinder.train_config import Fit
 
@@ -36,8 +36,72 @@ def _scores(model: StackedMLP, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray
     return bce_from_logits(logits, y), ((logits >= 0) == (y >= 0.5)).mean(axis=1)
 
 
-def _plan(rates: list[float], n_rows: int, batch_size: int) -> np.ndarray:
-    return np.tile(np.asarray(rates, "float32"), (steps_per_epoch(n_rows, batch_size), 1))
+class _Slots:
+    """Replicas taking turns in an engine of `n_slots` slots, one epoch at a time: a slot freed by
+    a finished replica takes the next one in `order` (fresh weights, Adam state and batch order
+    from its seed), so no slot computes for a replica that has stopped while others wait."""
+
+    def __init__(
+        self,
+        n_features: int,
+        seeds: list[int],
+        order: list[int],
+        n_slots: int,
+        hidden: tuple[int, ...],
+        batch_size: int,
+        device: str | None,
+    ):
+        self.seeds = seeds
+        self.pending = list(order)
+        first = self.pending[:n_slots]
+        del self.pending[:n_slots]
+        self.replica: list[int | None] = first + [None] * (n_slots - len(first))
+        slot_seeds = [seeds[r] for r in first] + [seeds[first[0]]] * (n_slots - len(first))
+        self.model = StackedMLP(n_features, slot_seeds, hidden, batch_size, device)
+        self.epochs = np.zeros(n_slots, int)
+
+    def occupied(self) -> list[tuple[int, int]]:
+        return [(slot, r) for slot, r in enumerate(self.replica) if r is not None]
+
+    def train_epoch(self, x: np.ndarray, y: np.ndarray, rates: list[float]) -> None:
+        """One epoch for every occupied slot, each at its replica's rate."""
+        live = np.array([r is not None for r in self.replica])
+        slot_rates = [rates[r] if r is not None else 0.0 for r in self.replica]
+        plan = np.tile(
+            np.asarray(slot_rates, "float32"), (steps_per_epoch(len(x), self.model.batch_size), 1)
+        )
+        self.model.train(x, y, plan, active=live)
+        self.epochs += live
+
+    def release(self, slot: int) -> int | None:
+        """Free `slot` and load the next replica into it; returns that replica, if any."""
+        self.replica[slot] = None
+        if not self.pending:
+            return None
+        r = self.pending.pop(0)
+        self.model.load(slot, self.seeds[r])
+        self.replica[slot] = r
+        self.epochs[slot] = 0
+        return r
+
+
+class _Tally:
+    """Progress in replica-epochs: a replica that finishes counts its whole planned budget."""
+
+    def __init__(self, budgets: list[int], on_progress: Progress | None):
+        self.budgets = budgets
+        self.done = np.zeros(len(budgets), int)
+        self.on_progress = on_progress
+
+    def report(self, trained: list[int], finished: list[int], active: int) -> None:
+        self.done[trained] += 1
+        self.done[finished] = np.asarray(self.budgets)[finished]
+        if self.on_progress:
+            self.on_progress(int(self.done.sum()), int(sum(self.budgets)), active)
+
+
+def _stacked(like: list[np.ndarray], n: int) -> list[np.ndarray]:
+    return [np.zeros((n, *layer.shape[1:]), layer.dtype) for layer in like]
 
 
 def fit_replicas(
@@ -54,54 +118,60 @@ def fit_replicas(
     device: str | None = None,
     on_progress: Progress | None = None,
     sample_seed: int | None = None,
+    slots: int | None = None,
 ) -> Fit:
     """Train replica k at `rates[k]` from `seeds[k]` for up to `max_epochs` epochs. With a
     validation split, replica k stops after `patience` epochs without a lower validation loss and
     gets back the weights of its best epoch (Keras EarlyStopping with restore_best_weights);
-    without one, all train `max_epochs` epochs. Training loss and accuracy are measured on rows
-    drawn from `sample_seed` (default: the first seed)."""
-    model = StackedMLP(x.shape[1], seeds, hidden, batch_size, device)
-    plan = _plan(rates, len(x), batch_size)
+    without one, all train `max_epochs` epochs. The replicas share an engine of `slots` slots
+    (default: one each), in order. Training loss and accuracy are measured on rows drawn from
+    `sample_seed` (default: the first seed)."""
+    n = len(seeds)
+    queue = _Slots(x.shape[1], seeds, list(range(n)), slots or n, hidden, batch_size, device)
     sample = _train_sample(len(x), seeds[0] if sample_seed is None else sample_seed)
-    k = len(seeds)
     use_val = len(x_val) > 0
-    best_loss = np.full(k, np.inf)
-    best_weights = [p.numpy() for p in model.params]
-    best_epoch = np.zeros(k, int)
-    waited = np.zeros(k, int)
-    active = np.ones(k, bool)
+    current = [p.numpy() for p in queue.model.params]
+    kept = _stacked(current, n)
+    for slot, r in queue.occupied():
+        for layer, now in zip(kept, current, strict=True):
+            layer[r] = now[slot]
+    best_loss = np.full(n, np.inf)
+    best_epoch = np.zeros(n, int)
+    waited = np.zeros(n, int)
+    tally = _Tally([max_epochs] * n, on_progress)
     rows = []
-    for epoch in range(max_epochs):
-        model.train(x, y, plan, active=active)
-        loss, accuracy = _scores(model, x[sample], y[sample])
-        val_loss, val_accuracy = (
-            _scores(model, x_val, y_val) if use_val else (np.full(k, np.nan),) * 2
-        )
-        rows.extend(
-            _history_rows(
-                "fit", epoch, rates, seeds, active, loss, accuracy, val_loss, val_accuracy
+    while queue.occupied():
+        queue.train_epoch(x, y, rates)
+        loss, accuracy = _scores(queue.model, x[sample], y[sample])
+        nan = np.full(len(queue.replica), np.nan)
+        val_loss, val_accuracy = _scores(queue.model, x_val, y_val) if use_val else (nan, nan)
+        current = [p.numpy() for p in queue.model.params]
+        trained, finished = [], []
+        for slot, r in queue.occupied():
+            epoch = int(queue.epochs[slot]) - 1
+            rows.append(
+                _history_row("fit", r, rates[r], seeds[r], epoch, loss[slot], accuracy[slot],
+                             val_loss[slot], val_accuracy[slot])
+            )  # fmt: skip
+            trained.append(r)
+            improved = not use_val or (
+                np.isfinite(val_loss[slot]) and val_loss[slot] < best_loss[r]
             )
-        )
-        if use_val:
-            improved = active & np.isfinite(val_loss) & (val_loss < best_loss)
-            if improved.any():
-                current = [p.numpy() for p in model.params]
-                for best, now in zip(best_weights, current, strict=True):
-                    best[improved] = now[improved]
-            best_loss = np.where(improved, val_loss, best_loss)
-            best_epoch = np.where(improved, epoch, best_epoch)
-            waited = np.where(improved, 0, waited + active)
-            active &= (waited < patience) & np.isfinite(val_loss)
-        else:
-            best_epoch[:] = epoch
-        if on_progress:
-            on_progress(epoch + 1, max_epochs, int(active.sum()))
-        if not active.any():
-            break
-    weights = best_weights if use_val else [p.numpy() for p in model.params]
-    return Fit(
-        weights, list(rates), list(seeds), pd.DataFrame(rows), [int(e) + 1 for e in best_epoch]
-    )
+            if improved:
+                for layer, now in zip(kept, current, strict=True):
+                    layer[r] = now[slot]
+                best_loss[r], best_epoch[r], waited[r] = val_loss[slot], epoch, 0
+            else:
+                waited[r] += 1
+            stopped = use_val and (waited[r] >= patience or not np.isfinite(val_loss[slot]))
+            if stopped or epoch + 1 >= max_epochs:
+                finished.append(r)
+                loaded = queue.release(slot)
+                if loaded is not None:
+                    for layer, fresh in zip(kept, queue.model.replica_weights(slot), strict=True):
+                        layer[loaded] = fresh
+        tally.report(trained, finished, len(queue.occupied()))
+    return Fit(kept, list(rates), list(seeds), _history(rows), [int(e) + 1 for e in best_epoch])
 
 
 def refit_replicas(
@@ -115,23 +185,37 @@ def refit_replicas(
     device: str | None = None,
     on_progress: Progress | None = None,
     sample_seed: int | None = None,
+    slots: int | None = None,
 ) -> Fit:
-    """Train replica k from scratch (same seed) on `x` for exactly `epochs[k]` epochs."""
-    model = StackedMLP(x.shape[1], seeds, hidden, batch_size, device)
-    plan = _plan(rates, len(x), batch_size)
-    target = np.asarray(epochs)
+    """Train replica k from scratch (same seed) on `x` for exactly `epochs[k]` epochs, sharing an
+    engine of `slots` slots (default: one each), longest first."""
+    if min(epochs) < 1:
+        raise ValueError(f"refit epochs must be at least 1, got {list(epochs)}.")
+    n = len(seeds)
+    order = sorted(range(n), key=lambda r: -epochs[r])
+    queue = _Slots(x.shape[1], seeds, order, slots or n, hidden, batch_size, device)
     sample = _train_sample(len(x), seeds[0] if sample_seed is None else sample_seed)
+    kept = _stacked([p.numpy() for p in queue.model.params], n)
+    tally = _Tally(list(epochs), on_progress)
     rows = []
-    nan = np.full(len(seeds), np.nan)
-    for epoch in range(int(target.max())):
-        active = epoch < target
-        model.train(x, y, plan, active=active)
-        loss, accuracy = _scores(model, x[sample], y[sample])
-        rows.extend(_history_rows("refit", epoch, rates, seeds, active, loss, accuracy, nan, nan))
-        if on_progress:
-            on_progress(epoch + 1, int(target.max()), int(active.sum()))
-    weights = [p.numpy() for p in model.params]
-    return Fit(weights, list(rates), list(seeds), pd.DataFrame(rows), [int(e) for e in epochs])
+    while queue.occupied():
+        queue.train_epoch(x, y, rates)
+        loss, accuracy = _scores(queue.model, x[sample], y[sample])
+        trained, finished = [], []
+        for slot, r in queue.occupied():
+            epoch = int(queue.epochs[slot]) - 1
+            rows.append(
+                _history_row("refit", r, rates[r], seeds[r], epoch, loss[slot], accuracy[slot],
+                             np.nan, np.nan)
+            )  # fmt: skip
+            trained.append(r)
+            if epoch + 1 >= epochs[r]:
+                for layer, now in zip(kept, queue.model.replica_weights(slot), strict=True):
+                    layer[r] = now
+                finished.append(r)
+                queue.release(slot)
+        tally.report(trained, finished, len(queue.occupied()))
+    return Fit(kept, list(rates), list(seeds), _history(rows), [int(e) for e in epochs])
 
 
 def fit_grouped(
@@ -139,22 +223,23 @@ def fit_grouped(
     shared: dict[str, Any],
     rates: list[float],
     seeds: list[int],
-    group_size: int,
+    grouping: Grouping,
     map_groups: GroupMap | None = None,
     on_progress: Progress | None = None,
     epochs: list[int] | None = None,
 ) -> Fit:
-    """`fit_replicas` (kind "fit") or `refit_replicas` ("refit") on contiguous groups of at
-    most `group_size` replicas, through `map_groups` (default: in turn, here), merged in replica
-    order. Every group measures its training curves on the same rows (drawn from the first
-    seed)."""
+    """`fit_replicas` (kind "fit") or `refit_replicas` ("refit") on the groups of `grouping`,
+    through `map_groups` (default: in turn, here), merged in replica order. Every group measures
+    its training curves on the same rows (drawn from the first seed)."""
+    groups, slots = grouping.plan(len(seeds))
     calls = []
-    for members in split_groups(len(seeds), group_size):
+    for members in groups:
         call = {
             **shared,
             "rates": [rates[k] for k in members],
             "seeds": [seeds[k] for k in members],
             "sample_seed": seeds[0],
+            "slots": slots,
         }
         if epochs is not None:
             call["epochs"] = [epochs[k] for k in members]
@@ -163,22 +248,26 @@ def fit_grouped(
     return merge_fits(run(kind, calls))
 
 
-def _history_rows(stage, epoch, rates, seeds, active, loss, accuracy, val_loss, val_accuracy):
-    return [
-        {
-            "stage": stage,
-            "replica": k,
-            "lr": rates[k],
-            "seed": seeds[k],
-            "epoch": epoch,
-            "loss": float(loss[k]),
-            "accuracy": float(accuracy[k]),
-            "val_loss": float(val_loss[k]),
-            "val_accuracy": float(val_accuracy[k]),
-        }
-        for k in range(len(seeds))
-        if active[k]
-    ]
+def _history_row(stage, replica, lr, seed, epoch, loss, accuracy, val_loss, val_accuracy):
+    return {
+        "stage": stage,
+        "replica": replica,
+        "lr": lr,
+        "seed": seed,
+        "epoch": epoch,
+        "loss": float(loss),
+        "accuracy": float(accuracy),
+        "val_loss": float(val_loss),
+        "val_accuracy": float(val_accuracy),
+    }
+
+
+def _history(rows: list[dict]) -> pd.DataFrame:
+    """Per-epoch history ordered by epoch, then replica."""
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    return frame.sort_values(["epoch", "replica"], kind="stable", ignore_index=True)
 
 
 def evaluate_rates(
@@ -192,7 +281,7 @@ def evaluate_rates(
     patience: int,
     hidden: tuple[int, ...],
     batch_size: int,
-    group_size: int = 8,
+    grouping: Grouping = DEFAULT_GROUPING,
     map_groups: GroupMap | None = None,
     on_progress: Progress | None = None,
 ) -> pd.DataFrame:
@@ -205,7 +294,7 @@ def evaluate_rates(
         "fit",
         {"x": x, "y": y, "x_val": x_val, "y_val": y_val, "hidden": hidden,
          "batch_size": batch_size, "max_epochs": epochs, "patience": patience},
-        [rate for rate, _ in pairs], [seed for _, seed in pairs], group_size, map_groups,
+        [rate for rate, _ in pairs], [seed for _, seed in pairs], grouping, map_groups,
         on_progress,
     )  # fmt: skip
     rows = []

@@ -39,9 +39,9 @@ def select(split: SplitData, curves, range_config: RangeTestConfig, config: Sele
     x_val, y_val = split.arrays("val")
     selection = select_rate(
         curves.table, x, y, x_val, y_val, range_config.seeds, range_config.hidden,
-        range_config.batch_size, config, range_config.group_size,
+        range_config.batch_size, config, range_config.grouping,
         group_map(
-            "confirmation-progress", "confirmation sweep (epochs)", range_config.gpus_per_group
+            "confirmation-progress", "confirmation sweep (replica-epochs)", range_config.gpus_per_group
         ),
     )  # fmt: skip
     logger = task_logger()

@@ -43,9 +43,9 @@ def train(
 
     trained = train_final(
         split, selection.chosen_lr, range_config.seeds, range_config.hidden,
-        range_config.batch_size, config, range_config.group_size,
+        range_config.batch_size, config, range_config.grouping,
         group_map(
-            "training-progress", "final training (epochs)", range_config.gpus_per_group
+            "training-progress", "final training (replica-epochs)", range_config.gpus_per_group
         ),
     )  # fmt: skip
     task_logger().info(

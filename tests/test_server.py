@@ -26,10 +26,8 @@ STAGES = {
 }  # fmt: skip
 TABLES = {"range-test-summary", "confirmation-sweep", "test-metrics"}
 LINKS = {"report-file", "model-file", "metrics-file"}
-GROUP_SIZE = 2  # the small run's stages: 1 range-test, 3 confirmation and 2 training groups
-PROGRESS = {"sweep-progress-group-1", "training-progress-group-1", "training-progress-group-2"} | {
-    f"confirmation-progress-group-{i}" for i in (1, 2, 3)
-}
+GROUP_SIZE = 2  # engines of 2 slots: one queue (group) per training stage in this process
+PROGRESS = {"sweep-progress-group-1", "confirmation-progress-group-1", "training-progress-group-1"}
 CHARTS = 5
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -84,7 +82,12 @@ def test_rest_api_records_the_run_every_stage_and_the_artifacts(prefect_api, fin
     states = latest_task_states(prefect_api, finished_run["id"], STAGES)
     assert set(states) >= STAGES, STAGES - set(states)
     assert all(states[name] in ("Completed", "Cached") for name in STAGES), states
-    assert sum(name.startswith(("range_test-group", "fit-group")) for name in states) >= 4
+    runs = rest(
+        prefect_api, "task_runs/filter", {"flow_runs": {"id": {"any_": [finished_run["id"]]}}}
+    )
+    groups = sorted(run["name"] for run in runs if "-group-" in run["name"])
+    # one engine queue per stage in this process: confirmation and final fit, refit, range test
+    assert groups == ["fit-group-1-of-1"] * 2 + ["range_test-group-1-of-1", "refit-group-1-of-1"]
 
     artifacts = artifacts_of(prefect_api, finished_run["id"])
     assert {"lr-report"} | TABLES | LINKS | PROGRESS <= set(artifacts), sorted(artifacts)

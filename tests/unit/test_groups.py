@@ -2,11 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lrfinder.groups import merge_fits, split_groups
+from lrfinder.groups import Grouping, merge_fits, split_groups
 from lrfinder.range_config import RangeTestConfig
 from lrfinder.range_test import range_test_group, run_range_test
 from lrfinder.train_config import Fit
-from lrfinder.training import fit_grouped, fit_replicas
+from lrfinder.training import fit_grouped, fit_replicas, refit_replicas
 from tests.helpers import TINY, tiny_classification
 
 
@@ -22,6 +22,12 @@ def test_split_groups_covers_every_item_once_in_order():
     assert split_groups(3, 1) == [range(0, 1), range(1, 2), range(2, 3)]
     with pytest.raises(ValueError, match="group size"):
         split_groups(3, 0)
+
+
+def test_grouping_plans_equal_slots_and_queues_unless_spread():
+    assert Grouping(3).plan(7) == ([range(0, 7)], 3)
+    assert Grouping(3, spread=True).plan(7) == ([range(0, 2), range(2, 5), range(5, 7)], 3)
+    assert Grouping(8).plan(5) == ([range(0, 5)], 5)
 
 
 def _fit(n: int, first_seed: int) -> Fit:
@@ -68,9 +74,47 @@ def test_grouped_fit_is_the_groups_fitted_alone(data):
     shared = {"x": x[:80], "y": y[:80], "x_val": x[80:], "y_val": y[80:], **TINY}
     budget = {"max_epochs": 3, "patience": 1}
     rates, seeds = [1e-3, 1e-2, 1e-3], [4, 5, 6]
-    merged = fit_grouped("fit", {**shared, **budget}, rates, seeds, group_size=2)
-    alone = fit_replicas(**shared, **budget, rates=rates[2:], seeds=seeds[2:], sample_seed=seeds[0])
+    merged = fit_grouped("fit", {**shared, **budget}, rates, seeds, Grouping(2, spread=True))
+    alone = fit_replicas(
+        **shared, **budget, rates=rates[2:], seeds=seeds[2:], sample_seed=seeds[0], slots=2
+    )
     for stacked, own in zip(merged.weights, alone.weights, strict=True):
         np.testing.assert_array_equal(stacked[2:], own)
     assert merged.seeds == seeds and merged.rates == rates
     assert sorted(merged.history["replica"].unique()) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("kind", ["fit", "refit"])
+def test_one_queue_gives_every_replica_the_numbers_of_spread_groups(data, kind):
+    x, y = data
+    rates, seeds = [3e-2, 1e-3, 1e-2, 3e-3, 1e-3], [4, 5, 6, 7, 8]
+    if kind == "fit":
+        shared = {"x": x[:80], "y": y[:80], "x_val": x[80:], "y_val": y[80:], **TINY}
+        shared |= {"max_epochs": 8, "patience": 1}
+        epochs = None
+    else:
+        shared, epochs = {"x": x, "y": y, **TINY}, [3, 1, 4, 2, 1]
+    queued = fit_grouped(kind, shared, rates, seeds, Grouping(2), epochs=epochs)
+    spread = fit_grouped(kind, shared, rates, seeds, Grouping(2, spread=True), epochs=epochs)
+    assert queued.epochs == spread.epochs
+    if kind == "fit":
+        assert len(set(queued.epochs)) > 1, "replicas must stop at different epochs"
+    for ours, theirs in zip(queued.weights, spread.weights, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    order = ["replica", "epoch"]
+    pd.testing.assert_frame_equal(
+        queued.history.sort_values(order, ignore_index=True),
+        spread.history.sort_values(order, ignore_index=True),
+    )
+
+
+def test_a_freed_slot_takes_the_next_replica(data):
+    x, y = data
+    reports = []
+    refit = refit_replicas(
+        x, y, [1e-3] * 4, [1, 2, 3, 4], [3, 1, 1, 3], **TINY, slots=2,
+        on_progress=lambda *report: reports.append(report),
+    )  # fmt: skip
+    assert refit.history.groupby("replica")["epoch"].count().tolist() == [3, 1, 1, 3]
+    assert len(reports) == 4, "two slots: 3 epochs for the long pair, then 1 for the short one"
+    assert reports[-1] == (8, 8, 0)
