@@ -81,11 +81,14 @@ def batch_order(
 
 @dataclass
 class Trace:
-    """Per-step records of a training run, shape (steps run, K); NaN where a replica had stopped."""
+    """Per-step records of a training run, shape (steps run, K); NaN where a replica had stopped.
+    `loss` and `accuracy` are each batch's, measured as it trains (as Keras's History averages
+    them); `batch_sizes` (steps run,) counts the rows of each step's batch."""
 
     loss: np.ndarray
     smoothed: np.ndarray
     val_loss: np.ndarray
+    accuracy: np.ndarray
     batch_sizes: np.ndarray
     stopped_at: list[int | None] = field(default_factory=list)
 
@@ -145,16 +148,16 @@ def _run_steps(
     """Run up to `n_valid` steps; index and weight (S, K, B), lrs (S, K).
 
     Returns per-step loss, smoothed loss, validation loss (NaN where not measured or the
-    replica had stopped) and whether each replica is still active, each (S, K), plus the
-    carried state."""
+    replica had stopped), batch accuracy and whether each replica is still active, each (S, K),
+    plus the carried state."""
     n_steps = tf.shape(index)[0]
     k = tf.shape(active)[0]
     nan = tf.fill([k], float("nan"))
     blank = tf.fill([n_steps, k], float("nan"))
     measure_val = x_val.shape[0] != 0
 
-    def body(step, active, ema, best, count, loss_rec, smooth_rec, val_rec, alive):
-        losses = _adam_step(
+    def body(step, active, ema, best, count, loss_rec, smooth_rec, val_rec, acc_rec, alive):
+        losses, accuracy = _adam_step(
             model_vars,
             tf.gather(x, index[step]),
             tf.gather(y, index[step]),
@@ -169,6 +172,7 @@ def _run_steps(
         row = [[step]]
         loss_rec = tf.tensor_scatter_nd_update(loss_rec, row, [tf.where(active, losses, nan)])
         smooth_rec = tf.tensor_scatter_nd_update(smooth_rec, row, [tf.where(active, smoothed, nan)])
+        acc_rec = tf.tensor_scatter_nd_update(acc_rec, row, [tf.where(active, accuracy, nan)])
         if measure_val:
             val = tf.cond(
                 (step0 + step + 1) % val_every == 0,
@@ -179,7 +183,7 @@ def _run_steps(
         finite = tf.math.is_finite(losses) & tf.math.is_finite(smoothed)
         active = active & finite & ~(smoothed > factor * best)
         alive = tf.tensor_scatter_nd_update(alive, row, [active])
-        return step + 1, active, ema, best, count, loss_rec, smooth_rec, val_rec, alive
+        return step + 1, active, ema, best, count, loss_rec, smooth_rec, val_rec, acc_rec, alive
 
     def more(step, active, *_):
         return (step < n_valid) & tf.reduce_any(active)
@@ -193,15 +197,17 @@ def _run_steps(
         blank,
         blank,
         blank,
+        blank,
         tf.zeros([n_steps, k], tf.bool),
     )
-    step, active, ema, best, count, loss_rec, smooth_rec, val_rec, alive = tf.while_loop(
+    step, active, ema, best, count, loss_rec, smooth_rec, val_rec, acc_rec, alive = tf.while_loop(
         more, body, state
     )
     return (
         loss_rec[:step],
         smooth_rec[:step],
         val_rec[:step],
+        acc_rec[:step],
         alive[:step],
         active,
         ema,
@@ -218,13 +224,17 @@ def _adam_step(
     lr: tf.Tensor,
     active: tf.Tensor,
 ) -> tf.Tensor:
-    """One Keras-Adam step of every active replica; returns each replica's batch loss (K,)."""
+    """One Keras-Adam step of every active replica; returns each replica's batch loss and batch
+    accuracy, both (K,)."""
     variables, first, second, iterations = model_vars
     params = [p.read_value() for p in variables]
     with tf.GradientTape() as tape:
         tape.watch(params)
-        losses = _bce(_logits(params, xb), yb, weight)
+        logits = _logits(params, xb)
+        losses = _bce(logits, yb, weight)
         total = tf.reduce_sum(losses)
+    hits = tf.cast((logits >= 0.0) == (yb >= 0.5), tf.float32) * weight
+    accuracy = tf.reduce_sum(hits, axis=-1) / tf.reduce_sum(weight, axis=-1)
     grads = tape.gradient(total, params)
     t = iterations + 1.0
     alpha = lr * tf.sqrt(1.0 - BETA_2**t) / (1.0 - BETA_1**t)
@@ -238,7 +248,7 @@ def _adam_step(
         m.assign(tf.where(live, new_m, m))
         v.assign(tf.where(live, new_v, v))
         p.assign(tf.where(live, new_p, p))
-    return losses
+    return losses, accuracy
 
 
 def _val_loss(variables: list, x_val: tf.Tensor, y_val: tf.Tensor) -> tf.Tensor:
@@ -349,7 +359,7 @@ class StackedMLP:
         best = tf.fill([self.k], float("inf"))
         count = tf.zeros(self.k)
         stopped_at: list[int | None] = [None] * self.k
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        parts: list[tuple[np.ndarray, ...]] = []
         sizes: list[int] = []
         done = 0
         while done < total and bool(tf.reduce_any(active)):
@@ -363,21 +373,21 @@ class StackedMLP:
             chunk_lrs = np.zeros((CHUNK_STEPS, self.k), "float32")
             chunk_lrs[:n] = lrs[done : done + n]
             with tf.device(self.device):
-                loss, smooth, val, alive, active, ema, best, count = _LOOP(
+                loss, smooth, val, accuracy, alive, active, ema, best, count = _LOOP(
                     self._state, tx, ty, index, weight, chunk_lrs, tf.constant(n), active, ema,
                     best, count, tx_val, ty_val, tf.constant(max(val_every, 1)), tf.constant(done),
                     tf.constant(stop.beta, tf.float32), tf.constant(stop.factor, tf.float32),
                 )  # fmt: skip
             ran = int(loss.shape[0])
-            parts.append((loss.numpy(), smooth.numpy(), val.numpy()))
+            parts.append((loss.numpy(), smooth.numpy(), val.numpy(), accuracy.numpy()))
             for step, k in zip(*np.nonzero(~alive.numpy()), strict=True):
                 if stopped_at[k] is None:
                     stopped_at[k] = done + int(step)
             done += ran
             if on_progress:
                 on_progress(done, total, int(tf.reduce_sum(tf.cast(active, tf.int32))))
-        loss, smooth, val = (np.concatenate([p[i] for p in parts]) for i in range(3))
-        return Trace(loss, smooth, val, np.array(sizes[:done]), stopped_at)
+        loss, smooth, val, accuracy = (np.concatenate([p[i] for p in parts]) for i in range(4))
+        return Trace(loss, smooth, val, accuracy, np.array(sizes[:done]), stopped_at)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Pre-sigmoid outputs of every replica: (K, N)."""

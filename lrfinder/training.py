@@ -16,19 +16,12 @@ from lrfinder.range_config import steps_per_epoch
 from lrfinder.train_config import Fit
 
 Progress = Callable[[int, int, int], None]
-TRAIN_EVAL_ROWS = 1024
 
 
 def bce_from_logits(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Mean binary cross-entropy per row of `logits` (K, N) against labels y (N,), stable form."""
     losses = np.maximum(logits, 0) - logits * y + np.log1p(np.exp(-np.abs(logits)))
     return losses.mean(axis=-1)
-
-
-def _train_sample(n_rows: int, seed: int) -> np.ndarray:
-    """Fixed rows on which the training loss and accuracy are measured after each epoch."""
-    order = np.random.default_rng([seed, 3]).permutation(n_rows)
-    return np.sort(order[:TRAIN_EVAL_ROWS])
 
 
 def _scores(model: StackedMLP, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,15 +56,20 @@ class _Slots:
     def occupied(self) -> list[tuple[int, int]]:
         return [(slot, r) for slot, r in enumerate(self.replica) if r is not None]
 
-    def train_epoch(self, x: np.ndarray, y: np.ndarray, rates: list[float]) -> None:
-        """One epoch for every occupied slot, each at its replica's rate."""
+    def train_epoch(
+        self, x: np.ndarray, y: np.ndarray, rates: list[float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One epoch for every occupied slot, each at its replica's rate; returns each slot's
+        training loss and accuracy over the epoch's batches (NaN for empty slots)."""
         live = np.array([r is not None for r in self.replica])
         slot_rates = [rates[r] if r is not None else 0.0 for r in self.replica]
         plan = np.tile(
             np.asarray(slot_rates, "float32"), (steps_per_epoch(len(x), self.model.batch_size), 1)
         )
-        self.model.train(x, y, plan, active=live)
+        trace = self.model.train(x, y, plan, active=live)
         self.epochs += live
+        rows = trace.batch_sizes[:, None] / trace.batch_sizes.sum()
+        return (trace.loss * rows).sum(axis=0), (trace.accuracy * rows).sum(axis=0)
 
     def release(self, slot: int) -> int | None:
         """Free `slot` and load the next replica into it; returns that replica, if any."""
@@ -117,18 +115,15 @@ def fit_replicas(
     patience: int,
     device: str | None = None,
     on_progress: Progress | None = None,
-    sample_seed: int | None = None,
     slots: int | None = None,
 ) -> Fit:
     """Train replica k at `rates[k]` from `seeds[k]` for up to `max_epochs` epochs. With a
     validation split, replica k stops after `patience` epochs without a lower validation loss and
     gets back the weights of its best epoch (Keras EarlyStopping with restore_best_weights);
     without one, all train `max_epochs` epochs. The replicas share an engine of `slots` slots
-    (default: one each), in order. Training loss and accuracy are measured on rows drawn from
-    `sample_seed` (default: the first seed)."""
+    (default: one each), in order. Training loss and accuracy are each epoch's batch averages."""
     n = len(seeds)
     queue = _Slots(x.shape[1], seeds, list(range(n)), slots or n, hidden, batch_size, device)
-    sample = _train_sample(len(x), seeds[0] if sample_seed is None else sample_seed)
     use_val = len(x_val) > 0
     current = [p.numpy() for p in queue.model.params]
     kept = _stacked(current, n)
@@ -141,8 +136,7 @@ def fit_replicas(
     tally = _Tally([max_epochs] * n, on_progress)
     rows = []
     while queue.occupied():
-        queue.train_epoch(x, y, rates)
-        loss, accuracy = _scores(queue.model, x[sample], y[sample])
+        loss, accuracy = queue.train_epoch(x, y, rates)
         nan = np.full(len(queue.replica), np.nan)
         val_loss, val_accuracy = _scores(queue.model, x_val, y_val) if use_val else (nan, nan)
         current = [p.numpy() for p in queue.model.params]
@@ -184,7 +178,6 @@ def refit_replicas(
     batch_size: int,
     device: str | None = None,
     on_progress: Progress | None = None,
-    sample_seed: int | None = None,
     slots: int | None = None,
 ) -> Fit:
     """Train replica k from scratch (same seed) on `x` for exactly `epochs[k]` epochs, sharing an
@@ -194,13 +187,11 @@ def refit_replicas(
     n = len(seeds)
     order = sorted(range(n), key=lambda r: -epochs[r])
     queue = _Slots(x.shape[1], seeds, order, slots or n, hidden, batch_size, device)
-    sample = _train_sample(len(x), seeds[0] if sample_seed is None else sample_seed)
     kept = _stacked([p.numpy() for p in queue.model.params], n)
     tally = _Tally(list(epochs), on_progress)
     rows = []
     while queue.occupied():
-        queue.train_epoch(x, y, rates)
-        loss, accuracy = _scores(queue.model, x[sample], y[sample])
+        loss, accuracy = queue.train_epoch(x, y, rates)
         trained, finished = [], []
         for slot, r in queue.occupied():
             epoch = int(queue.epochs[slot]) - 1
@@ -229,8 +220,7 @@ def fit_grouped(
     epochs: list[int] | None = None,
 ) -> Fit:
     """`fit_replicas` (kind "fit") or `refit_replicas` ("refit") on the groups of `grouping`,
-    through `map_groups` (default: in turn, here), merged in replica order. Every group measures
-    its training curves on the same rows (drawn from the first seed)."""
+    through `map_groups` (default: in turn, here), merged in replica order."""
     groups, slots = grouping.plan(len(seeds))
     calls = []
     for members in groups:
@@ -238,7 +228,6 @@ def fit_grouped(
             **shared,
             "rates": [rates[k] for k in members],
             "seeds": [seeds[k] for k in members],
-            "sample_seed": seeds[0],
             "slots": slots,
         }
         if epochs is not None:

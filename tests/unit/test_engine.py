@@ -66,6 +66,26 @@ def test_k1_follows_keras_fit_step_by_step(data):
     np.testing.assert_allclose(engine.predict(x)[0], model.predict(x, verbose=0)[:, 0], atol=1e-6)
 
 
+def test_epoch_means_of_batch_loss_and_accuracy_match_keras_history(data):
+    x, y = data
+    lr, per_epoch = 3e-3, 5
+    engine = StackedMLP(x.shape[1], [11], HIDDEN, batch_size=32)
+    model = keras_twin(engine, lr)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=lr),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    rows = np.concatenate(batch_order(len(x), 32, 11, per_epoch))
+    history = model.fit(x[rows], y[rows], batch_size=32, epochs=1, shuffle=False, verbose=0)
+    trace = engine.train(x, y, np.full(per_epoch, lr))
+    share = trace.batch_sizes / trace.batch_sizes.sum()
+    assert trace.batch_sizes.tolist() == [32, 32, 32, 32, 22]
+    assert (trace.loss[:, 0] * share).sum() == pytest.approx(history.history["loss"][0], abs=1e-5)
+    accuracy = (trace.accuracy[:, 0] * share).sum()
+    assert accuracy == pytest.approx(history.history["accuracy"][0], abs=1e-6)
+
+
 def test_replica_of_a_k_run_equals_its_solo_run(data):
     x, y = data
     rates = np.geomspace(1e-4, 1e-1, 12)

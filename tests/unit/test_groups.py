@@ -75,9 +75,7 @@ def test_grouped_fit_is_the_groups_fitted_alone(data):
     budget = {"max_epochs": 3, "patience": 1}
     rates, seeds = [1e-3, 1e-2, 1e-3], [4, 5, 6]
     merged = fit_grouped("fit", {**shared, **budget}, rates, seeds, Grouping(2, spread=True))
-    alone = fit_replicas(
-        **shared, **budget, rates=rates[2:], seeds=seeds[2:], sample_seed=seeds[0], slots=2
-    )
+    alone = fit_replicas(**shared, **budget, rates=rates[2:], seeds=seeds[2:], slots=2)
     for stacked, own in zip(merged.weights, alone.weights, strict=True):
         np.testing.assert_array_equal(stacked[2:], own)
     assert merged.seeds == seeds and merged.rates == rates
