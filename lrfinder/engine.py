@@ -70,6 +70,12 @@ class BatchStream:
         return taken
 
 
+def stacked_init(sizes: list[int], seeds: list[int]) -> list[np.ndarray]:
+    """`glorot_init` of every seed, stacked per layer: (K, ...) arrays in Keras order."""
+    per_replica = [glorot_init(sizes, seed) for seed in seeds]
+    return [np.stack(layer) for layer in zip(*per_replica, strict=True)]
+
+
 def batch_order(
     n_rows: int, batch_size: int, seed: int, n_steps: int, start: int = 0
 ) -> list[np.ndarray]:
@@ -223,7 +229,7 @@ def _adam_step(
     weight: tf.Tensor,
     lr: tf.Tensor,
     active: tf.Tensor,
-) -> tf.Tensor:
+) -> tuple[tf.Tensor, tf.Tensor]:
     """One Keras-Adam step of every active replica; returns each replica's batch loss and batch
     accuracy, both (K,)."""
     variables, first, second, iterations = model_vars
@@ -278,12 +284,8 @@ class StackedMLP:
         self.seeds = list(seeds)
         self.batch_size = batch_size
         self.device = device or pick_device()
-        per_replica = [glorot_init(self.sizes, seed) for seed in self.seeds]
         with tf.device(self.device):
-            self.params = [
-                tf.Variable(np.stack([w[i] for w in per_replica]))
-                for i in range(len(per_replica[0]))
-            ]
+            self.params = [tf.Variable(layer) for layer in stacked_init(self.sizes, self.seeds)]
             self.m = [tf.Variable(tf.zeros_like(p)) for p in self.params]
             self.v = [tf.Variable(tf.zeros_like(p)) for p in self.params]
             self.iterations = tf.Variable(tf.zeros(len(self.seeds)))

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lrfinder.engine import StackedMLP
+from lrfinder.engine import StackedMLP, stacked_init
 from lrfinder.groups import DEFAULT_GROUPING, Grouping, GroupMap, Kind, merge_fits, run_locally
 from lrfinder.range_config import steps_per_epoch
 from lrfinder.train_config import Fit
@@ -98,8 +98,10 @@ class _Tally:
             self.on_progress(int(self.done.sum()), int(sum(self.budgets)), active)
 
 
-def _stacked(like: list[np.ndarray], n: int) -> list[np.ndarray]:
-    return [np.zeros((n, *layer.shape[1:]), layer.dtype) for layer in like]
+def _copy_replica(kept: list[np.ndarray], r: int, stacked: list[np.ndarray], slot: int) -> None:
+    """Replica r's entry in `kept` becomes the weights of `slot` in the engine's `stacked`."""
+    for layer, now in zip(kept, stacked, strict=True):
+        layer[r] = now[slot]
 
 
 def fit_replicas(
@@ -125,11 +127,7 @@ def fit_replicas(
     n = len(seeds)
     queue = _Slots(x.shape[1], seeds, list(range(n)), slots or n, hidden, batch_size, device)
     use_val = len(x_val) > 0
-    current = [p.numpy() for p in queue.model.params]
-    kept = _stacked(current, n)
-    for slot, r in queue.occupied():
-        for layer, now in zip(kept, current, strict=True):
-            layer[r] = now[slot]
+    kept = stacked_init(queue.model.sizes, seeds)
     best_loss = np.full(n, np.inf)
     best_epoch = np.zeros(n, int)
     waited = np.zeros(n, int)
@@ -152,18 +150,14 @@ def fit_replicas(
                 np.isfinite(val_loss[slot]) and val_loss[slot] < best_loss[r]
             )
             if improved:
-                for layer, now in zip(kept, current, strict=True):
-                    layer[r] = now[slot]
+                _copy_replica(kept, r, current, slot)
                 best_loss[r], best_epoch[r], waited[r] = val_loss[slot], epoch, 0
             else:
                 waited[r] += 1
             stopped = use_val and (waited[r] >= patience or not np.isfinite(val_loss[slot]))
             if stopped or epoch + 1 >= max_epochs:
                 finished.append(r)
-                loaded = queue.release(slot)
-                if loaded is not None:
-                    for layer, fresh in zip(kept, queue.model.replica_weights(slot), strict=True):
-                        layer[loaded] = fresh
+                queue.release(slot)
         tally.report(trained, finished, len(queue.occupied()))
     return Fit(kept, list(rates), list(seeds), _history(rows), [int(e) + 1 for e in best_epoch])
 
@@ -187,11 +181,12 @@ def refit_replicas(
     n = len(seeds)
     order = sorted(range(n), key=lambda r: -epochs[r])
     queue = _Slots(x.shape[1], seeds, order, slots or n, hidden, batch_size, device)
-    kept = _stacked([p.numpy() for p in queue.model.params], n)
+    kept = stacked_init(queue.model.sizes, seeds)
     tally = _Tally(list(epochs), on_progress)
     rows = []
     while queue.occupied():
         loss, accuracy = queue.train_epoch(x, y, rates)
+        current = [p.numpy() for p in queue.model.params]
         trained, finished = [], []
         for slot, r in queue.occupied():
             epoch = int(queue.epochs[slot]) - 1
@@ -201,8 +196,7 @@ def refit_replicas(
             )  # fmt: skip
             trained.append(r)
             if epoch + 1 >= epochs[r]:
-                for layer, now in zip(kept, queue.model.replica_weights(slot), strict=True):
-                    layer[r] = now
+                _copy_replica(kept, r, current, slot)
                 finished.append(r)
                 queue.release(slot)
         tally.report(trained, finished, len(queue.occupied()))
