@@ -125,41 +125,10 @@ def fit_replicas(
     without one, all train `max_epochs` epochs. The replicas share an engine of `slots` slots
     (default: one each), in order. Training loss and accuracy are each epoch's batch averages."""
     n = len(seeds)
-    queue = _Slots(x.shape[1], seeds, list(range(n)), slots or n, hidden, batch_size, device)
-    use_val = len(x_val) > 0
-    kept = stacked_init(queue.model.sizes, seeds)
-    best_loss = np.full(n, np.inf)
-    best_epoch = np.zeros(n, int)
-    waited = np.zeros(n, int)
-    tally = _Tally([max_epochs] * n, on_progress)
-    rows = []
-    while queue.occupied():
-        loss, accuracy = queue.train_epoch(x, y, rates)
-        nan = np.full(len(queue.replica), np.nan)
-        val_loss, val_accuracy = _scores(queue.model, x_val, y_val) if use_val else (nan, nan)
-        current = [p.numpy() for p in queue.model.params]
-        trained, finished = [], []
-        for slot, r in queue.occupied():
-            epoch = int(queue.epochs[slot]) - 1
-            rows.append(
-                _history_row("fit", r, rates[r], seeds[r], epoch, loss[slot], accuracy[slot],
-                             val_loss[slot], val_accuracy[slot])
-            )  # fmt: skip
-            trained.append(r)
-            improved = not use_val or (
-                np.isfinite(val_loss[slot]) and val_loss[slot] < best_loss[r]
-            )
-            if improved:
-                _copy_replica(kept, r, current, slot)
-                best_loss[r], best_epoch[r], waited[r] = val_loss[slot], epoch, 0
-            else:
-                waited[r] += 1
-            stopped = use_val and (waited[r] >= patience or not np.isfinite(val_loss[slot]))
-            if stopped or epoch + 1 >= max_epochs:
-                finished.append(r)
-                queue.release(slot)
-        tally.report(trained, finished, len(queue.occupied()))
-    return Fit(kept, list(rates), list(seeds), _history(rows), [int(e) + 1 for e in best_epoch])
+    return _train_in_slots(
+        "fit", x, y, x_val, y_val, rates, seeds, [max_epochs] * n, patience, list(range(n)),
+        hidden, batch_size, device, on_progress, slots,
+    )  # fmt: skip
 
 
 def refit_replicas(
@@ -178,29 +147,71 @@ def refit_replicas(
     engine of `slots` slots (default: one each), longest first."""
     if min(epochs) < 1:
         raise ValueError(f"refit epochs must be at least 1, got {list(epochs)}.")
+    empty = np.zeros((0, x.shape[1]), x.dtype)
+    order = sorted(range(len(seeds)), key=lambda r: -epochs[r])
+    return _train_in_slots(
+        "refit", x, y, empty, np.zeros(0, y.dtype), rates, seeds, list(epochs), 1, order,
+        hidden, batch_size, device, on_progress, slots,
+    )  # fmt: skip
+
+
+def _train_in_slots(
+    stage: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    rates: list[float],
+    seeds: list[int],
+    budgets: list[int],
+    patience: int,
+    order: list[int],
+    hidden: tuple[int, ...],
+    batch_size: int,
+    device: str | None,
+    on_progress: Progress | None,
+    slots: int | None,
+) -> Fit:
+    """Replica r trains up to `budgets[r]` epochs, loaded into the engine in `order`; with a
+    validation split it stops early and keeps its best epoch's weights, without one it keeps
+    its last. The epochs each replica ends with: best epoch + 1, or its budget."""
     n = len(seeds)
-    order = sorted(range(n), key=lambda r: -epochs[r])
     queue = _Slots(x.shape[1], seeds, order, slots or n, hidden, batch_size, device)
+    use_val = len(x_val) > 0
     kept = stacked_init(queue.model.sizes, seeds)
-    tally = _Tally(list(epochs), on_progress)
+    best_loss = np.full(n, np.inf)
+    best_epoch = np.zeros(n, int)
+    waited = np.zeros(n, int)
+    tally = _Tally(budgets, on_progress)
     rows = []
     while queue.occupied():
         loss, accuracy = queue.train_epoch(x, y, rates)
+        nan = np.full(len(queue.replica), np.nan)
+        val_loss, val_accuracy = _scores(queue.model, x_val, y_val) if use_val else (nan, nan)
         current = [p.numpy() for p in queue.model.params]
         trained, finished = [], []
         for slot, r in queue.occupied():
             epoch = int(queue.epochs[slot]) - 1
             rows.append(
-                _history_row("refit", r, rates[r], seeds[r], epoch, loss[slot], accuracy[slot],
-                             np.nan, np.nan)
+                _history_row(stage, r, rates[r], seeds[r], epoch, loss[slot], accuracy[slot],
+                             val_loss[slot], val_accuracy[slot])
             )  # fmt: skip
             trained.append(r)
-            if epoch + 1 >= epochs[r]:
+            improved = use_val and np.isfinite(val_loss[slot]) and val_loss[slot] < best_loss[r]
+            if improved:
                 _copy_replica(kept, r, current, slot)
+                best_loss[r], best_epoch[r], waited[r] = val_loss[slot], epoch, 0
+            else:
+                waited[r] += 1
+            stopped = use_val and (waited[r] >= patience or not np.isfinite(val_loss[slot]))
+            if stopped or epoch + 1 >= budgets[r]:
+                if not use_val:
+                    _copy_replica(kept, r, current, slot)
+                    best_epoch[r] = epoch
                 finished.append(r)
                 queue.release(slot)
         tally.report(trained, finished, len(queue.occupied()))
-    return Fit(kept, list(rates), list(seeds), _history(rows), [int(e) for e in epochs])
+    return Fit(kept, list(rates), list(seeds), _history(rows), [int(e) + 1 for e in best_epoch])
 
 
 def fit_grouped(
