@@ -2,11 +2,11 @@
 
 (a) tutorial as written: the 100-epoch LearningRateScheduler sweep, a retrain at 0.007 for 100
     epochs, test accuracy; (b) our flow with its defaults (range test with 8 seeds, confirmation
-    sweep, chosen rate and baseline trained with 8 seeds each, evaluation, charts, model), first
+    runs, chosen rate and baseline trained with 8 seeds each, evaluation, charts, model), first
     with an empty cache (including the temporary Prefect server's start), then again with
     everything cached. Prefect state and outputs go to a temporary folder.
 
-Usage: python -m bench.flow [flow parameters as key=value ...]
+Usage: python -m bench.flow [the flags of make run, e.g. --n-seeds 4]
 """
 
 from __future__ import annotations
@@ -52,11 +52,11 @@ def tutorial_job() -> float:
 
 
 def parse(argv: list[str]) -> dict:
-    parameters = {}
-    for item in argv:
-        key, value = item.split("=", 1)
-        parameters[key] = json.loads(value) if value[:1] in "0123456789[-tf" else value
-    return parameters
+    """The flow's parameters from the same flags as `make run` (`--n-seeds 4`)."""
+    from flows.cli import parse_args
+
+    settings, _ = parse_args(argv)
+    return {name: getattr(settings, name) for name in type(settings).model_fields}
 
 
 def start_prefect() -> None:

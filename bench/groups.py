@@ -1,4 +1,4 @@
-"""Group size on this machine: the default confirmation sweep's workload (7 candidate rates x 8
+"""Group size on this machine: the default confirmation's workload (7 candidate rates x 8
 seeds, up to 6 epochs, patience 2) trained as one group of 56 replicas, as 7 groups of 8 one
 after another, and as 2 groups of 28 in two threads, in one process run.
 
@@ -15,29 +15,39 @@ from bench.common import Timer, tutorial_data
 
 RATES = np.geomspace(1.8e-4, 5.4e-3, 7)
 SEEDS = list(range(8))
-HIDDEN = (128, 256, 256)
 
 
 def main() -> None:
-    from lrfinder.groups import Grouping, run_locally
-    from lrfinder.training import evaluate_rates
+    from lrfinder.engine.groups import Grouping, Placement, run_locally
+    from lrfinder.params import ModelSettings
+    from lrfinder.training.fit import train_candidates
 
     x, _, y, _ = tutorial_data()
     x_train, y_train, x_val, y_val = x[:4136], y[:4136], x[4136:], y[4136:]
+    recipe = ModelSettings().recipe(x.shape[1])
 
-    def threads(kind, calls):
+    def threads(fn, calls):
         with ThreadPoolExecutor(len(calls)) as pool:
-            return list(pool.map(lambda call: run_locally(kind, [call])[0], calls))
+            return list(pool.map(lambda call: run_locally(fn, [call])[0], calls))
 
-    def sweep(group_size: int, map_groups=None):
-        grouping = Grouping(group_size, spread=True)
-        return evaluate_rates(
-            x_train, y_train, x_val, y_val, RATES, SEEDS, 6, 2, HIDDEN, 32, grouping, map_groups
+    def confirmation(group_size: int, map_groups=None):
+        placement = Placement(Grouping(group_size, spread=True), map_groups)
+        return train_candidates(
+            x_train, y_train, x_val, y_val, RATES, SEEDS, recipe, 6, 2, placement
         )
 
     for size in (56, 28, 8):
-        evaluate_rates(
-            x_train, y_train, x_val, y_val, RATES[:1], SEEDS, 1, 1, HIDDEN, 32, Grouping(size)
+        train_candidates(
+            x_train,
+            y_train,
+            x_val,
+            y_val,
+            RATES[:1],
+            SEEDS,
+            recipe,
+            1,
+            1,
+            Placement(Grouping(size)),
         )
     results = {}
     for label, size, map_groups in (
@@ -46,7 +56,7 @@ def main() -> None:
         ("7 groups of 8, one after another", 8, None),
     ):
         with Timer() as timer:
-            table = sweep(size, map_groups)
+            table = confirmation(size, map_groups)
         results[label] = timer.seconds
         medians = table.groupby("lr")["val_loss"].median().round(4).tolist()
         print(f"{label}: {timer.seconds:.1f} s, median val loss per rate {medians}")

@@ -47,16 +47,16 @@ def keras_fit_steps_per_second(x, y) -> float:
 def main() -> None:
     import tensorflow as tf
 
-    from lrfinder.engine import pick_device
-    from lrfinder.range_config import RangeTestConfig
-    from lrfinder.range_test import run_range_test
+    from lrfinder.engine.stacked import pick_device
+    from lrfinder.lr.range_test import run_range_test
+    from lrfinder.params import ModelSettings, RangeTestSettings
 
     x, _, y, _ = tutorial_data()
     tf.constant(0.0)
     print(f"device: {pick_device()}, train rows: {len(x)}")
 
     with Timer() as ours:
-        result = run_range_test(x, y, RangeTestConfig())
+        result = run_range_test(x, y, ModelSettings(), RangeTestSettings())
     print(
         f"(b) our range test, 8 replicas: {ours.seconds:.1f} s "
         f"({result.summary['steps_run']} of {result.summary['steps_planned']} steps before all diverged)"

@@ -14,11 +14,13 @@ def engine_throughput(ks: list[int], steps: int, x, y) -> dict[int, float]:
     """Steady-state model-steps/s of the stacked engine (compile excluded: a warm-up call first)."""
     import numpy as np
 
-    from lrfinder.engine import StackedMLP
+    from lrfinder.engine.stacked import StackedMLP
+    from lrfinder.params import ModelSettings
 
+    recipe = ModelSettings().recipe(x.shape[1])
     rates = {}
     for k in ks:
-        model = StackedMLP(x.shape[1], list(range(k)))
+        model = StackedMLP(recipe, list(range(k)))
         model.train(x, y, np.full(64, 1e-3))
         with Timer() as timer:
             model.train(x, y, np.full(steps, 1e-3))
@@ -38,16 +40,17 @@ def main() -> None:
     )
     args = parser.parse_args()
     x, _, y, _ = tutorial_data()
-    from lrfinder.engine import pick_device
+    from lrfinder.engine.stacked import pick_device
 
     print(f"device: {pick_device()}")
     if args.range_test:
-        from lrfinder.range_config import RangeTestConfig
-        from lrfinder.range_test import run_range_test
+        from lrfinder.lr.range_test import run_range_test
+        from lrfinder.params import ModelSettings, RangeTestSettings
 
         for n_seeds in (8, 64):
             with Timer() as timer:
-                result = run_range_test(x, y, RangeTestConfig(n_seeds=n_seeds))
+                model = ModelSettings(n_seeds=n_seeds)
+                result = run_range_test(x, y, model, RangeTestSettings())
             summary = result.summary
             print(
                 f"range test, {n_seeds} replicas on {summary['device']}: {timer.seconds:.1f} s, "

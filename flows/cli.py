@@ -1,16 +1,21 @@
-"""Command line for the flow, built from its signature and docstring (one source of truth)."""
+"""Command line for the flow, generated from the settings models (one source of truth): one flat
+flag per setting, every value checked by the same models before Prefect is even imported."""
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
+import sys
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from lrfinder.errors import SettingsError
+from lrfinder.params import RunSettings, flags, nest, parse_settings
 from lrfinder.settings import project_root
+
+NONE_WORDS = ("none", "null")
 
 
 def prefect_defaults() -> None:
@@ -20,60 +25,81 @@ def prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
-def _converter(annotation: Any) -> tuple[Callable[[str], Any], list[str] | None]:
-    """A str -> value function for a parameter type, and its choices for a Literal."""
-    args = typing.get_args(annotation)
-    if typing.get_origin(annotation) is list:
-        return args[0], None
+def _optional(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation)
+
+
+def _choices(annotation: Any) -> list[str] | None:
     if typing.get_origin(annotation) is typing.Literal:
-        return str, [str(a) for a in args]
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        inner = [a for a in args if a is not type(None)]
-        convert, choices = _converter(inner[0])
-        return (
-            lambda text: None if text.lower() in ("none", "null", "") else convert(text)
-        ), choices
-    if annotation is bool:
-        return (lambda text: text.lower() in ("1", "true", "yes", "on")), None
-    return annotation, None
+        return [str(a) for a in typing.get_args(annotation)]
+    return None
 
 
-def build_parser(flow: Any) -> argparse.ArgumentParser:
-    signature = inspect.signature(flow.fn)
-    hints = typing.get_type_hints(flow.fn)
-    described = flow.parameters.properties
+def build_parser() -> argparse.ArgumentParser:
+    """One flag per setting, its help from the field's description; values stay text here and
+    are validated by the settings models."""
     parser = argparse.ArgumentParser(
-        prog="make run ARGS=...", description=inspect.getdoc(flow.fn).split("\n")[0]
+        prog="make run ARGS=...",
+        description="Find a learning rate for a Keras MLP on the wine data (or your own CSV).",
+        argument_default=argparse.SUPPRESS,
     )
-    for name, parameter in signature.parameters.items():
-        convert, choices = _converter(hints[name])
-        help_text = described.get(name, {}).get("description", "")
+    groups = RunSettings.groups()
+    for name, (group, field) in flags().items():
+        flag = "--" + name.replace("_", "-")
+        if group == "preset":
+            info = RunSettings.model_fields["preset"]
+            parser.add_argument(
+                flag,
+                choices=_choices(info.annotation),
+                help="default, or tutorial (fills only settings left at their defaults; a "
+                "conflicting value stops the run)",
+            )
+            continue
+        info = groups[group].model_fields[field]
+        default = info.get_default(call_default_factory=True)
         parser.add_argument(
-            f"--{name.replace('_', '-')}",
+            flag,
             dest=name,
-            type=convert,
-            choices=choices,
-            nargs="+" if typing.get_origin(hints[name]) is list else None,
-            default=parameter.default,
-            help=f"{help_text} (default: {parameter.default})",
+            choices=_choices(info.annotation),
+            nargs="+" if typing.get_origin(info.annotation) is list else None,
+            metavar=None if _choices(info.annotation) else field.upper(),
+            help=f"[{group}] {info.description} (default: {default})",
         )
     parser.add_argument(
         "--flow-retries",
         type=int,
-        default=None,
         help="Times a failed run starts again; finished tasks come back Cached "
         "(default: $PREFECT_FLOWS_DEFAULT_RETRIES, else 0)",
     )
     return parser
 
 
+def parse_args(argv: Sequence[str] | None) -> tuple[RunSettings, int | None]:
+    """The resolved settings of a command line and its flow retries; raises SettingsError."""
+    args = vars(build_parser().parse_args(argv))
+    retries = args.pop("flow_retries", None)
+    index = flags()
+    for name, value in args.items():
+        group, field = index[name]
+        if field and isinstance(value, str) and value.lower() in NONE_WORDS:
+            info = RunSettings.groups()[group].model_fields[field]
+            if _optional(info.annotation):
+                args[name] = None
+    return parse_settings(nest(args)).resolved(), retries
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings, retries = parse_args(argv)
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     prefect_defaults()
     from flows.lr_finder import lr_finder
 
-    args = vars(build_parser(lr_finder).parse_args(argv))
-    retries = args.pop("flow_retries")
     flow = lr_finder if retries is None else lr_finder.with_options(retries=retries)
-    run_dir = flow(**args)
+    parameters = {name: getattr(settings, name) for name in RunSettings.model_fields}
+    run_dir = flow(**parameters)
     print(f"Run outputs: {run_dir}")
     return 0

@@ -4,21 +4,23 @@ prefect-dask / prefect-ray (installed with the `dask` / `ray` extras)."""
 from __future__ import annotations
 
 import os
-from typing import Literal
 
 from prefect.context import FlowRunContext
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-RunnerKind = Literal["threads", "dask", "ray"]
+from lrfinder.params import ExecutionSettings
+
 LOCAL_WORKERS = 2
 # In this process, replica groups run one at a time: XLA already spreads one engine over all
 # cores, and smaller groups one after another beat larger or concurrent ones on a CPU.
 IN_PROCESS = ThreadPoolTaskRunner(max_workers=1)
 
 
-def cluster_task_runner(kind: RunnerKind, address: str | None, gpus_per_group: float) -> TaskRunner:
-    """`dask` or `ray`: the cluster at `address`, or a local one with LOCAL_WORKERS
+def cluster_task_runner(execution: ExecutionSettings) -> TaskRunner:
+    """`dask` or `ray`: the cluster at `cluster_address`, or a local one with LOCAL_WORKERS
     single-threaded worker processes (each offering `gpus_per_group` GPUs when set)."""
+    kind, address = execution.task_runner, execution.cluster_address
+    gpus_per_group = execution.gpus_per_group
     workers = LOCAL_WORKERS
     if kind == "dask":
         from prefect_dask import DaskTaskRunner

@@ -7,3 +7,7 @@ class DataError(ValueError):
 
 class TransientDownloadError(RuntimeError):
     """A download failed in a way that may succeed on a retry (network error, HTTP 5xx/429)."""
+
+
+class SettingsError(ValueError):
+    """A run's settings are invalid; the message names each setting, its flag and the fix."""

@@ -8,13 +8,14 @@ from typing import Any
 from prefect import task
 from prefect.tasks import exponential_backoff
 
-from lrfinder import cleaning, sources, splitting
-from lrfinder.cleaning import CleanData, LabelRule
+from lrfinder.data import cleaning, sources, splitting
+from lrfinder.data.cleaning import CleanData, LabelRule
+from lrfinder.data.sources import DataSource
+from lrfinder.data.splitting import SplitData
 from lrfinder.errors import TransientDownloadError
-from lrfinder.outputs import write_data_outputs
+from lrfinder.params import SplitSettings
+from lrfinder.reporting.outputs import write_data_outputs
 from lrfinder.settings import Settings
-from lrfinder.sources import DataSource
-from lrfinder.splitting import SplitConfig, SplitData
 from tasks.caching import content_cache
 from tasks.logs import task_logger
 
@@ -46,12 +47,9 @@ def locate_data(data: str | None, settings: Settings) -> DataSource:
     return source
 
 
-@task(
-    name="load-clean",
-    cache_policy=content_cache("lrfinder.cleaning", "lrfinder.sources", "lrfinder.fileio"),
-    persist_result=True,
-)
+@task(name="load-clean", cache_policy=content_cache(), persist_result=True)
 def load_clean(source: DataSource, rule: LabelRule) -> CleanData:
+    """Read the input files, drop rows with missing values, and make the features and label."""
     clean = cleaning.clean(source, rule)
     report = clean.report
     task_logger().info(
@@ -65,12 +63,9 @@ def load_clean(source: DataSource, rule: LabelRule) -> CleanData:
     return clean
 
 
-@task(
-    name="split-scale",
-    cache_policy=content_cache("lrfinder.splitting", "lrfinder.cleaning"),
-    persist_result=True,
-)
-def split_scale(clean: CleanData, config: SplitConfig) -> SplitData:
+@task(name="split-scale", cache_policy=content_cache(), persist_result=True)
+def split_scale(clean: CleanData, config: SplitSettings) -> SplitData:
+    """Split into train/validation/test and standardise on the train split only."""
     split = splitting.split_and_scale(clean, config)
     task_logger().info("split %s, leakage %s", split.report["rows"], split.report["leakage"])
     return split

@@ -11,17 +11,17 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from lrfinder.groups import GroupMap, Kind, run_group, run_locally
+from lrfinder.engine.groups import GroupFn, GroupMap, group_name, run_locally
 from tasks.progress import StepProgress
 
 
 @task(name="replica-group", cache_policy=NO_CACHE, persist_result=False)
 def replica_group(
-    kind: Kind, call: dict[str, Any], progress_key: str, label: str, bar: bool
+    fn: GroupFn, call: dict[str, Any], progress_key: str, label: str, bar: bool
 ) -> Any:
     """Train one group of replicas as one vectorized engine, wherever the runner placed it."""
     with StepProgress(label, key=progress_key, bar=bar) as progress:
-        return run_group(kind, {**call, "on_progress": progress.update})
+        return fn(**call, on_progress=progress.update)
 
 
 def gpu_request(runner: Any, gpus: float) -> AbstractContextManager:
@@ -46,16 +46,17 @@ def group_map(key: str, label: str, gpus: float = 0.0) -> GroupMap:
     runner (each asking for `gpus` GPUs); outside a flow run (a task's `.fn` called directly)
     the groups run here in turn."""
 
-    def run(kind: Kind, calls: list[dict[str, Any]]) -> list[Any]:
+    def run(fn: GroupFn, calls: list[dict[str, Any]]) -> list[Any]:
         context = FlowRunContext.get()
         if context is None or context.task_runner is None:
-            return run_locally(kind, calls)
+            return run_locally(fn, calls)
+        kind = group_name(fn)
         in_process = isinstance(context.task_runner, ThreadPoolTaskRunner)
         n = len(calls)
         with gpu_request(context.task_runner, gpus):
             futures = [
                 replica_group.with_options(task_run_name=f"{kind}-group-{i}-of-{n}").submit(
-                    kind, call, f"{key}-group-{i}", f"{label}, {kind} group {i}/{n}", in_process
+                    fn, call, f"{key}-group-{i}", f"{label}, {kind} group {i}/{n}", in_process
                 )
                 for i, call in enumerate(calls, 1)
             ]

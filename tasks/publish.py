@@ -11,16 +11,16 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 
+from lrfinder.data.splitting import SplitData
 from lrfinder.fileio import write_text_atomic
-from lrfinder.model_card import metric_rows
-from lrfinder.report import (
+from lrfinder.reporting.model_card import metric_rows
+from lrfinder.reporting.report import (
     CHART_TITLES,
     confirmation_rows,
     png_data_uri,
     report_markdown,
     suggestion_rows,
 )
-from lrfinder.splitting import SplitData
 from tasks.logs import task_logger
 
 LINKED_FILES = {
@@ -60,8 +60,8 @@ def publish(run_dir: Path, selection, evaluation, split: SplitData) -> dict[str,
         ),
     }
     if rows := confirmation_rows(summary):
-        ids["confirmation-sweep"] = create_table_artifact(
-            rows, key="confirmation-sweep", description="Validation metric per candidate rate"
+        ids["confirmation-runs"] = create_table_artifact(
+            rows, key="confirmation-runs", description="Validation metric per candidate rate"
         )
     for key, name in LINKED_FILES.items():
         ids[key] = create_link_artifact(

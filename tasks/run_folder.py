@@ -8,7 +8,7 @@ from pathlib import Path
 from prefect import task
 from prefect.runtime import flow_run
 
-from lrfinder.outputs import point_latest, run_folder_name
+from lrfinder.reporting.outputs import point_latest, run_folder_name
 from lrfinder.settings import Settings
 from tasks.logs import task_logger
 
@@ -22,6 +22,7 @@ def open_run_folder(settings: Settings) -> Path:
 
 @task(name="finish-run")
 def finish_run(settings: Settings, run_dir: Path) -> str:
+    """Point artifacts/latest at this run's folder."""
     point_latest(settings.artifacts_dir, run_dir)
     task_logger().info("run outputs in %s", run_dir)
     return str(run_dir)

@@ -6,44 +6,34 @@ from pathlib import Path
 
 from prefect import task
 
-from lrfinder.outputs import write_selection
-from lrfinder.plots import confirmation_chart, lr_finder_chart
-from lrfinder.range_config import RangeTestConfig
-from lrfinder.select_config import SelectConfig
-from lrfinder.splitting import SplitData
+from lrfinder.data.splitting import SplitData
+from lrfinder.engine.groups import Placement
+from lrfinder.lr.range_test import RangeTestResult
+from lrfinder.lr.selection import Selection, select_rate
+from lrfinder.params import ExecutionSettings, ModelSettings, SelectionSettings
+from lrfinder.reporting.outputs import write_selection
+from lrfinder.reporting.plots import confirmation_chart, lr_finder_chart
 from tasks.caching import content_cache
 from tasks.groups import group_map
 from tasks.logs import task_logger
 
-SELECTION_MODULES = (
-    "lrfinder.selection",
-    "lrfinder.suggest",
-    "lrfinder.confirm",
-    "lrfinder.training",
-    "lrfinder.train_config",
-    "lrfinder.engine",
-    "lrfinder.groups",
-)
 
-
-@task(
-    name="select",
-    cache_policy=content_cache(*SELECTION_MODULES),
-    persist_result=True,
-)
-def select(split: SplitData, curves, range_config: RangeTestConfig, config: SelectConfig):
+@task(name="select", cache_policy=content_cache(), persist_result=True)
+def select(
+    split: SplitData,
+    curves: RangeTestResult,
+    model: ModelSettings,
+    settings: SelectionSettings,
+    execution: ExecutionSettings,
+) -> Selection:
     """Suggest from the range-test curves and confirm on the validation split."""
-    from lrfinder.selection import select_rate
-
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val")
-    selection = select_rate(
-        curves.table, x, y, x_val, y_val, range_config.seeds, range_config.hidden,
-        range_config.batch_size, config, range_config.grouping,
-        group_map(
-            "confirmation-progress", "confirmation sweep (replica-epochs)", range_config.gpus_per_group
-        ),
-    )  # fmt: skip
+    progress = group_map(
+        "confirmation-progress", "confirmation (replica-epochs)", execution.gpus_per_group
+    )
+    placement = Placement(execution.grouping, progress)
+    selection = select_rate(curves.table, x, y, x_val, y_val, model, settings, placement)
     logger = task_logger()
     for warning in selection.summary["warnings"]:
         logger.warning(warning)
@@ -52,12 +42,13 @@ def select(split: SplitData, curves, range_config: RangeTestConfig, config: Sele
 
 
 @task(name="write-selection-outputs")
-def write_select(run_dir: Path, curves, selection) -> list[str]:
+def write_select(run_dir: Path, curves: RangeTestResult, selection: Selection) -> list[str]:
+    """Write selection.json and the range-test and confirmation charts into the run folder."""
     charts = {
         "lr_finder.png": lr_finder_chart(curves.table, selection.aggregates, selection.chosen_lr)
     }
     if selection.confirmation is not None:
-        metric = selection.summary["config"]["confirmation"]["metric"]
+        metric = selection.summary["config"]["confirm_metric"]
         charts["confirmation.png"] = confirmation_chart(
             selection.confirmation.by_rate, selection.chosen_lr, metric
         )

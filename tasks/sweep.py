@@ -1,4 +1,4 @@
-"""The learning-rate range test as a cached task (TensorFlow is imported only when it runs)."""
+"""The learning-rate range test (the sweep) as a cached task."""
 
 from __future__ import annotations
 
@@ -6,35 +6,30 @@ from pathlib import Path
 
 from prefect import task
 
-from lrfinder.outputs import write_range_test
-from lrfinder.range_config import RangeTestConfig
-from lrfinder.splitting import SplitData
+from lrfinder.data.splitting import SplitData
+from lrfinder.engine.groups import Placement
+from lrfinder.lr.range_test import RangeTestResult, run_range_test
+from lrfinder.params import ExecutionSettings, ModelSettings, RangeTestSettings
+from lrfinder.reporting.outputs import write_range_test
 from tasks.caching import content_cache
 from tasks.groups import group_map
 from tasks.logs import task_logger
 
 
-@task(
-    name="sweep",
-    cache_policy=content_cache(
-        "lrfinder.range_test", "lrfinder.range_config", "lrfinder.engine", "lrfinder.groups"
-    ),
-    persist_result=True,
-)
-def sweep(split: SplitData, config: RangeTestConfig):
+@task(name="sweep", cache_policy=content_cache(), persist_result=True)
+def sweep(
+    split: SplitData,
+    model: ModelSettings,
+    settings: RangeTestSettings,
+    execution: ExecutionSettings,
+) -> RangeTestResult:
     """Run the range test on the train split (validation split for the optional val loss)."""
-    from lrfinder.range_test import run_range_test
-
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val")
-    label = f"range test ({config.mode}, {config.n_seeds} replicas)"
+    label = f"range test ({settings.sweep_mode}, {model.n_seeds} replicas)"
+    progress = group_map("sweep-progress", label, execution.gpus_per_group)
     result = run_range_test(
-        x,
-        y,
-        config,
-        x_val,
-        y_val,
-        map_groups=group_map("sweep-progress", label, config.gpus_per_group),
+        x, y, model, settings, x_val, y_val, Placement(execution.grouping, progress)
     )
     summary = result.summary
     task_logger().info(
@@ -50,5 +45,6 @@ def sweep(split: SplitData, config: RangeTestConfig):
 
 
 @task(name="write-sweep-outputs")
-def write_sweep(run_dir: Path, result) -> list[str]:
+def write_sweep(run_dir: Path, result: RangeTestResult) -> list[str]:
+    """Write range_test.parquet and range_test.json into the run folder."""
     return sorted(str(p) for p in write_range_test(run_dir, result.table, result.summary).values())

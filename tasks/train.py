@@ -6,17 +6,24 @@ from pathlib import Path
 
 import numpy as np
 from prefect import task
-from prefect.runtime import flow_run
 
+from lrfinder.data.sources import DataSource
+from lrfinder.data.splitting import SplitData
+from lrfinder.engine.groups import Placement
 from lrfinder.fileio import atomic_path
-from lrfinder.final import Trained, evaluate
-from lrfinder.model_card import model_card
-from lrfinder.outputs import write_model_outputs
-from lrfinder.plots import confusion_matrix_chart, roc_chart, training_curves_chart
-from lrfinder.range_config import RangeTestConfig
-from lrfinder.sources import DataSource
-from lrfinder.splitting import SplitData
-from lrfinder.train_config import GateConfig, QualityGateError, TrainConfig, check_gate
+from lrfinder.lr.selection import Selection
+from lrfinder.params import (
+    ExecutionSettings,
+    ModelSettings,
+    QualityGateSettings,
+    RunSettings,
+    TrainingSettings,
+)
+from lrfinder.reporting.model_card import model_card
+from lrfinder.reporting.outputs import write_model_outputs
+from lrfinder.reporting.plots import confusion_matrix_chart, roc_chart, training_curves_chart
+from lrfinder.training.final import Trained, evaluate, train_final
+from lrfinder.training.gate import QualityGateError, check_gate
 from tasks.caching import content_cache
 from tasks.groups import group_map
 from tasks.logs import task_logger
@@ -24,30 +31,20 @@ from tasks.logs import task_logger
 PREDICTION_TOLERANCE = 1e-5
 
 
-@task(
-    name="train",
-    cache_policy=content_cache(
-        "lrfinder.final",
-        "lrfinder.training",
-        "lrfinder.train_config",
-        "lrfinder.engine",
-        "lrfinder.groups",
-    ),
-    persist_result=True,
-)
+@task(name="train", cache_policy=content_cache(), persist_result=True)
 def train(
-    split: SplitData, selection, range_config: RangeTestConfig, config: TrainConfig
+    split: SplitData,
+    selection: Selection,
+    model: ModelSettings,
+    settings: TrainingSettings,
+    execution: ExecutionSettings,
 ) -> Trained:
     """The chosen rate and the baseline, `n_seeds` replicas each, trained together."""
-    from lrfinder.final import train_final
-
-    trained = train_final(
-        split, selection.chosen_lr, range_config.seeds, range_config.hidden,
-        range_config.batch_size, config, range_config.grouping,
-        group_map(
-            "training-progress", "final training (replica-epochs)", range_config.gpus_per_group
-        ),
-    )  # fmt: skip
+    progress = group_map(
+        "training-progress", "final training (replica-epochs)", execution.gpus_per_group
+    )
+    placement = Placement(execution.grouping, progress)
+    trained = train_final(split, selection.chosen_lr, model, settings, placement)
     task_logger().info(
         "trained lr %.4g and baseline %.4g; epochs per replica %s%s",
         trained.chosen_lr,
@@ -60,6 +57,7 @@ def train(
 
 @task(name="evaluate")
 def evaluate_models(trained: Trained, split: SplitData):
+    """Test-set metrics of the chosen and the baseline models, per seed and final."""
     metrics, predictions = evaluate(trained, split)
     test = metrics["test"]
     task_logger().info(
@@ -79,20 +77,21 @@ def write_model(
     trained: Trained,
     split: SplitData,
     source: DataSource,
-    selection,
+    selection: Selection,
     evaluation,
+    settings: RunSettings,
 ) -> list[str]:
     """Save model.keras (checked: it reloads in safe mode and predicts as saved), metrics.json,
     predictions.parquet, model_card.md and the training, confusion-matrix and ROC charts."""
     import keras
 
-    from lrfinder.export import to_keras
+    from lrfinder.model.export import to_keras
 
     metrics, predictions = evaluation
     x_test, y_test = split.arrays("test")
     target = run_dir / "model.keras"
     with atomic_path(target) as tmp:
-        to_keras(trained.final_replicas("chosen")).save(tmp)
+        to_keras(trained.spec, trained.final_replicas("chosen")).save(tmp)
         reloaded = keras.saving.load_model(tmp, safe_mode=True)
         gap = np.abs(reloaded.predict(x_test, verbose=0)[:, 0] - predictions["prob_chosen"]).max()
         if gap > PREDICTION_TOLERANCE:
@@ -105,21 +104,19 @@ def write_model(
         ),
         "roc.png": roc_chart(y_test, predictions["prob_chosen"], predictions["prob_baseline"]),
     }
-    card = model_card(
-        metrics, source.describe(), dict(flow_run.parameters or {}), selection.summary["reason"]
-    )
+    card = model_card(metrics, source.describe(), settings.flat(), selection.summary["reason"])
     written = write_model_outputs(run_dir, metrics, predictions, card, charts)
     return sorted([str(target), *(str(p) for p in written.values())])
 
 
 @task(name="quality-gate")
-def quality_gate(evaluation, gate: GateConfig) -> bool:
+def quality_gate(evaluation, gate: QualityGateSettings) -> bool:
     """Fail the run, or only warn, when the final model's test accuracy is below the minimum."""
     metrics, _ = evaluation
     message = check_gate(metrics["test"]["chosen"]["final"]["accuracy"], gate)
     if message is None:
         return True
-    if gate.mode == "fail":
+    if gate.quality_gate_mode == "fail":
         raise QualityGateError(message)
     task_logger().warning(message)
     return False

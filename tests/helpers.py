@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
-from lrfinder.sources import UCI_COLUMNS
+from lrfinder.data.sources import UCI_COLUMNS
 
 HEADER = ",".join(["type", *UCI_COLUMNS])
 # The files the train and evaluate stages add to a run folder.
@@ -26,8 +26,23 @@ MODEL_FILES = {
 
 # Task runs of one flow run in-process (the stages, their writers, publish, finish, gate).
 N_TASKS = 15
-# A tiny MLP for engine-level tests.
-TINY = {"hidden": (8, 8), "batch_size": 16}
+# A tiny MLP for engine-level tests, as model settings.
+TINY = {"hidden_layers": [8, 8], "batch_size": 16}
+
+
+def recipe(n_features: int, hidden: tuple[int, ...] = (8, 8), batch_size: int = 16, **model):
+    """The engine recipe of a small MLP (Adam, ReLU unless `model` says otherwise)."""
+    from lrfinder.params import ModelSettings
+
+    settings = ModelSettings(hidden_layers=list(hidden), batch_size=batch_size, **model)
+    return settings.recipe(n_features)
+
+
+def flow_parameters(**flat) -> dict:
+    """The flow's nested parameters from flat setting names (as on the command line)."""
+    from lrfinder.params import nest
+
+    return nest(flat)
 
 
 def tiny_classification(seed: int, n_rows: int = 120) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ from prefect.client.schemas.filters import (
     ArtifactFilterKey,
     FlowRunFilter,
     FlowRunFilterId,
+    FlowRunFilterParentFlowRunId,
 )
 from prefect.client.schemas.sorting import ArtifactSort
 
@@ -29,7 +30,19 @@ def task_states(flow_run_id: UUID, expected: int, attempts: int = 100) -> dict[s
             if len(states) >= expected and set(states.values()) <= FINAL:
                 return states
             time.sleep(0.1)
-    return states
+    raise TimeoutError(f"expected {expected} final task runs, found {states}")
+
+
+def subflow_run_id(parent_flow_run_id: UUID) -> UUID:
+    """The id of the one subflow run started by a flow run."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent_flow_run_id])
+            )
+        )
+    assert len(runs) == 1, [run.name for run in runs]
+    return runs[0].id
 
 
 def latest_progress(key: str) -> float | None:

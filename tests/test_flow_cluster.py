@@ -12,17 +12,24 @@ from distributed import Client, LocalCluster, Nanny, Scheduler, SpecCluster
 from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
 
 from flows.lr_finder import lr_finder
-from tests.test_flow_data import SMALL_SWEEP
+from tests.helpers import N_TASKS, flow_parameters
+from tests.prefect_api import subflow_run_id, task_states
+from tests.test_flow_data import CACHED_STAGES, SMALL_SWEEP
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 GROUPS = 2
 
 
-def _run(folders: dict[str, Path], **parameters) -> Path:
+def _run_state(folders: dict[str, Path], **parameters):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LRFINDER_DATA_DIR", str(folders["data"]))
         patch.setenv("LRFINDER_ARTIFACTS_DIR", str(folders["artifacts"]))
-        return Path(lr_finder(**(SMALL_SWEEP | {"replicas_per_group": 1} | parameters)))
+        flat = SMALL_SWEEP | {"replicas_per_group": 1} | parameters
+        return lr_finder(return_state=True, **flow_parameters(**flat))
+
+
+def _run(folders: dict[str, Path], **parameters) -> Path:
+    return Path(_run_state(folders, **parameters).result())
 
 
 @pytest.fixture(scope="module")
@@ -57,18 +64,19 @@ def test_in_process_groups_run_in_this_process(in_process):
 
 
 def test_replica_groups_on_a_dask_cluster_match_the_in_process_run(folders, wine_csv, in_process):
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        temporary_settings({PREFECT_TASKS_REFRESH_CACHE: True}),
-    ):
-        on_dask = _run(
-            folders,
-            data=str(wine_csv),
-            task_runner="dask",
-            cluster_address=cluster.scheduler_address,
-        )
+    on_cluster = {"data": str(wine_csv), "task_runner": "dask"}
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        on_cluster["cluster_address"] = cluster.scheduler_address
+        cached = _run_state(folders, **on_cluster)
+        with temporary_settings({PREFECT_TASKS_REFRESH_CACHE: True}):
+            on_dask = _run(folders, **on_cluster)
+    # Execution settings are no part of a cache key: after the threads run, every stage of the
+    # Dask run comes back Cached, and its range-test record still names this process.
+    states = task_states(subflow_run_id(cached.state_details.flow_run_id), N_TASKS)
+    assert all(states[stage] == "Cached" for stage in CACHED_STAGES), states
+    assert _worker_pids(Path(cached.result())) == {os.getpid()}
     pids = _worker_pids(on_dask)
     assert len(pids) == GROUPS and os.getpid() not in pids, pids
     _assert_same_outputs(in_process, on_dask)

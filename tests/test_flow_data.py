@@ -10,8 +10,9 @@ import pytest
 
 from flows.cli import build_parser
 from flows.lr_finder import lr_finder
-from lrfinder.range_test import COLUMNS
-from tests.helpers import MODEL_FILES, N_TASKS, file_server, uci_file_text
+from lrfinder.lr.range_test import COLUMNS
+from lrfinder.params import RunSettings, flags
+from tests.helpers import MODEL_FILES, N_TASKS, file_server, flow_parameters, uci_file_text
 from tests.prefect_api import latest_progress, task_states
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -35,7 +36,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def run(**parameters) -> tuple[Path, dict[str, str]]:
-    state = lr_finder(return_state=True, **(SMALL_SWEEP | parameters))
+    state = lr_finder(return_state=True, **flow_parameters(**(SMALL_SWEEP | parameters)))
     run_dir = Path(state.result())
     return run_dir, task_states(state.state_details.flow_run_id, N_TASKS)
 
@@ -97,7 +98,7 @@ def test_flow_writes_the_data_files_and_reuses_its_cache(workspace, wine_csv, tm
 def test_bad_input_fails_the_run_and_leaves_no_run_folder(workspace, tmp_path):
     csv = tmp_path / "bad.csv"
     csv.write_text("a;b\n1;2\n")
-    state = lr_finder(data=str(csv), return_state=True)
+    state = lr_finder(return_state=True, **flow_parameters(data=str(csv)))
     assert state.is_failed()
     with pytest.raises(ValueError, match=r"bad\.csv: missing column\(s\)"):
         state.result()
@@ -130,25 +131,11 @@ def test_download_path_does_not_retry_a_missing_file(workspace, monkeypatch):
     assert list(workspace["data"].iterdir()) == []
 
 
-def test_cli_lists_every_parameter_with_help():
-    help_text = build_parser(lr_finder).format_help()
-    for name in lr_finder.parameters.properties:
+def test_flow_parameters_are_the_settings_groups_and_the_cli_has_every_setting():
+    schema = lr_finder.parameters
+    assert list(schema.properties) == list(RunSettings.model_fields)
+    assert schema.definitions["ModelSettings"]["properties"]["n_seeds"]["default"] == 8
+    help_text = build_parser().format_help()
+    for name in flags():
         assert f"--{name.replace('_', '-')}" in help_text
     assert "Seed of the test split" in help_text
-    args = build_parser(lr_finder).parse_args(
-        [
-            "--threshold",
-            "none",
-            "--val-size",
-            "0.1",
-            "--hidden-layers",
-            "64",
-            "32",
-            "--flow-retries",
-            "2",
-            "--task-runner",
-            "dask",
-        ]
-    )
-    assert args.threshold is None and args.val_size == 0.1 and args.hidden_layers == [64, 32]
-    assert args.flow_retries == 2 and args.task_runner == "dask"

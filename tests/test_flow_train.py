@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from flows.lr_finder import lr_finder
-from tests.helpers import MODEL_FILES, N_TASKS
+from tests.helpers import MODEL_FILES, N_TASKS, flow_parameters
 from tests.prefect_api import task_states
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -24,7 +24,7 @@ SHORT = {
 
 
 def test_flow_trains_evaluates_and_saves_a_reloadable_model(workspace, wine_csv):
-    run_dir = Path(lr_finder(data=str(wine_csv), **SHORT))
+    run_dir = Path(lr_finder(**flow_parameters(data=str(wine_csv), **SHORT)))
     assert {p.name for p in run_dir.iterdir()} >= MODEL_FILES
 
     predictions = pd.read_parquet(run_dir / "predictions.parquet")
@@ -43,17 +43,13 @@ def test_flow_trains_evaluates_and_saves_a_reloadable_model(workspace, wine_csv)
     twins = report["leakage"]["test_rows_with_twin_in_train_or_val"]
     assert metrics["test_without_twins"]["chosen"]["final"]["rows"] == 1293 - twins
     assert len(chosen["per_seed"]) == 3 and metrics["refit"]
-    assert metrics["chosen_lr"] == json.loads((run_dir / "selection.json").read_text())["chosen_lr"]
+    selection = json.loads((run_dir / "selection.json").read_text())
+    assert metrics["chosen_lr"] == selection["chosen_lr"], "the final training uses the choice"
     card = (run_dir / "model_card.md").read_text()
     assert report["source"]["files"][0]["sha256"] in card and "tensorflow" in card
 
-    state = lr_finder(
-        data=str(wine_csv),
-        min_test_accuracy=0.99,
-        quality_gate_mode="fail",
-        return_state=True,
-        **SHORT,
-    )
+    gate = {"min_test_accuracy": 0.99, "quality_gate_mode": "fail"}
+    state = lr_finder(return_state=True, **flow_parameters(data=str(wine_csv), **SHORT, **gate))
     assert state.is_failed()
     with pytest.raises(
         RuntimeError, match=r"quality gate: test accuracy 0\.\d+ is below the minimum 0\.99"
@@ -66,7 +62,7 @@ def test_flow_trains_evaluates_and_saves_a_reloadable_model(workspace, wine_csv)
 
 
 def test_tutorial_preset_reproduces_the_tutorial(workspace, wine_csv):
-    run_dir = Path(lr_finder(data=str(wine_csv), preset="tutorial"))
+    run_dir = Path(lr_finder(**flow_parameters(data=str(wine_csv), preset="tutorial")))
     assert len(pd.read_parquet(run_dir / "val.parquet")) == 0
     assert len(pd.read_parquet(run_dir / "train.parquet")) == 5170
     curves = json.loads((run_dir / "range_test.json").read_text())

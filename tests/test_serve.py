@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import flow_parameters
 from tests.prefect_server import free_port
 from tests.test_flow_data import SMALL_SWEEP
 
@@ -76,7 +77,7 @@ def test_make_serve_deploys_the_nightly_schedule_and_runs_a_triggered_run(served
     assert {"cron": "0 2 * * *", "timezone": "UTC"}.items() <= schedules[0].items()
     assert found["work_pool_name"] == "lr-finder-process"
 
-    parameters = SMALL_SWEEP | {"data": str(wine_csv)}
+    parameters = flow_parameters(**(SMALL_SWEEP | {"data": str(wine_csv)}))
     flow_run = httpx.post(
         f"{api}/deployments/{found['id']}/create_flow_run",
         json={"parameters": parameters},

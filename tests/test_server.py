@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-import lrfinder.final
+import tasks.train
 from flows.lr_finder import lr_finder
+from tests.helpers import flow_parameters
 from tests.prefect_api import FINAL
 from tests.test_flow_data import SMALL_SWEEP
 
@@ -24,7 +25,7 @@ STAGES = {
     "write-sweep-outputs", "select", "write-selection-outputs", "train", "evaluate",
     "write-model-outputs", "publish-report", "finish-run", "quality-gate",
 }  # fmt: skip
-TABLES = {"range-test-summary", "confirmation-sweep", "test-metrics"}
+TABLES = {"range-test-summary", "confirmation-runs", "test-metrics"}
 LINKS = {"report-file", "model-file", "metrics-file"}
 GROUP_SIZE = 2  # engines of 2 slots: one queue (group) per training stage in this process
 PROGRESS = {"sweep-progress-group-1", "confirmation-progress-group-1", "training-progress-group-1"}
@@ -52,8 +53,11 @@ def latest_task_states(api: str, flow_run_id: str, names: set[str]) -> dict[str,
         runs = rest(api, "task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}})
         runs.sort(key=lambda run: run["created"])
         states = {run["name"].rsplit("-", 1)[0]: run["state"]["name"] for run in runs}
-        if all(states.get(name) in FINAL for name in names) or time.monotonic() > deadline:
+        if all(states.get(name) in FINAL for name in names):
             return states
+        if time.monotonic() > deadline:
+            pending = {name: states.get(name) for name in names if states.get(name) not in FINAL}
+            raise TimeoutError(f"task runs not final after 60 s: {pending}")
         time.sleep(0.2)
 
 
@@ -69,10 +73,8 @@ def finished_run(prefect_api, wine_csv, tmp_path_factory) -> dict:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LRFINDER_ARTIFACTS_DIR", str(artifacts_dir))
         patch.setenv("LRFINDER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
-        state = lr_finder(
-            return_state=True,
-            **(SMALL_SWEEP | {"data": str(wine_csv), "seed": 11, "replicas_per_group": GROUP_SIZE}),
-        )
+        flat = SMALL_SWEEP | {"data": str(wine_csv), "seed": 11, "replicas_per_group": GROUP_SIZE}
+        state = lr_finder(return_state=True, **flow_parameters(**flat))
     return {"id": str(state.state_details.flow_run_id), "run_dir": Path(state.result())}
 
 
@@ -101,10 +103,10 @@ def test_rest_api_records_the_run_every_stage_and_the_artifacts(prefect_api, fin
     table = json.loads(artifacts["test-metrics"]["data"])
     assert table[0]["metric"] == "accuracy"
     assert table[0]["chosen_final"] == pytest.approx(metrics["test"]["chosen"]["final"]["accuracy"])
-    assert (
-        artifacts["model-file"]["type"] == "markdown"
-        or "model.keras" in artifacts["model-file"]["data"]
-    )
+    for key, name in zip(sorted(LINKS), ["metrics.json", "model.keras", "report.md"], strict=True):
+        target = (finished_run["run_dir"] / name).resolve()
+        assert artifacts[key]["data"] == f"[{name}]({target.as_uri()})", artifacts[key]
+        assert target.is_file()
     assert all(float(artifacts[key]["data"]) == 100.0 for key in PROGRESS)
 
 
@@ -115,8 +117,9 @@ def test_retry_after_a_crash_in_final_training_reuses_earlier_tasks(
         raise RuntimeError("injected crash in final training")
 
     with monkeypatch.context() as patch:
-        patch.setattr(lrfinder.final, "train_final", crash)
-        state = lr_finder(return_state=True, **(SMALL_SWEEP | {"data": str(wine_csv), "seed": 7}))
+        patch.setattr(tasks.train, "train_final", crash)
+        flat = SMALL_SWEEP | {"data": str(wine_csv), "seed": 7}
+        state = lr_finder(return_state=True, **flow_parameters(**flat))
     assert state.is_failed()
     flow_run_id = str(state.state_details.flow_run_id)
     assert latest_task_states(prefect_api, flow_run_id, {"train"})["train"] == "Failed"

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from prefect.states import Completed, Failed
 
-from lrfinder.cleaning import label_rule
+from lrfinder.data.cleaning import label_rule
 from lrfinder.errors import DataError, TransientDownloadError
+from lrfinder.params import SplitSettings
 from lrfinder.settings import Settings
-from lrfinder.splitting import SplitConfig
 from tasks.data import load_clean, locate_data, retry_on_transient, split_scale, write_data
 
 EXPECTED_FILES = ["data_report.json", "scaler.json", "test.parquet", "train.parquet", "val.parquet"]
@@ -22,7 +22,7 @@ def stages(wine_csv, tmp_path_factory):
     )
     source = locate_data.fn(str(wine_csv), settings)
     clean = load_clean.fn(source, label_rule(None, 6, None))
-    split = split_scale.fn(clean, SplitConfig())
+    split = split_scale.fn(clean, SplitSettings())
     return source, clean, split
 
 
@@ -69,19 +69,22 @@ def test_only_transient_download_failures_are_retried():
 
 
 def test_sweep_and_select_tasks_write_their_outputs(stages, tmp_path):
-    from lrfinder.range_config import RangeTestConfig
-    from lrfinder.select_config import SelectConfig
+    from lrfinder.params import (
+        ExecutionSettings,
+        ModelSettings,
+        RangeTestSettings,
+        SelectionSettings,
+    )
     from tasks.select import select, write_select
     from tasks.sweep import sweep, write_sweep
 
     _, _, split = stages
-    range_config = RangeTestConfig(n_seeds=2, num_steps=60, hidden=(16, 16))
-    curves = sweep.fn(split, range_config)
+    model, execution = ModelSettings(n_seeds=2, hidden_layers=[16, 16]), ExecutionSettings()
+    curves = sweep.fn(split, model, RangeTestSettings(num_steps=60), execution)
     assert curves.summary["train_rows"] == len(split.train)
     assert set(curves.table["replica"]) == {0, 1}
-    selection = select.fn(
-        split, curves, range_config, SelectConfig(method="steepest", confirm=False)
-    )
+    settings = SelectionSettings(suggest_method="steepest", confirm=False)
+    selection = select.fn(split, curves, model, settings, execution)
     assert selection.chosen_lr == selection.aggregates["steepest"].lr
     assert "not confirmed" in selection.summary["reason"]
     written = write_sweep.fn(tmp_path, curves) + write_select.fn(tmp_path, curves, selection)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from lrfinder.cleaning import (
+from lrfinder.data.cleaning import (
     WINE_FEATURES,
     clean,
     clean_custom,
@@ -11,8 +11,8 @@ from lrfinder.cleaning import (
     label_rule,
     read_table,
 )
+from lrfinder.data.sources import DataSource, SourceFile
 from lrfinder.errors import DataError
-from lrfinder.sources import DataSource, SourceFile
 from tests.helpers import HEADER, wine_csv_text, wine_row
 
 

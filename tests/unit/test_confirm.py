@@ -2,17 +2,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lrfinder.confirm import ConfirmConfig, candidate_rates, confirm
-from lrfinder.training import bce_from_logits
+from lrfinder.lr.confirm import candidate_rates, confirm
+from lrfinder.model.heads import BINARY
+from lrfinder.params import SelectionSettings
 
 SEEDS = [0, 1, 2]
 
 
 def bowl(target: float, lower_is_better: bool = True):
-    """A fake evaluator: the metric is a parabola in log10(rate) with its optimum at `target`."""
+    """A fake trainer: the metric is a parabola in log10(rate) with its optimum at `target`."""
     calls: list[np.ndarray] = []
 
-    def evaluate(rates: np.ndarray) -> pd.DataFrame:
+    def train(rates: np.ndarray) -> pd.DataFrame:
         calls.append(np.asarray(rates))
         rows = []
         for rate in rates:
@@ -24,62 +25,53 @@ def bowl(target: float, lower_is_better: bool = True):
                 )
         return pd.DataFrame(rows)
 
-    evaluate.calls = calls
-    return evaluate
+    train.calls = calls
+    return train
 
 
 def test_candidates_span_a_tenth_to_three_times_the_center():
-    rates = candidate_rates(1e-3, ConfirmConfig())
+    rates = candidate_rates(1e-3, SelectionSettings())
     assert len(rates) == 7
     assert rates[0] == pytest.approx(1e-4) and rates[-1] == pytest.approx(3e-3)
 
 
 def test_interior_optimum_is_chosen_without_extending():
-    evaluate = bowl(1e-3)
-    result = confirm(1e-3, ConfirmConfig(), evaluate)
-    assert len(evaluate.calls) == 1 and result.extensions == 0
-    assert result.chosen_lr == pytest.approx(candidate_rates(1e-3, ConfirmConfig())[4])
+    train = bowl(1e-3)
+    result = confirm(1e-3, SelectionSettings(), train)
+    assert len(train.calls) == 1 and result.extensions == 0
+    assert result.chosen_lr == pytest.approx(candidate_rates(1e-3, SelectionSettings())[4])
     assert "lowest median val_loss" in result.reason and "edge" not in result.reason
 
 
 def test_edge_optimum_extends_the_set_in_its_direction():
     target = 0.05
-    evaluate = bowl(target)
-    result = confirm(target / 20, ConfirmConfig(), evaluate)
+    train = bowl(target)
+    result = confirm(target / 20, SelectionSettings(), train)
     assert result.extensions == 2
-    assert all(
-        len(call) == 2 and call.min() > evaluate.calls[0].max() for call in evaluate.calls[1:]
-    )
+    assert all(len(call) == 2 and call.min() > train.calls[0].max() for call in train.calls[1:])
     step = 30 ** (1 / 6)
     assert target / step <= result.chosen_lr <= target * step
     assert len(result.by_rate) == 11
 
 
 def test_extension_is_bounded_and_says_so():
-    result = confirm(1e-6, ConfirmConfig(max_extensions=1), bowl(1.0))
+    result = confirm(1e-6, SelectionSettings(confirm_extensions=1), bowl(1.0))
     assert result.extensions == 1
     assert result.chosen_lr == result.by_rate["lr"].max()
     assert "still at the edge" in result.reason
 
 
 def test_accuracy_metric_prefers_the_highest_median():
-    result = confirm(1e-3, ConfirmConfig(metric="val_accuracy"), bowl(1e-3))
-    assert result.chosen_lr == pytest.approx(candidate_rates(1e-3, ConfirmConfig())[4])
+    result = confirm(1e-3, SelectionSettings(confirm_metric="val_accuracy"), bowl(1e-3))
+    assert result.chosen_lr == pytest.approx(candidate_rates(1e-3, SelectionSettings())[4])
     assert "highest median val_accuracy" in result.reason
 
 
-def test_bce_from_logits_matches_the_definition():
-    logits = np.array([[0.0, 2.0, -3.0]])
+def test_binary_head_loss_matches_the_definition():
+    logits = np.array([[[0.0], [2.0], [-3.0]]])
     y = np.array([1.0, 0.0, 0.0])
-    p = 1 / (1 + np.exp(-logits[0]))
+    p = 1 / (1 + np.exp(-logits[0, :, 0]))
     expected = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    assert bce_from_logits(logits, y)[0] == pytest.approx(expected)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [({"n_candidates": 2}, "at least 3"), ({"metric": "auc"}, "confirm_metric='auc'")],
-)
-def test_config_is_validated(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        ConfirmConfig(**kwargs)
+    assert BINARY.loss(logits, y)[0] == pytest.approx(expected)
+    np.testing.assert_allclose(BINARY.predict(logits)[0], p)
+    assert BINARY.accuracy(logits, y)[0] == pytest.approx(2 / 3)

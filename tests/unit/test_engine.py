@@ -1,14 +1,23 @@
 """The stacked engine against Keras itself, and replicas against solo runs."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
 
-from lrfinder.engine import StackedMLP, StopRule, batch_order
-from lrfinder.export import to_keras
-from lrfinder.mlp import predict_proba
+from lrfinder.engine.optimizers import OPTIMIZERS
+from lrfinder.engine.stacked import StackedMLP, StopRule, batch_order
+from lrfinder.model.export import to_keras
+from lrfinder.model.forward import predict
+from lrfinder.model.spec import ACTIVATIONS
+from tests.helpers import recipe
 
 HIDDEN = (16, 8)
+
+
+def stacked(seeds: list[int], batch_size: int = 32, **model) -> StackedMLP:
+    return StackedMLP(recipe(5, HIDDEN, batch_size, **model), seeds)
 
 
 @pytest.fixture(scope="module")
@@ -19,14 +28,26 @@ def data():
     return x, y
 
 
+def keras_optimizer(engine: StackedMLP, lr: float) -> keras.optimizers.Optimizer:
+    """The Keras optimizer of the engine's optimizer's name, with the same hyperparameters."""
+    optimizer = engine.recipe.optimizer
+    fields = {f.name: getattr(optimizer, f.name) for f in dataclasses.fields(optimizer)}
+    config = {"learning_rate": lr, **{k: v for k, v in fields.items() if k != "name"}}
+    return keras.optimizers.get({"class_name": optimizer.name, "config": config})
+
+
 def keras_twin(engine: StackedMLP, lr: float) -> keras.Model:
+    """The engine's network as a plain Keras model, built from its specification."""
+    spec = engine.spec
     model = keras.Sequential(
-        [keras.Input((engine.sizes[0],))]
-        + [keras.layers.Dense(w, activation="relu") for w in engine.sizes[1:-1]]
-        + [keras.layers.Dense(1, activation="sigmoid")]
+        [keras.Input((spec.n_features,))]
+        + [
+            keras.layers.Dense(units, activation=activation)
+            for units, activation in zip(spec.sizes[1:], spec.activations, strict=True)
+        ]
     )
     model.set_weights(engine.replica_weights(0))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss="binary_crossentropy")
+    model.compile(optimizer=keras_optimizer(engine, lr), loss="binary_crossentropy")
     return model
 
 
@@ -39,10 +60,11 @@ class WeightRecorder(keras.callbacks.Callback):
         self.weights.append([w.copy() for w in self.model.get_weights()])
 
 
-def test_k1_follows_keras_fit_step_by_step(data):
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+def test_k1_follows_keras_fit_step_by_step(data, optimizer):
     x, y = data
     lr, epochs = 3e-3, 2
-    engine = StackedMLP(x.shape[1], [11], HIDDEN, batch_size=32)
+    engine = stacked([11], optimizer=optimizer)
     model = keras_twin(engine, lr)
     per_epoch = 5  # 150 rows: four batches of 32 and one of 22
     recorder = WeightRecorder()
@@ -69,12 +91,10 @@ def test_k1_follows_keras_fit_step_by_step(data):
 def test_epoch_means_of_batch_loss_and_accuracy_match_keras_history(data):
     x, y = data
     lr, per_epoch = 3e-3, 5
-    engine = StackedMLP(x.shape[1], [11], HIDDEN, batch_size=32)
+    engine = stacked([11])
     model = keras_twin(engine, lr)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=lr),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
+        optimizer=keras_optimizer(engine, lr), loss="binary_crossentropy", metrics=["accuracy"]
     )
     rows = np.concatenate(batch_order(len(x), 32, 11, per_epoch))
     history = model.fit(x[rows], y[rows], batch_size=32, epochs=1, shuffle=False, verbose=0)
@@ -90,9 +110,9 @@ def test_replica_of_a_k_run_equals_its_solo_run(data):
     x, y = data
     rates = np.geomspace(1e-4, 1e-1, 12)
     lrs = np.stack([rates, rates * 0.5, rates * 2], axis=1)
-    group = StackedMLP(x.shape[1], [3, 4, 5], HIDDEN)
+    group = stacked([3, 4, 5])
     group_trace = group.train(x, y, lrs)
-    solo = StackedMLP(x.shape[1], [4], HIDDEN)
+    solo = stacked([4])
     solo_trace = solo.train(x, y, lrs[:, 1])
     np.testing.assert_allclose(group_trace.loss[:, 1], solo_trace.loss[:, 0], rtol=1e-5)
     for ours, theirs in zip(group.replica_weights(1), solo.replica_weights(0), strict=True):
@@ -104,7 +124,7 @@ def test_same_seeds_give_identical_runs(data):
     x, y = data
     runs = []
     for _ in range(2):
-        engine = StackedMLP(x.shape[1], [1, 2], HIDDEN)
+        engine = stacked([1, 2])
         trace = engine.train(x, y, np.geomspace(1e-4, 1e-2, 10))
         runs.append((trace.loss, engine.replica_weights(1)))
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
@@ -116,7 +136,7 @@ def test_a_diverging_replica_stops_while_the_others_go_on(data):
     x, y = data
     steps = 40
     lrs = np.stack([np.full(steps, 1e-3), np.geomspace(1e-3, 1e4, steps)], axis=1)
-    engine = StackedMLP(x.shape[1], [7, 8], HIDDEN)
+    engine = stacked([7, 8])
     trace = engine.train(x, y, lrs, StopRule(beta=0.9, factor=4.0))
     assert trace.stopped_at[0] is None
     stop = trace.stopped_at[1]
@@ -124,14 +144,14 @@ def test_a_diverging_replica_stops_while_the_others_go_on(data):
     assert np.isfinite(trace.loss[:stop, 1]).all()
     assert np.isnan(trace.loss[stop + 1 :, 1]).all()
     assert np.isfinite(trace.loss[:, 0]).all() and trace.steps_run == steps
-    solo = StackedMLP(x.shape[1], [7], HIDDEN)
+    solo = stacked([7])
     solo.train(x, y, lrs[:, 0])
     np.testing.assert_allclose(engine.replica_weights(0)[0], solo.replica_weights(0)[0], atol=1e-6)
 
 
 def test_recorded_loss_is_the_batch_loss_and_smoothing_is_bias_corrected(data):
     x, y = data
-    engine = StackedMLP(x.shape[1], [9], HIDDEN)
+    engine = stacked([9])
     start = keras_twin(engine, 1e-3)
     first = batch_order(len(x), 32, 9, 1)[0]
     expected = keras.losses.binary_crossentropy(y[first], start.predict(x[first], verbose=0)[:, 0])
@@ -144,13 +164,44 @@ def test_recorded_loss_is_the_batch_loss_and_smoothing_is_bias_corrected(data):
 
 def test_keras_export_predicts_like_the_engine(data):
     x, y = data
-    engine = StackedMLP(x.shape[1], [1, 2, 3], HIDDEN)
+    engine = stacked([1, 2, 3])
     engine.train(x, y, np.full(10, 1e-2))
-    single = to_keras([engine.replica_weights(2)])
+    single = to_keras(engine.spec, [engine.replica_weights(2)])
     np.testing.assert_allclose(single.predict(x, verbose=0)[:, 0], engine.predict(x)[2], atol=1e-6)
-    ensemble = to_keras([engine.replica_weights(k) for k in range(3)])
+    ensemble = to_keras(engine.spec, [engine.replica_weights(k) for k in range(3)])
     np.testing.assert_allclose(
         ensemble.predict(x, verbose=0)[:, 0], engine.predict(x).mean(axis=0), atol=1e-6
     )
-    stacked = [p.numpy() for p in engine.params]
-    np.testing.assert_allclose(predict_proba(stacked, x), engine.predict(x), atol=1e-6)
+    weights = [p.numpy() for p in engine.params]
+    np.testing.assert_allclose(predict(engine.spec, weights, x), engine.predict(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_every_activation_trains_like_keras_and_exports_alike(data, activation):
+    x, y = data
+    engine = stacked([5], activation=activation)
+    assert engine.spec.activations == [activation, activation, "sigmoid"]
+    twin = keras_twin(engine, 1e-2)
+    rows = np.concatenate(batch_order(len(x), 32, 5, 5))
+    twin.fit(x[rows], y[rows], batch_size=32, epochs=1, shuffle=False, verbose=0)
+    engine.train(x, y, np.full(5, 1e-2))
+    for ours, theirs in zip(engine.replica_weights(0), twin.get_weights(), strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=2e-6)
+    exported = to_keras(engine.spec, [engine.replica_weights(0)])
+    np.testing.assert_allclose(
+        exported.predict(x, verbose=0)[:, 0], engine.predict(x)[0], atol=1e-6
+    )
+    weights = [p.numpy() for p in engine.params]
+    np.testing.assert_allclose(predict(engine.spec, weights, x)[0], engine.predict(x)[0], atol=1e-6)
+
+
+def test_a_slot_loaded_with_a_new_replica_trains_as_a_fresh_engine(data):
+    x, y = data
+    engine = stacked([1, 2])
+    engine.train(x, y, np.full(6, 1e-2))
+    engine.load(1, 9)
+    engine.train(x, y, np.full(4, 1e-2))
+    fresh = stacked([9])
+    fresh.train(x, y, np.full(4, 1e-2))
+    for ours, theirs in zip(engine.replica_weights(1), fresh.replica_weights(0), strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)

@@ -2,17 +2,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lrfinder.evaluation import binary_metrics, compare, paired_difference
-from lrfinder.final import no_twin_mask
-from lrfinder.model_card import metrics_table
-from lrfinder.splitting import SplitData
-from lrfinder.train_config import (
-    TUTORIAL_PRESET,
-    GateConfig,
-    TrainConfig,
-    apply_preset,
-    check_gate,
-)
+from lrfinder.data.splitting import SplitData
+from lrfinder.params import QualityGateSettings
+from lrfinder.reporting.model_card import metrics_table
+from lrfinder.training.evaluation import binary_metrics, compare, paired_difference
+from lrfinder.training.final import no_twin_mask
+from lrfinder.training.gate import check_gate
 
 
 def test_binary_metrics_on_a_known_case():
@@ -49,8 +44,11 @@ def test_compare_reports_ensemble_single_and_final():
     assert result["chosen"]["ensemble"]["accuracy"] == 1.0
     assert result["chosen"]["single"]["accuracy"] == 1.0
     assert result["chosen"]["per_seed"][1]["accuracy"] == 0.75
-    assert result["chosen"]["final"] == result["chosen"]["ensemble"]
     assert result["baseline"]["ensemble"]["accuracy"] == 0.5
+    assert result["baseline"]["final"]["accuracy"] == 0.5, "final follows final_model"
+    single = compare(y, chosen, baseline, "single")
+    assert single["final_model"] == "single"
+    assert single["baseline"]["final"]["accuracy"] == 0.75
     assert "| accuracy |" in metrics_table(result)
 
 
@@ -68,15 +66,7 @@ def test_no_twin_mask_marks_test_rows_seen_in_training():
     assert no_twin_mask(split).tolist() == [False, False, True]
 
 
-def test_quality_gate_and_presets():
-    assert check_gate(0.8, GateConfig(0.75)) is None
-    assert "below the minimum 0.9000" in check_gate(0.8, GateConfig(0.9, "fail"))
-    params = {"val_size": 0.2, "n_seeds": 8, "data": "x.csv"}
-    assert apply_preset("default", params) == params
-    tutorial = apply_preset("tutorial", params)
-    assert tutorial["data"] == "x.csv" and tutorial["val_size"] == 0.0
-    assert {k: tutorial[k] for k in TUTORIAL_PRESET} == TUTORIAL_PRESET
-    with pytest.raises(ValueError, match="preset='fast'"):
-        apply_preset("fast", params)
-    with pytest.raises(ValueError, match="final_model='best'"):
-        TrainConfig(final_model="best")
+def test_quality_gate():
+    assert check_gate(0.8, QualityGateSettings(min_test_accuracy=0.75)) is None
+    failing = QualityGateSettings(min_test_accuracy=0.9, quality_gate_mode="fail")
+    assert "0.8000 is below the minimum 0.9000" in check_gate(0.8, failing)

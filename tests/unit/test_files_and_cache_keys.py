@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from lrfinder.fileio import atomic_path, sha256_file, write_json_atomic, write_parquet_atomic
-from lrfinder.outputs import point_latest, run_folder_name
-from lrfinder.splitting import SplitConfig
+from lrfinder.params import SplitSettings
+from lrfinder.reporting.outputs import point_latest, run_folder_name
 from tasks.caching import stable_form
 
 
@@ -59,7 +59,7 @@ def test_cache_form_follows_file_content_not_name(tmp_path):
 
 
 def test_cache_form_of_parameters():
-    assert stable_form(SplitConfig()) != stable_form(SplitConfig(val_seed=1))
-    assert stable_form({"b": 1, "a": [SplitConfig()]}) == stable_form(
-        {"a": [SplitConfig()], "b": 1}
+    assert stable_form(SplitSettings()) != stable_form(SplitSettings(val_seed=1))
+    assert stable_form({"b": 1, "a": [SplitSettings()]}) == stable_form(
+        {"a": [SplitSettings()], "b": 1}
     )

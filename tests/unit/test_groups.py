@@ -2,12 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lrfinder.groups import Grouping, merge_fits, split_groups
-from lrfinder.range_config import RangeTestConfig
-from lrfinder.range_test import range_test_group, run_range_test
-from lrfinder.train_config import Fit
-from lrfinder.training import fit_grouped, fit_replicas, refit_replicas
-from tests.helpers import TINY, tiny_classification
+from lrfinder.engine.groups import Grouping, Placement, split_groups
+from lrfinder.lr.range_test import range_test_group, run_range_test
+from lrfinder.params import ModelSettings, RangeTestSettings
+from lrfinder.training.fit import Fit, fit_grouped, fit_replicas, merge_fits, refit_replicas
+from tests.helpers import TINY, recipe, tiny_classification
+
+RECIPE = recipe(4)
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +49,12 @@ def test_merge_fits_stacks_replicas_and_renumbers_history():
 
 def test_grouped_range_test_is_the_groups_run_alone_merged(data):
     x, y = data
-    config = RangeTestConfig(
-        min_lr=1e-4, max_lr=10.0, num_steps=60, n_seeds=3, group_size=2, **TINY
-    )
-    merged = run_range_test(x, y, config)
-    first = range_test_group(x, y, config, replicas=range(0, 2))
-    second = range_test_group(x, y, config, replicas=range(2, 3))
+    model = ModelSettings(n_seeds=3, **TINY)
+    settings = RangeTestSettings(min_lr=1e-4, max_lr=10.0, num_steps=60)
+    merged = run_range_test(x, y, model, settings, placement=Placement(Grouping(2)))
+    empty = np.zeros((0, 0), "float32"), np.zeros(0, "float32")
+    first = range_test_group(x, y, RECIPE, settings, [0, 1], range(0, 2), *empty)
+    second = range_test_group(x, y, RECIPE, settings, [2], range(2, 3), *empty)
     expected = pd.concat([first.table, second.table]).reset_index(drop=True)
     pd.testing.assert_frame_equal(merged.table, expected)
     assert merged.table["seed"].drop_duplicates().tolist() == [0, 1, 2]
@@ -63,18 +64,20 @@ def test_grouped_range_test_is_the_groups_run_alone_merged(data):
 
 def test_grouping_changes_no_replica_beyond_float_rounding(data):
     x, y = data
-    config = RangeTestConfig(min_lr=1e-4, max_lr=1e-2, num_steps=20, n_seeds=4, **TINY)
-    whole = run_range_test(x, y, config).table
-    split = run_range_test(x, y, RangeTestConfig(**{**config.__dict__, "group_size": 2})).table
+    model = ModelSettings(n_seeds=4, **TINY)
+    settings = RangeTestSettings(min_lr=1e-4, max_lr=1e-2, num_steps=20)
+    whole = run_range_test(x, y, model, settings).table
+    split = run_range_test(x, y, model, settings, placement=Placement(Grouping(2))).table
     np.testing.assert_allclose(split["loss"], whole["loss"], rtol=1e-5)
 
 
 def test_grouped_fit_is_the_groups_fitted_alone(data):
     x, y = data
-    shared = {"x": x[:80], "y": y[:80], "x_val": x[80:], "y_val": y[80:], **TINY}
+    shared = {"x": x[:80], "y": y[:80], "x_val": x[80:], "y_val": y[80:], "recipe": RECIPE}
     budget = {"max_epochs": 3, "patience": 1}
     rates, seeds = [1e-3, 1e-2, 1e-3], [4, 5, 6]
-    merged = fit_grouped("fit", {**shared, **budget}, rates, seeds, Grouping(2, spread=True))
+    spread = Placement(Grouping(2, spread=True))
+    merged = fit_grouped(fit_replicas, {**shared, **budget}, rates, seeds, spread)
     alone = fit_replicas(**shared, **budget, rates=rates[2:], seeds=seeds[2:], slots=2)
     for stacked, own in zip(merged.weights, alone.weights, strict=True):
         np.testing.assert_array_equal(stacked[2:], own)
@@ -82,20 +85,20 @@ def test_grouped_fit_is_the_groups_fitted_alone(data):
     assert sorted(merged.history["replica"].unique()) == [0, 1, 2]
 
 
-@pytest.mark.parametrize("kind", ["fit", "refit"])
+@pytest.mark.parametrize("kind", [fit_replicas, refit_replicas])
 def test_one_queue_gives_every_replica_the_numbers_of_spread_groups(data, kind):
     x, y = data
     rates, seeds = [3e-2, 1e-3, 1e-2, 3e-3, 1e-3], [4, 5, 6, 7, 8]
-    if kind == "fit":
-        shared = {"x": x[:80], "y": y[:80], "x_val": x[80:], "y_val": y[80:], **TINY}
+    if kind is fit_replicas:
+        shared = {"x": x[:80], "y": y[:80], "x_val": x[80:], "y_val": y[80:], "recipe": RECIPE}
         shared |= {"max_epochs": 8, "patience": 1}
         epochs = None
     else:
-        shared, epochs = {"x": x, "y": y, **TINY}, [3, 1, 4, 2, 1]
-    queued = fit_grouped(kind, shared, rates, seeds, Grouping(2), epochs=epochs)
-    spread = fit_grouped(kind, shared, rates, seeds, Grouping(2, spread=True), epochs=epochs)
+        shared, epochs = {"x": x, "y": y, "recipe": RECIPE}, [3, 1, 4, 2, 1]
+    queued = fit_grouped(kind, shared, rates, seeds, Placement(Grouping(2)), epochs)
+    spread = fit_grouped(kind, shared, rates, seeds, Placement(Grouping(2, spread=True)), epochs)
     assert queued.epochs == spread.epochs
-    if kind == "fit":
+    if kind is fit_replicas:
         assert len(set(queued.epochs)) > 1, "replicas must stop at different epochs"
     for ours, theirs in zip(queued.weights, spread.weights, strict=True):
         np.testing.assert_array_equal(ours, theirs)
@@ -110,9 +113,15 @@ def test_a_freed_slot_takes_the_next_replica(data):
     x, y = data
     reports = []
     refit = refit_replicas(
-        x, y, [1e-3] * 4, [1, 2, 3, 4], [3, 1, 1, 3], **TINY, slots=2,
+        x,
+        y,
+        [1e-3] * 4,
+        [1, 2, 3, 4],
+        RECIPE,
+        [3, 1, 1, 3],
+        slots=2,
         on_progress=lambda *report: reports.append(report),
-    )  # fmt: skip
+    )
     assert refit.history.groupby("replica")["epoch"].count().tolist() == [3, 1, 1, 3]
     assert len(reports) == 4, "two slots: 3 epochs for the long pair, then 1 for the short one"
     assert reports[-1] == (8, 8, 0)

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from lrfinder.range_config import RangeTestConfig, step_rates
-from lrfinder.range_test import COLUMNS, run_range_test
+from lrfinder.lr.range_test import COLUMNS, run_range_test
+from lrfinder.lr.schedule import step_rates
+from lrfinder.params import ModelSettings, RangeTestSettings
 from tests.helpers import TINY, tiny_classification
 
 
@@ -12,13 +13,13 @@ def data():
 
 
 def test_batch_schedule_is_exponential_from_min_to_max():
-    rates = step_rates(RangeTestConfig(min_lr=1e-5, max_lr=1.0, num_steps=11), 100)
+    rates = step_rates(RangeTestSettings(min_lr=1e-5, max_lr=1.0, num_steps=11), 100, 32)
     assert rates[0] == pytest.approx(1e-5) and rates[-1] == pytest.approx(1.0)
     np.testing.assert_allclose(rates[1:] / rates[:-1], 10**0.5)
 
 
 def test_epoch_schedule_is_the_tutorials():
-    rates = step_rates(RangeTestConfig(mode="epoch", epochs=100, batch_size=32), 100)
+    rates = step_rates(RangeTestSettings(sweep_mode="epoch", sweep_epochs=100), 100, 32)
     assert len(rates) == 100 * 4
     assert rates[0] == pytest.approx(1e-3) and rates[4] == pytest.approx(1e-3 * 10 ** (1 / 30))
     assert rates[-1] == pytest.approx(1e-3 * 10 ** (99 / 30))
@@ -26,8 +27,9 @@ def test_epoch_schedule_is_the_tutorials():
 
 def test_batch_range_test_records_every_replica_until_it_diverges(data):
     x, y = data
-    config = RangeTestConfig(min_lr=1e-4, max_lr=100.0, num_steps=80, n_seeds=3, seed=5, **TINY)
-    result = run_range_test(x, y, config, x, y)
+    model = ModelSettings(n_seeds=3, seed=5, **TINY)
+    settings = RangeTestSettings(min_lr=1e-4, max_lr=100.0, num_steps=80)
+    result = run_range_test(x, y, model, settings, x_val=x, y_val=y)
     table, summary = result.table, result.summary
     assert list(table.columns) == COLUMNS
     assert sorted(table["seed"].unique()) == [5, 6, 7]
@@ -43,12 +45,11 @@ def test_batch_range_test_records_every_replica_until_it_diverges(data):
     assert table["val_loss"].isna().all()
 
 
-def test_validation_sample_is_measured_every_val_every_steps(data):
+def test_validation_sample_is_measured_every_10_steps(data):
     x, y = data
-    config = RangeTestConfig(
-        min_lr=1e-5, max_lr=1e-3, num_steps=30, n_seeds=2, val_sample=50, val_every=10, **TINY
-    )
-    result = run_range_test(x, y, config, x, y)
+    model = ModelSettings(n_seeds=2, **TINY)
+    settings = RangeTestSettings(min_lr=1e-5, max_lr=1e-3, num_steps=30, sweep_val_sample=50)
+    result = run_range_test(x, y, model, settings, x_val=x, y_val=y)
     measured = result.table.dropna(subset=["val_loss"])
     assert sorted(measured["step"].unique()) == [9, 19, 29]
     assert result.summary["val_sample_rows"] == 50
@@ -56,24 +57,11 @@ def test_validation_sample_is_measured_every_val_every_steps(data):
 
 def test_epoch_mode_reports_one_row_per_epoch(data):
     x, y = data
-    config = RangeTestConfig(mode="epoch", epochs=3, n_seeds=2, **TINY)
-    result = run_range_test(x, y, config)
+    model = ModelSettings(n_seeds=2, **TINY)
+    result = run_range_test(x, y, model, RangeTestSettings(sweep_mode="epoch", sweep_epochs=3))
     assert result.summary["steps_run"] == 3 * 8
     assert len(result.table) == 2 * 3
     np.testing.assert_allclose(
         result.table["lr"].unique(), [1e-3, 1e-3 * 10 ** (1 / 30), 1e-3 * 10 ** (2 / 30)]
     )
     assert all(entry["step"] is None for entry in result.summary["diverged"])
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"mode": "cyclic"}, "sweep_mode='cyclic'"),
-        ({"min_lr": 1.0, "max_lr": 0.1}, "need 0 < min_lr < max_lr"),
-        ({"num_steps": 5}, "at least 10 steps"),
-    ],
-)
-def test_config_is_validated(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        RangeTestConfig(**kwargs)

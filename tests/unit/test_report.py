@@ -2,15 +2,15 @@ import base64
 
 import numpy as np
 
-from lrfinder.evaluation import compare
-from lrfinder.model_card import metric_rows
-from lrfinder.report import (
+from lrfinder.reporting.model_card import metric_rows
+from lrfinder.reporting.report import (
     confirmation_rows,
     leakage_note,
     png_data_uri,
     report_markdown,
     verdict,
 )
+from lrfinder.training.evaluation import compare
 
 SELECTION = {
     "chosen_lr": 0.002,
@@ -28,7 +28,7 @@ SELECTION = {
     },
 }
 DATA_REPORT = {
-    "split": {"strategy": "random"},
+    "split": {"split_strategy": "random"},
     "rows": {"train": 80, "val": 20, "test": 25},
     "leakage": {
         "twin_definition": "identical values in every feature column",

@@ -2,9 +2,9 @@ import gzip
 
 import pytest
 
+from lrfinder.data.sources import check_uci_file, download_uci_pair, fetch_url, resolve_source
 from lrfinder.errors import DataError, TransientDownloadError
 from lrfinder.fileio import sha256_file
-from lrfinder.sources import check_uci_file, download_uci_pair, fetch_url, resolve_source
 from tests.helpers import file_server, uci_file_text, wine_csv_text
 
 BASE = "https://example.invalid/wine-quality/"

@@ -4,15 +4,15 @@ import pytest
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from lrfinder.cleaning import CleanData
-from lrfinder.errors import DataError
-from lrfinder.splitting import (
-    SplitConfig,
+from lrfinder.data.cleaning import CleanData
+from lrfinder.data.splitting import (
     apply_scaler,
     count_twins,
     fit_scaler,
     split_and_scale,
 )
+from lrfinder.errors import DataError
+from lrfinder.params import SplitSettings
 
 FEATURES = ["a", "b"]
 
@@ -28,7 +28,7 @@ def make_clean(n: int = 100, duplicates: int = 0, seed: int = 0) -> CleanData:
 
 def test_random_split_reproduces_the_tutorial_split_and_scaling():
     clean = make_clean(200)
-    split = split_and_scale(clean, SplitConfig(val_size=0))
+    split = split_and_scale(clean, SplitSettings(val_size=0))
     x_train, x_test, _, y_test = train_test_split(
         clean.frame[FEATURES], clean.frame["y"], test_size=0.2, random_state=42
     )
@@ -39,7 +39,7 @@ def test_random_split_reproduces_the_tutorial_split_and_scaling():
 
 
 def test_validation_split_is_stratified_and_scaler_fit_on_train_only():
-    split = split_and_scale(make_clean(500), SplitConfig(val_size=0.25, val_seed=3))
+    split = split_and_scale(make_clean(500), SplitSettings(val_size=0.25, val_seed=3))
     assert split.report["rows"] == {"train": 300, "val": 100, "test": 100}
     train_rate = split.train["y"].mean()
     assert abs(split.val["y"].mean() - train_rate) < 0.02
@@ -50,7 +50,7 @@ def test_validation_split_is_stratified_and_scaler_fit_on_train_only():
 
 
 def test_output_dtypes_are_float32_features_and_integer_target():
-    split = split_and_scale(make_clean(), SplitConfig())
+    split = split_and_scale(make_clean(), SplitSettings())
     for frame in split.frames().values():
         assert list(frame.columns) == [*FEATURES, "y"]
         assert all(frame[c].dtype == "float32" for c in FEATURES)
@@ -59,11 +59,11 @@ def test_output_dtypes_are_float32_features_and_integer_target():
 
 def test_leakage_counts_twins_and_grouped_split_removes_them():
     clean = make_clean(100, duplicates=60)
-    random = split_and_scale(clean, SplitConfig())
+    random = split_and_scale(clean, SplitSettings())
     leakage = random.report["leakage"]
     assert leakage["test_rows_with_twin_in_train"] > 0
     assert leakage["test_rows_with_twin_in_train_or_val"] >= leakage["test_rows_with_twin_in_train"]
-    grouped = split_and_scale(clean, SplitConfig(strategy="grouped"))
+    grouped = split_and_scale(clean, SplitSettings(split_strategy="grouped"))
     assert grouped.report["leakage"]["test_rows_with_twin_in_train_or_val"] == 0
     assert grouped.report["leakage"]["val_rows_with_twin_in_train"] == 0
     assert sum(grouped.report["rows"].values()) == 160
@@ -90,23 +90,10 @@ def test_too_few_rows_to_split(n):
         pd.DataFrame({"a": range(n), "b": range(n), "y": [0, 1] * (n // 2)}), FEATURES, "y"
     )
     with pytest.raises(DataError, match=rf"too few rows to split: {n} clean rows"):
-        split_and_scale(clean, SplitConfig())
+        split_and_scale(clean, SplitSettings())
 
 
 def test_classes_too_rare_for_a_stratified_split():
     frame = pd.DataFrame({"a": range(30), "b": range(30), "y": [1] + [0] * 29})
     with pytest.raises(DataError, match=r"cannot split 30 clean rows .*more rows of each class"):
-        split_and_scale(CleanData(frame, FEATURES, "y"), SplitConfig(split_seed=1))
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"test_size": 0}, "test_size=0"),
-        ({"val_size": 1}, "val_size=1"),
-        ({"strategy": "kfold"}, "split_strategy='kfold'"),
-    ],
-)
-def test_split_config_is_validated(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        SplitConfig(**kwargs)
+        split_and_scale(CleanData(frame, FEATURES, "y"), SplitSettings(split_seed=1))

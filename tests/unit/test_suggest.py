@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lrfinder.suggest import (
+from lrfinder.lr.suggest import (
+    METHODS,
     aggregate,
     argmin,
     minimum_tenth,
@@ -37,7 +38,7 @@ def test_methods_find_the_known_answer(method, expected, grid_points):
     assert suggestion.loss == known_curve()[suggestion.index]
 
 
-@pytest.mark.parametrize("method", [argmin, minimum_tenth, steepest, valley])
+@pytest.mark.parametrize("method", METHODS.values(), ids=METHODS.keys())
 def test_nan_and_inf_points_are_ignored(method):
     curve = known_curve()
     curve[[5, 50, 90]] = np.nan
@@ -46,7 +47,7 @@ def test_nan_and_inf_points_are_ignored(method):
     assert close(method(LRS, curve).lr, clean.lr, GRID_STEP**2)
 
 
-@pytest.mark.parametrize("method", [argmin, minimum_tenth, steepest, valley])
+@pytest.mark.parametrize("method", METHODS.values(), ids=METHODS.keys())
 def test_flat_curve_gives_a_rate_inside_the_range(method):
     suggestion = method(LRS, np.full(len(LRS), 0.69))
     assert LRS[0] / 10 <= suggestion.lr <= LRS[-1]
@@ -59,7 +60,7 @@ def test_noisy_curve_still_points_into_the_descent(method):
     assert 1e-4 <= method(LRS, smoothed).lr <= 1e-2
 
 
-@pytest.mark.parametrize("method", [argmin, minimum_tenth, steepest, valley])
+@pytest.mark.parametrize("method", METHODS.values(), ids=METHODS.keys())
 def test_too_short_a_curve_is_an_error(method):
     with pytest.raises(ValueError, match="curve too short to judge: 6 finite points"):
         method(LRS[:6], known_curve()[:6])

@@ -4,38 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import asdict, dataclass
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from lrfinder.cleaning import CleanData, frame_fingerprint
+from lrfinder.data.cleaning import CleanData, frame_fingerprint
 from lrfinder.errors import DataError
+from lrfinder.params import SplitSettings
 
-Strategy = Literal["random", "grouped"]
 SPLITS = ("train", "val", "test")
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    """The tutorial's test split by default, plus a stratified validation split of train."""
-
-    test_size: float = 0.2
-    split_seed: int = 42
-    val_size: float = 0.2
-    val_seed: int = 0
-    strategy: Strategy = "random"
-
-    def __post_init__(self) -> None:
-        if not 0 < self.test_size < 1:
-            raise ValueError(f"test_size={self.test_size}: must be between 0 and 1 (exclusive).")
-        if not 0 <= self.val_size < 1:
-            raise ValueError(f"val_size={self.val_size}: must be in [0, 1); 0 means no validation.")
-        if self.strategy not in ("random", "grouped"):
-            raise ValueError(f"split_strategy={self.strategy!r}: use 'random' or 'grouped'.")
 
 
 @dataclass(frozen=True)
@@ -76,7 +56,7 @@ def count_twins(reference: pd.DataFrame, other: pd.DataFrame, columns: list[str]
     return int(np.isin(row_keys(other, columns), row_keys(reference, columns)).sum())
 
 
-def _check_sizes(n_rows: int, config: SplitConfig) -> None:
+def _check_sizes(n_rows: int, config: SplitSettings) -> None:
     n_test = math.ceil(n_rows * config.test_size)
     n_val = math.ceil((n_rows - n_test) * config.val_size) if config.val_size else 0
     n_train = n_rows - n_test - n_val
@@ -104,12 +84,12 @@ def _split_two(
 
 
 def split_frame(
-    clean: CleanData, config: SplitConfig
+    clean: CleanData, config: SplitSettings
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Rows for (train, val, test); `random` reproduces `train_test_split(X, y, 0.2, 42)` for test."""
     frame = clean.frame
     _check_sizes(len(frame), config)
-    grouped = config.strategy == "grouped"
+    grouped = config.split_strategy == "grouped"
     groups = row_keys(frame, clean.features) if grouped else None
     try:
         rest, test = _split_two(
@@ -157,7 +137,7 @@ def _balance(frame: pd.DataFrame, target: str) -> dict[str, int]:
     return {"0": int(counts.get(0, 0)), "1": int(counts.get(1, 0))}
 
 
-def split_and_scale(clean: CleanData, config: SplitConfig) -> SplitData:
+def split_and_scale(clean: CleanData, config: SplitSettings) -> SplitData:
     """Split, fit the scaler on train only, scale every split and report sizes and leakage."""
     train, val, test = split_frame(clean, config)
     if train[clean.target].nunique() < 2:
@@ -168,7 +148,7 @@ def split_and_scale(clean: CleanData, config: SplitConfig) -> SplitData:
     features = clean.features
     train_and_val = pd.concat([train, val])
     report = {
-        "split": asdict(config),
+        "split": config.model_dump(),
         "rows": {"train": len(train), "val": len(val), "test": len(test)},
         "class_balance": {
             name: _balance(part, clean.target)

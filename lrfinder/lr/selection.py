@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from lrfinder.cleaning import frame_fingerprint
-from lrfinder.confirm import Confirmation, confirm
-from lrfinder.groups import DEFAULT_GROUPING, Grouping, GroupMap
-from lrfinder.select_config import SelectConfig
-from lrfinder.suggest import Aggregate, suggest_table
-from lrfinder.training import evaluate_rates
+from lrfinder.data.cleaning import frame_fingerprint
+from lrfinder.engine.groups import HERE, Placement
+from lrfinder.lr.confirm import Confirmation, confirm
+from lrfinder.lr.suggest import Aggregate, suggest_table
+from lrfinder.params import ModelSettings, SelectionSettings
+from lrfinder.training.fit import train_candidates
 
 
 @dataclass(frozen=True)
@@ -47,42 +46,41 @@ def select_rate(
     y: np.ndarray,
     x_val: np.ndarray,
     y_val: np.ndarray,
-    seeds: list[int],
-    hidden: tuple[int, ...],
-    batch_size: int,
-    config: SelectConfig,
-    grouping: Grouping = DEFAULT_GROUPING,
-    map_groups: GroupMap | None = None,
-    on_progress: Callable[[int, int, int], None] | None = None,
+    model: ModelSettings,
+    settings: SelectionSettings,
+    placement: Placement = HERE,
 ) -> Selection:
-    """Suggest with every method on the smoothed curves, then confirm around `config.method`'s
-    aggregate on the validation split (never the test split)."""
+    """Suggest with every method on the smoothed curves, then confirm around
+    `settings.suggest_method`'s aggregate on the validation split (never the test split)."""
     column = "smoothed_loss" if curves["smoothed_loss"].notna().any() else "loss"
     aggregates = suggest_table(curves, column)
-    center = aggregates[config.method].lr
+    center = aggregates[settings.suggest_method].lr
     confirmation = None
-    if config.confirm:
-        budget = config.confirmation
+    if settings.confirm:
+        recipe = model.recipe(x.shape[1])
 
-        def evaluate(rates: np.ndarray) -> pd.DataFrame:
-            return evaluate_rates(
-                x, y, x_val, y_val, rates, seeds, budget.epochs, budget.patience, hidden,
-                batch_size, grouping, map_groups, on_progress,
-            )  # fmt: skip
+        budget = (settings.confirm_epochs, settings.confirm_patience)
 
-        confirmation = confirm(center, budget, evaluate)
+        def train(rates: np.ndarray) -> pd.DataFrame:
+            data = (x, y, x_val, y_val)
+            return train_candidates(*data, rates, model.seeds, recipe, *budget, placement)
+
+        confirmation = confirm(center, settings, train)
         chosen, reason = confirmation.chosen_lr, confirmation.reason
         reason += (
-            f"; trained up to {budget.epochs} epochs with early stopping (patience "
-            f"{budget.patience}) on the validation split"
+            f"; trained up to {settings.confirm_epochs} epochs with early stopping (patience "
+            f"{settings.confirm_patience}) on the validation split"
         )
     else:
         chosen = center
-        reason = f"{config.method} suggestion (median over {len(seeds)} replicas), not confirmed"
+        reason = (
+            f"{settings.suggest_method} suggestion (median over {model.n_seeds} replicas), "
+            "not confirmed"
+        )
     summary = {
         "chosen_lr": chosen,
         "reason": reason,
-        "method": config.method,
+        "method": settings.suggest_method,
         "suggestions": {
             name: {
                 "lr": agg.lr,
@@ -93,7 +91,7 @@ def select_rate(
             for name, agg in aggregates.items()
         },
         "warnings": warnings_for(aggregates),
-        "config": asdict(config),
+        "config": settings.model_dump(),
         "confirmation": None
         if confirmation is None
         else {

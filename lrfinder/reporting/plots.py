@@ -8,7 +8,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from lrfinder.suggest import Aggregate
+from lrfinder.lr.suggest import Aggregate
 
 MARKERS = {"valley": "o", "steepest": "s", "minimum/10": "^", "argmin": "v"}
 
@@ -75,7 +75,7 @@ def confirmation_chart(by_rate: pd.DataFrame, chosen_lr: float, metric: str) -> 
     ax.axvline(chosen_lr, color="tab:red", linestyle="--", label=f"chosen: {chosen_lr:.2g}")
     _log_rate_axis(ax)
     ax.set_ylabel(metric.replace("_", " "))
-    ax.set_title("Confirmation sweep on the validation split")
+    ax.set_title("Confirmation on the validation split")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     return figure

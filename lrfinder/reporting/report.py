@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 
-from lrfinder.model_card import metrics_table
+from lrfinder.reporting.model_card import metrics_table
 
 CHART_TITLES = {
     "lr_finder.png": "Range test: loss against learning rate",
-    "confirmation.png": "Confirmation sweep: validation metric per candidate rate",
+    "confirmation.png": "Confirmation: validation metric per candidate rate",
     "training_curves.png": "Final training: loss and accuracy per epoch",
     "confusion_matrix.png": "Confusion matrices on the test set",
     "roc.png": "ROC curves on the test set",
@@ -67,7 +67,7 @@ def leakage_note(data_report: dict) -> str:
     leakage, rows = data_report["leakage"], data_report["rows"]
     return (
         f"Splits: {rows['train']} train, {rows['val']} validation, {rows['test']} test rows "
-        f"({data_report['split']['strategy']} split). {leakage['test_rows_with_twin_in_train']} "
+        f"({data_report['split']['split_strategy']} split). {leakage['test_rows_with_twin_in_train']} "
         f"test rows and {leakage['val_rows_with_twin_in_train']} validation rows have an exact "
         f"twin in train ({leakage['twin_definition']}); "
         f"{leakage['test_rows_with_twin_in_train_or_val']} test rows have one in train or "

@@ -10,15 +10,15 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from lrfinder.cleaning import CleanData
+from lrfinder.data.cleaning import CleanData
+from lrfinder.data.sources import DataSource
+from lrfinder.data.splitting import SplitData
 from lrfinder.fileio import (
     atomic_path,
     write_json_atomic,
     write_parquet_atomic,
     write_text_atomic,
 )
-from lrfinder.sources import DataSource
-from lrfinder.splitting import SplitData
 
 LATEST = "latest"
 

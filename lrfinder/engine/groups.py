@@ -8,15 +8,15 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from lrfinder.train_config import Fit
-
-Kind = Literal["range_test", "fit", "refit"]
-GroupMap = Callable[[Kind, list[dict[str, Any]]], list[Any]]
+# A group function trains one group: it takes the keyword arguments of one call (plus
+# `on_progress`) and returns that group's result.
+GroupFn = Callable[..., Any]
+GroupMap = Callable[[GroupFn, list[dict[str, Any]]], list[Any]]
+Progress = Callable[[int, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -52,43 +52,31 @@ def split_groups(n_items: int, max_size: int) -> list[range]:
     return [range(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
 
 
-def run_group(kind: Kind, call: dict[str, Any]) -> Any:
-    """Train one group: `call` holds the keyword arguments of the group-level function."""
-    if kind == "range_test":
-        from lrfinder.range_test import range_test_group
-
-        return range_test_group(**call)
-    from lrfinder.training import fit_replicas, refit_replicas
-
-    if kind == "fit":
-        return fit_replicas(**call)
-    if kind == "refit":
-        return refit_replicas(**call)
-    raise ValueError(f"unknown replica-group kind {kind!r}")
+def group_name(fn: GroupFn) -> str:
+    """A group function's short name for logs and task-run names: `fit_replicas` -> `fit`."""
+    return fn.__name__.removesuffix("_group").removesuffix("_replicas")
 
 
 def run_locally(
-    kind: Kind, calls: list[dict[str, Any]], on_progress: Callable | None = None
+    fn: GroupFn, calls: list[dict[str, Any]], on_progress: Progress | None = None
 ) -> list[Any]:
     """The in-process map: each group in turn, reporting progress per group."""
-    return [run_group(kind, {**call, "on_progress": on_progress}) for call in calls]
+    return [fn(**call, on_progress=on_progress) for call in calls]
 
 
-def merge_fits(fits: list[Fit]) -> Fit:
-    """One Fit from the groups' Fits, in order; replica numbers continue across groups."""
-    if len(fits) == 1:
-        return fits[0]
-    histories, offset = [], 0
-    for fit in fits:
-        history = fit.history.copy()
-        if len(history):
-            history["replica"] += offset
-        histories.append(history)
-        offset += len(fit.seeds)
-    return Fit(
-        weights=[np.concatenate(layer) for layer in zip(*(f.weights for f in fits), strict=True)],
-        rates=[rate for f in fits for rate in f.rates],
-        seeds=[seed for f in fits for seed in f.seeds],
-        history=pd.concat(histories, ignore_index=True),
-        epochs=[epoch for f in fits for epoch in f.epochs],
-    )
+@dataclass(frozen=True)
+class Placement:
+    """Where a stage's replica groups run: how they are grouped, the map that runs them (a task
+    runner's, from the task layer; by default each in turn, here, reporting to `on_progress`)."""
+
+    grouping: Grouping = DEFAULT_GROUPING
+    map_groups: GroupMap | None = None
+    on_progress: Progress | None = None
+
+    def run(self, fn: GroupFn, calls: list[dict[str, Any]]) -> list[Any]:
+        if self.map_groups is not None:
+            return self.map_groups(fn, calls)
+        return run_locally(fn, calls, self.on_progress)
+
+
+HERE = Placement()

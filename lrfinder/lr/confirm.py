@@ -1,5 +1,5 @@
-"""The confirmation sweep's logic: candidate rates around a suggestion, extended while the best
-sits at an edge; the best median across seeds wins. Training is passed in as `evaluate`."""
+"""The confirmation's logic: candidate rates around a suggestion, extended while the best sits at
+an edge; the best median across seeds wins. Training is passed in as `train_candidates`."""
 
 from __future__ import annotations
 
@@ -10,37 +10,18 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from lrfinder.params import SelectionSettings
+
 Metric = Literal["val_loss", "val_accuracy"]
 LOWER_IS_BETTER = {"val_loss": True, "val_accuracy": False}
 RATE_BOUNDS = (1e-7, 10.0)
 
 
-@dataclass(frozen=True)
-class ConfirmConfig:
-    """Candidates: `n_candidates` log-spaced rates from center*low_factor to center*high_factor."""
-
-    n_candidates: int = 7
-    low_factor: float = 0.1
-    high_factor: float = 3.0
-    epochs: int = 6
-    patience: int = 2
-    metric: Metric = "val_loss"
-    max_extensions: int = 2
-
-    def __post_init__(self) -> None:
-        if self.n_candidates < 3:
-            raise ValueError(f"confirm_candidates={self.n_candidates}: need at least 3 rates.")
-        if not 0 < self.low_factor < 1 < self.high_factor:
-            raise ValueError("candidate factors must satisfy 0 < low_factor < 1 < high_factor.")
-        if self.metric not in LOWER_IS_BETTER:
-            raise ValueError(f"confirm_metric={self.metric!r}: use one of {list(LOWER_IS_BETTER)}.")
-        if self.epochs < 1 or self.patience < 1:
-            raise ValueError("confirm_epochs and confirm_patience must be at least 1.")
-
-
-def candidate_rates(center: float, config: ConfirmConfig) -> np.ndarray:
+def candidate_rates(center: float, settings: SelectionSettings) -> np.ndarray:
     return np.geomspace(
-        center * config.low_factor, center * config.high_factor, config.n_candidates
+        center * settings.confirm_low_factor,
+        center * settings.confirm_high_factor,
+        settings.confirm_candidates,
     )
 
 
@@ -72,33 +53,36 @@ class Confirmation:
 
 
 def confirm(
-    center: float, config: ConfirmConfig, evaluate: Callable[[np.ndarray], pd.DataFrame]
+    center: float,
+    settings: SelectionSettings,
+    train_candidates: Callable[[np.ndarray], pd.DataFrame],
 ) -> Confirmation:
-    """Evaluate the candidates around `center` with `evaluate(rates)` (one row per rate and
+    """Train the candidates around `center` with `train_candidates(rates)` (one row per rate and
     seed); while the best median sits at an edge of the set, add two more rates beyond it (at
-    most `max_extensions` times, within 1e-7..10); choose the best median."""
-    rates = candidate_rates(center, config)
+    most `confirm_extensions` times, within 1e-7..10); choose the best median."""
+    metric = settings.confirm_metric
+    rates = candidate_rates(center, settings)
     step = rates[1] / rates[0]
-    table = evaluate(rates)
+    table = train_candidates(rates)
     extensions = 0
     while True:
-        by_rate = summarize(table, config.metric)
-        chosen = best_rate(by_rate, config.metric)
+        by_rate = summarize(table, metric)
+        chosen = best_rate(by_rate, metric)
         lowest, highest = by_rate["lr"].min(), by_rate["lr"].max()
-        if chosen not in (lowest, highest) or extensions >= config.max_extensions:
+        if chosen not in (lowest, highest) or extensions >= settings.confirm_extensions:
             break
         direction = 1.0 if chosen == highest else -1.0
         more = chosen * step ** (direction * np.arange(1, 3))
         more = more[(more >= RATE_BOUNDS[0]) & (more <= RATE_BOUNDS[1])]
         if len(more) == 0:
             break
-        table = pd.concat([table, evaluate(more)], ignore_index=True)
+        table = pd.concat([table, train_candidates(more)], ignore_index=True)
         extensions += 1
     row = by_rate[by_rate["lr"] == chosen].iloc[0]
     at_edge = chosen in (by_rate["lr"].min(), by_rate["lr"].max())
-    better = "lowest" if LOWER_IS_BETTER[config.metric] else "highest"
+    better = "lowest" if LOWER_IS_BETTER[metric] else "highest"
     reason = (
-        f"{better} median {config.metric} ({row['median']:.4f}, quartiles {row['q25']:.4f}-"
+        f"{better} median {metric} ({row['median']:.4f}, quartiles {row['q25']:.4f}-"
         f"{row['q75']:.4f}, {int(row['seeds'])} seeds) at lr {chosen:.3g} among {len(by_rate)} "
         f"candidates from {by_rate['lr'].min():.3g} to {by_rate['lr'].max():.3g} around "
         f"{center:.3g}, after {extensions} extension(s)"

@@ -1,10 +1,9 @@
-"""K replicas of an MLP trained at once: stacked weights and one compiled multi-step loop.
+"""K replicas of a network trained at once: stacked weights and one compiled multi-step loop.
 
-Semantics follow Keras: Dense layers with Glorot-uniform kernels and zero biases, ReLU hidden
-layers, a sigmoid output with binary cross-entropy computed from the logits, the batch mean as
-the loss, and Adam (beta1 0.9, beta2 0.999, epsilon 1e-7, bias correction as in Keras 3).
-Replica k draws its initial weights and its batch order from its own seed only, so it trains
-exactly as it would alone.
+Semantics follow Keras: the `ModelSpec`'s Dense layers with Glorot-uniform kernels and zero
+biases, the head's loss computed from the logits, the batch mean as the loss, and the recipe's
+optimizer stepping each replica on its own. Replica k draws its initial weights and its batch
+order from its own seed only, so it trains exactly as it would alone.
 """
 
 from __future__ import annotations
@@ -14,13 +13,16 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache, partial
 
+import keras
 import numpy as np
 import tensorflow as tf
 
-BETA_1 = 0.9
-BETA_2 = 0.999
-EPSILON = 1e-7
+from lrfinder.engine.optimizers import Optimizer
+from lrfinder.engine.recipe import Recipe
+from lrfinder.model.spec import ModelSpec
+
 CHUNK_STEPS = 64
 
 
@@ -32,10 +34,6 @@ def pick_device() -> str:
         with contextlib.suppress(RuntimeError):
             tf.config.experimental.set_memory_growth(gpu, True)
     return "/GPU:0" if gpus else "/CPU:0"
-
-
-def layer_sizes(n_features: int, hidden: tuple[int, ...]) -> list[int]:
-    return [n_features, *hidden, 1]
 
 
 def glorot_init(sizes: list[int], seed: int) -> list[np.ndarray]:
@@ -112,61 +110,40 @@ class StopRule:
     factor: float = 4.0
 
 
-def _logits(params: list[tf.Tensor], x: tf.Tensor) -> tf.Tensor:
-    """x: (K, B, F) per replica or (B, F) shared by all -> logits (K, B)."""
+def _logits(spec: ModelSpec, params: list[tf.Tensor], x: tf.Tensor) -> tf.Tensor:
+    """x: (K, B, F) per replica or (B, F) shared by all -> head logits (K, B, units)."""
     h = x
-    n_layers = len(params) // 2
-    for layer in range(n_layers):
+    for layer, activation in enumerate(spec.activations):
         pattern = "kbi,kio->kbo" if len(h.shape) == 3 else "bi,kio->kbo"
         h = tf.einsum(pattern, h, params[2 * layer]) + params[2 * layer + 1][:, None, :]
-        if layer < n_layers - 1:
-            h = tf.nn.relu(h)
-    return h[..., 0]
-
-
-def _bce(logits: tf.Tensor, y: tf.Tensor, weight: tf.Tensor) -> tf.Tensor:
-    """Per-replica mean loss over the real (weight 1) rows of padded batches: (K,)."""
-    labels = tf.broadcast_to(y, tf.shape(logits))
-    weight = tf.broadcast_to(weight, tf.shape(logits))
-    losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-    return tf.reduce_sum(losses * weight, axis=-1) / tf.reduce_sum(weight, axis=-1)
+        if layer < len(spec.layers):
+            h = keras.activations.get(activation)(h)
+    return h
 
 
 def _run_steps(
-    model_vars: list,
-    x: tf.Tensor,
-    y: tf.Tensor,
-    index: tf.Tensor,
-    weight: tf.Tensor,
-    lrs: tf.Tensor,
-    n_valid: tf.Tensor,
-    active: tf.Tensor,
-    ema: tf.Tensor,
-    best: tf.Tensor,
-    count: tf.Tensor,
-    x_val: tf.Tensor,
-    y_val: tf.Tensor,
-    val_every: tf.Tensor,
-    step0: tf.Tensor,
-    beta: tf.Tensor,
-    factor: tf.Tensor,
-):
-    """Run up to `n_valid` steps; index and weight (S, K, B), lrs (S, K).
+    spec: ModelSpec, optimizer: Optimizer, state: dict, data: dict, chunk: dict, carry: dict
+) -> tuple[dict, dict]:
+    """Run up to `chunk["n_valid"]` steps; chunk index and weight (S, K, B), lrs (S, K).
 
-    Returns per-step loss, smoothed loss, validation loss (NaN where not measured or the
-    replica had stopped), batch accuracy and whether each replica is still active, each (S, K),
-    plus the carried state."""
+    Returns the records (per-step loss, smoothed loss, validation loss (NaN where not measured
+    or the replica had stopped), batch accuracy and whether each replica is still active, each
+    (S, K)) and the carried state (active, ema, best, count)."""
+    index, weight, lrs = chunk["index"], chunk["weight"], chunk["lrs"]
+    beta, factor = chunk["beta"], chunk["factor"]
     n_steps = tf.shape(index)[0]
-    k = tf.shape(active)[0]
+    k = tf.shape(carry["active"])[0]
     nan = tf.fill([k], float("nan"))
     blank = tf.fill([n_steps, k], float("nan"))
-    measure_val = x_val.shape[0] != 0
+    measure_val = data["x_val"].shape[0] != 0
 
     def body(step, active, ema, best, count, loss_rec, smooth_rec, val_rec, acc_rec, alive):
-        losses, accuracy = _adam_step(
-            model_vars,
-            tf.gather(x, index[step]),
-            tf.gather(y, index[step]),
+        losses, accuracy = _train_step(
+            spec,
+            optimizer,
+            state,
+            tf.gather(data["x"], index[step]),
+            tf.gather(data["y"], index[step]),
             weight[step],
             lrs[step],
             active,
@@ -181,8 +158,10 @@ def _run_steps(
         acc_rec = tf.tensor_scatter_nd_update(acc_rec, row, [tf.where(active, accuracy, nan)])
         if measure_val:
             val = tf.cond(
-                (step0 + step + 1) % val_every == 0,
-                lambda: tf.where(active, _val_loss(model_vars[0], x_val, y_val), nan),
+                (chunk["step0"] + step + 1) % chunk["val_every"] == 0,
+                lambda: tf.where(
+                    active, _val_loss(spec, state["params"], data["x_val"], data["y_val"]), nan
+                ),
                 lambda: nan,
             )
             val_rec = tf.tensor_scatter_nd_update(val_rec, row, [val])
@@ -192,14 +171,14 @@ def _run_steps(
         return step + 1, active, ema, best, count, loss_rec, smooth_rec, val_rec, acc_rec, alive
 
     def more(step, active, *_):
-        return (step < n_valid) & tf.reduce_any(active)
+        return (step < chunk["n_valid"]) & tf.reduce_any(active)
 
-    state = (
+    initial = (
         tf.constant(0),
-        active,
-        ema,
-        best,
-        count,
+        carry["active"],
+        carry["ema"],
+        carry["best"],
+        carry["count"],
         blank,
         blank,
         blank,
@@ -207,107 +186,93 @@ def _run_steps(
         tf.zeros([n_steps, k], tf.bool),
     )
     step, active, ema, best, count, loss_rec, smooth_rec, val_rec, acc_rec, alive = tf.while_loop(
-        more, body, state
+        more, body, initial
     )
-    return (
-        loss_rec[:step],
-        smooth_rec[:step],
-        val_rec[:step],
-        acc_rec[:step],
-        alive[:step],
-        active,
-        ema,
-        best,
-        count,
-    )
+    records = {
+        "loss": loss_rec[:step],
+        "smoothed": smooth_rec[:step],
+        "val_loss": val_rec[:step],
+        "accuracy": acc_rec[:step],
+        "alive": alive[:step],
+    }
+    return records, {"active": active, "ema": ema, "best": best, "count": count}
 
 
-def _adam_step(
-    model_vars: list,
+def _train_step(
+    spec: ModelSpec,
+    optimizer: Optimizer,
+    state: dict,
     xb: tf.Tensor,
     yb: tf.Tensor,
     weight: tf.Tensor,
     lr: tf.Tensor,
     active: tf.Tensor,
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """One Keras-Adam step of every active replica; returns each replica's batch loss and batch
+    """One optimizer step of every active replica; returns each replica's batch loss and batch
     accuracy, both (K,)."""
-    variables, first, second, iterations = model_vars
+    variables = state["params"]
     params = [p.read_value() for p in variables]
     with tf.GradientTape() as tape:
         tape.watch(params)
-        logits = _logits(params, xb)
-        losses = _bce(logits, yb, weight)
+        logits = _logits(spec, params, xb)
+        losses = spec.head.tf_loss(logits, yb, weight)
         total = tf.reduce_sum(losses)
-    hits = tf.cast((logits >= 0.0) == (yb >= 0.5), tf.float32) * weight
+    hits = spec.head.tf_hits(logits, yb) * weight
     accuracy = tf.reduce_sum(hits, axis=-1) / tf.reduce_sum(weight, axis=-1)
     grads = tape.gradient(total, params)
-    t = iterations + 1.0
-    alpha = lr * tf.sqrt(1.0 - BETA_2**t) / (1.0 - BETA_1**t)
-    iterations.assign(tf.where(active, t, iterations))
-    for p, m, v, g in zip(variables, first, second, grads, strict=True):
-        shape = [-1] + [1] * (len(p.shape) - 1)
-        live = tf.reshape(active, shape)
-        new_m = m + (g - m) * (1.0 - BETA_1)
-        new_v = v + (tf.square(g) - v) * (1.0 - BETA_2)
-        new_p = p - tf.reshape(alpha, shape) * new_m / (tf.sqrt(new_v) + EPSILON)
-        m.assign(tf.where(live, new_m, m))
-        v.assign(tf.where(live, new_v, v))
-        p.assign(tf.where(live, new_p, p))
+    optimizer.apply(state["optimizer"], variables, grads, lr, active)
     return losses, accuracy
 
 
-def _val_loss(variables: list, x_val: tf.Tensor, y_val: tf.Tensor) -> tf.Tensor:
+def _val_loss(spec: ModelSpec, variables: list, x_val: tf.Tensor, y_val: tf.Tensor) -> tf.Tensor:
     params = [p.read_value() for p in variables]
-    return _bce(_logits(params, x_val), y_val, tf.ones_like(y_val))
+    return spec.head.tf_loss(_logits(spec, params, x_val), y_val, tf.ones_like(y_val))
 
 
-# One compiled loop and forward pass for every engine: TensorFlow traces (and XLA compiles) once
-# per shape, not once per engine, since variables are passed in as arguments.
-_LOOP = tf.function(_run_steps, jit_compile=True, autograph=False)
-_FORWARD = tf.function(_logits, jit_compile=True, autograph=False)
+@cache
+def _compiled(spec: ModelSpec, optimizer: Optimizer) -> tuple[tf.function, tf.function]:
+    """The compiled loop and forward pass for one network and optimizer, shared by every engine
+    of them: TensorFlow traces (and XLA compiles) once per shape, not once per engine, since the
+    variables are passed in as arguments."""
+    loop = tf.function(partial(_run_steps, spec, optimizer), jit_compile=True, autograph=False)
+    forward = tf.function(partial(_logits, spec), jit_compile=True, autograph=False)
+    return loop, forward
 
 
 class StackedMLP:
-    """K MLP replicas on one device, trained together; the replica in slot k uses `seeds[k]`
-    (its initial weights and batch order) and counts its own Adam steps."""
+    """K replicas of `recipe.spec` on one device, trained together; the replica in slot k uses
+    `seeds[k]` (its initial weights and batch order) and has its own optimizer state."""
 
-    def __init__(
-        self,
-        n_features: int,
-        seeds: list[int],
-        hidden: tuple[int, ...] = (128, 256, 256),
-        batch_size: int = 32,
-        device: str | None = None,
-    ):
-        self.sizes = layer_sizes(n_features, hidden)
+    def __init__(self, recipe: Recipe, seeds: list[int], device: str | None = None):
+        self.recipe = recipe
+        self.spec = recipe.spec
+        self.batch_size = recipe.batch_size
         self.seeds = list(seeds)
-        self.batch_size = batch_size
         self.device = device or pick_device()
         with tf.device(self.device):
-            self.params = [tf.Variable(layer) for layer in stacked_init(self.sizes, self.seeds)]
-            self.m = [tf.Variable(tf.zeros_like(p)) for p in self.params]
-            self.v = [tf.Variable(tf.zeros_like(p)) for p in self.params]
-            self.iterations = tf.Variable(tf.zeros(len(self.seeds)))
+            self.params = [
+                tf.Variable(layer) for layer in stacked_init(self.spec.sizes, self.seeds)
+            ]
+            self.optimizer_state = recipe.optimizer.create_state(self.params)
         self.streams: list[BatchStream | None] = [None] * len(self.seeds)
 
     @property
-    def _state(self) -> list:
-        return [self.params, self.m, self.v, self.iterations]
+    def _state(self) -> dict:
+        return {"params": self.params, "optimizer": self.optimizer_state}
 
     @property
     def k(self) -> int:
         return len(self.seeds)
 
     def load(self, slot: int, seed: int) -> None:
-        """Start a new replica in `slot`: fresh weights from `seed`, zero Adam state, its own
-        batch order."""
+        """Start a new replica in `slot`: fresh weights from `seed`, fresh optimizer state, its
+        own batch order."""
         with tf.device(self.device):
-            for variable, value in zip(self.params, glorot_init(self.sizes, seed), strict=True):
+            for variable, value in zip(
+                self.params, glorot_init(self.spec.sizes, seed), strict=True
+            ):
                 variable[slot].assign(value)
-            for variable in (*self.m, *self.v):
-                variable[slot].assign(tf.zeros(variable.shape[1:]))
-            self.iterations[slot].assign(0.0)
+            self.recipe.optimizer.reset(self.optimizer_state, slot)
         self.seeds[slot] = seed
         self.streams[slot] = None
 
@@ -356,50 +321,66 @@ class StackedMLP:
             ty = tf.constant(_pad_rows(y), tf.float32)
             tx_val = tf.constant(np.zeros((0, x.shape[1])) if no_val else x_val, tf.float32)
             ty_val = tf.constant(np.zeros(0) if no_val else y_val, tf.float32)
-        active = tf.constant(np.ones(self.k, bool) if active is None else np.asarray(active, bool))
-        ema = tf.zeros(self.k)
-        best = tf.fill([self.k], float("inf"))
-        count = tf.zeros(self.k)
+        active = np.ones(self.k, bool) if active is None else np.asarray(active, bool)
+        carry = {
+            "active": tf.constant(active),
+            "ema": tf.zeros(self.k),
+            "best": tf.fill([self.k], float("inf")),
+            "count": tf.zeros(self.k),
+        }
+        data = {"x": tx, "y": ty, "x_val": tx_val, "y_val": ty_val}
+        loop, _ = _compiled(self.spec, self.recipe.optimizer)
         stopped_at: list[int | None] = [None] * self.k
         parts: list[tuple[np.ndarray, ...]] = []
         sizes: list[int] = []
         done = 0
-        while done < total and bool(tf.reduce_any(active)):
+        while done < total and bool(tf.reduce_any(carry["active"])):
             n = min(CHUNK_STEPS, total - done)
             batches = [
                 self._batches(k, len(x), n) if live else None
-                for k, live in enumerate(active.numpy())
+                for k, live in enumerate(carry["active"].numpy())
             ]
             index, weight = _pad_chunk(batches, self.batch_size)
             sizes.extend(len(rows) for rows in next(b for b in batches if b is not None))
             chunk_lrs = np.zeros((CHUNK_STEPS, self.k), "float32")
             chunk_lrs[:n] = lrs[done : done + n]
+            chunk = {
+                "index": index,
+                "weight": weight,
+                "lrs": chunk_lrs,
+                "n_valid": tf.constant(n),
+                "val_every": tf.constant(max(val_every, 1)),
+                "step0": tf.constant(done),
+                "beta": tf.constant(stop.beta, tf.float32),
+                "factor": tf.constant(stop.factor, tf.float32),
+            }
             with tf.device(self.device):
-                loss, smooth, val, accuracy, alive, active, ema, best, count = _LOOP(
-                    self._state, tx, ty, index, weight, chunk_lrs, tf.constant(n), active, ema,
-                    best, count, tx_val, ty_val, tf.constant(max(val_every, 1)), tf.constant(done),
-                    tf.constant(stop.beta, tf.float32), tf.constant(stop.factor, tf.float32),
-                )  # fmt: skip
-            ran = int(loss.shape[0])
-            parts.append((loss.numpy(), smooth.numpy(), val.numpy(), accuracy.numpy()))
-            for step, k in zip(*np.nonzero(~alive.numpy()), strict=True):
+                records, carry = loop(self._state, data, chunk, carry)
+            ran = int(records["loss"].shape[0])
+            parts.append(
+                tuple(
+                    records[name].numpy() for name in ("loss", "smoothed", "val_loss", "accuracy")
+                )
+            )
+            for step, k in zip(*np.nonzero(~records["alive"].numpy()), strict=True):
                 if stopped_at[k] is None:
                     stopped_at[k] = done + int(step)
             done += ran
             if on_progress:
-                on_progress(done, total, int(tf.reduce_sum(tf.cast(active, tf.int32))))
+                on_progress(done, total, int(tf.reduce_sum(tf.cast(carry["active"], tf.int32))))
         loss, smooth, val, accuracy = (np.concatenate([p[i] for p in parts]) for i in range(4))
         return Trace(loss, smooth, val, accuracy, np.array(sizes[:done]), stopped_at)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """Pre-sigmoid outputs of every replica: (K, N)."""
+        """Head logits of every replica: (K, N, units)."""
+        _, forward = _compiled(self.spec, self.recipe.optimizer)
         with tf.device(self.device):
             params = [p.read_value() for p in self.params]
-            return _FORWARD(params, tf.constant(x, tf.float32)).numpy()
+            return forward(params, tf.constant(x, tf.float32)).numpy()
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities of every replica: (K, N)."""
-        return 1.0 / (1.0 + np.exp(-self.logits(x)))
+        """The head's predictions of every replica (binary: probabilities (K, N))."""
+        return self.spec.head.predict(self.logits(x))
 
 
 def _pad_rows(a: np.ndarray) -> np.ndarray:

@@ -3,30 +3,33 @@ the best weights restored, then an optional refit on train + validation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from lrfinder.engine import StackedMLP, stacked_init
-from lrfinder.groups import DEFAULT_GROUPING, Grouping, GroupMap, Kind, merge_fits, run_locally
-from lrfinder.range_config import steps_per_epoch
-from lrfinder.train_config import Fit
-
-Progress = Callable[[int, int, int], None]
+from lrfinder.engine.groups import HERE, GroupFn, Placement, Progress
+from lrfinder.engine.recipe import Recipe
+from lrfinder.engine.stacked import StackedMLP, stacked_init
+from lrfinder.lr.schedule import steps_per_epoch
 
 
-def bce_from_logits(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mean binary cross-entropy per row of `logits` (K, N) against labels y (N,), stable form."""
-    losses = np.maximum(logits, 0) - logits * y + np.log1p(np.exp(-np.abs(logits)))
-    return losses.mean(axis=-1)
+@dataclass(frozen=True)
+class Fit:
+    """Stacked Keras-order weights of every replica, its rate and seed, per-epoch history
+    (`stage` fit or refit) and the epoch count each replica ended with."""
+
+    weights: list[np.ndarray]
+    rates: list[float]
+    seeds: list[int]
+    history: pd.DataFrame
+    epochs: list[int]
 
 
 def _scores(model: StackedMLP, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     logits = model.logits(x)
-    return bce_from_logits(logits, y), ((logits >= 0) == (y >= 0.5)).mean(axis=1)
+    return model.spec.head.loss(logits, y), model.spec.head.accuracy(logits, y)
 
 
 class _Slots:
@@ -35,14 +38,7 @@ class _Slots:
     from its seed), so no slot computes for a replica that has stopped while others wait."""
 
     def __init__(
-        self,
-        n_features: int,
-        seeds: list[int],
-        order: list[int],
-        n_slots: int,
-        hidden: tuple[int, ...],
-        batch_size: int,
-        device: str | None,
+        self, recipe: Recipe, seeds: list[int], order: list[int], n_slots: int, device: str | None
     ):
         self.seeds = seeds
         self.pending = list(order)
@@ -50,7 +46,7 @@ class _Slots:
         del self.pending[:n_slots]
         self.replica: list[int | None] = first + [None] * (n_slots - len(first))
         slot_seeds = [seeds[r] for r in first] + [seeds[first[0]]] * (n_slots - len(first))
-        self.model = StackedMLP(n_features, slot_seeds, hidden, batch_size, device)
+        self.model = StackedMLP(recipe, slot_seeds, device)
         self.epochs = np.zeros(n_slots, int)
 
     def occupied(self) -> list[tuple[int, int]]:
@@ -111,13 +107,12 @@ def fit_replicas(
     y_val: np.ndarray,
     rates: list[float],
     seeds: list[int],
-    hidden: tuple[int, ...],
-    batch_size: int,
+    recipe: Recipe,
     max_epochs: int,
     patience: int,
+    slots: int | None = None,
     device: str | None = None,
     on_progress: Progress | None = None,
-    slots: int | None = None,
 ) -> Fit:
     """Train replica k at `rates[k]` from `seeds[k]` for up to `max_epochs` epochs. With a
     validation split, replica k stops after `patience` epochs without a lower validation loss and
@@ -125,10 +120,9 @@ def fit_replicas(
     without one, all train `max_epochs` epochs. The replicas share an engine of `slots` slots
     (default: one each), in order. Training loss and accuracy are each epoch's batch averages."""
     n = len(seeds)
-    return _train_in_slots(
-        "fit", x, y, x_val, y_val, rates, seeds, [max_epochs] * n, patience, list(range(n)),
-        hidden, batch_size, device, on_progress, slots,
-    )  # fmt: skip
+    queue = _Slots(recipe, seeds, list(range(n)), slots or n, device)
+    data = (x, y, x_val, y_val)
+    return _train_in_slots(queue, "fit", data, rates, [max_epochs] * n, patience, on_progress)
 
 
 def refit_replicas(
@@ -136,12 +130,11 @@ def refit_replicas(
     y: np.ndarray,
     rates: list[float],
     seeds: list[int],
+    recipe: Recipe,
     epochs: list[int],
-    hidden: tuple[int, ...],
-    batch_size: int,
+    slots: int | None = None,
     device: str | None = None,
     on_progress: Progress | None = None,
-    slots: int | None = None,
 ) -> Fit:
     """Train replica k from scratch (same seed) on `x` for exactly `epochs[k]` epochs, sharing an
     engine of `slots` slots (default: one each), longest first."""
@@ -149,36 +142,28 @@ def refit_replicas(
         raise ValueError(f"refit epochs must be at least 1, got {list(epochs)}.")
     empty = np.zeros((0, x.shape[1]), x.dtype)
     order = sorted(range(len(seeds)), key=lambda r: -epochs[r])
-    return _train_in_slots(
-        "refit", x, y, empty, np.zeros(0, y.dtype), rates, seeds, list(epochs), 1, order,
-        hidden, batch_size, device, on_progress, slots,
-    )  # fmt: skip
+    queue = _Slots(recipe, seeds, order, slots or len(seeds), device)
+    data = (x, y, empty, np.zeros(0, y.dtype))
+    return _train_in_slots(queue, "refit", data, rates, list(epochs), 1, on_progress)
 
 
 def _train_in_slots(
+    queue: _Slots,
     stage: str,
-    x: np.ndarray,
-    y: np.ndarray,
-    x_val: np.ndarray,
-    y_val: np.ndarray,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     rates: list[float],
-    seeds: list[int],
     budgets: list[int],
     patience: int,
-    order: list[int],
-    hidden: tuple[int, ...],
-    batch_size: int,
-    device: str | None,
     on_progress: Progress | None,
-    slots: int | None,
 ) -> Fit:
-    """Replica r trains up to `budgets[r]` epochs, loaded into the engine in `order`; with a
-    validation split it stops early and keeps its best epoch's weights, without one it keeps
-    its last. The epochs each replica ends with: best epoch + 1, or its budget."""
+    """Replica r trains up to `budgets[r]` epochs in the slots of `queue`; with a validation split
+    it stops early and keeps its best epoch's weights, without one it keeps its last. The epochs
+    each replica ends with: best epoch + 1, or its budget."""
+    x, y, x_val, y_val = data
+    seeds = queue.seeds
     n = len(seeds)
-    queue = _Slots(x.shape[1], seeds, order, slots or n, hidden, batch_size, device)
     use_val = len(x_val) > 0
-    kept = stacked_init(queue.model.sizes, seeds)
+    kept = stacked_init(queue.model.spec.sizes, seeds)
     best_loss = np.full(n, np.inf)
     best_epoch = np.zeros(n, int)
     waited = np.zeros(n, int)
@@ -193,9 +178,18 @@ def _train_in_slots(
         for slot, r in queue.occupied():
             epoch = int(queue.epochs[slot]) - 1
             rows.append(
-                _history_row(stage, r, rates[r], seeds[r], epoch, loss[slot], accuracy[slot],
-                             val_loss[slot], val_accuracy[slot])
-            )  # fmt: skip
+                {
+                    "stage": stage,
+                    "replica": r,
+                    "lr": rates[r],
+                    "seed": seeds[r],
+                    "epoch": epoch,
+                    "loss": float(loss[slot]),
+                    "accuracy": float(accuracy[slot]),
+                    "val_loss": float(val_loss[slot]),
+                    "val_accuracy": float(val_accuracy[slot]),
+                }
+            )
             trained.append(r)
             improved = use_val and np.isfinite(val_loss[slot]) and val_loss[slot] < best_loss[r]
             if improved:
@@ -215,18 +209,16 @@ def _train_in_slots(
 
 
 def fit_grouped(
-    kind: Kind,
+    fn: GroupFn,
     shared: dict[str, Any],
     rates: list[float],
     seeds: list[int],
-    grouping: Grouping,
-    map_groups: GroupMap | None = None,
-    on_progress: Progress | None = None,
+    placement: Placement = HERE,
     epochs: list[int] | None = None,
 ) -> Fit:
-    """`fit_replicas` (kind "fit") or `refit_replicas` ("refit") on the groups of `grouping`,
-    through `map_groups` (default: in turn, here), merged in replica order."""
-    groups, slots = grouping.plan(len(seeds))
+    """`fn` (`fit_replicas` or `refit_replicas`) on the groups of `placement`, run where it
+    says, merged in replica order."""
+    groups, slots = placement.grouping.plan(len(seeds))
     calls = []
     for members in groups:
         call = {
@@ -238,22 +230,27 @@ def fit_grouped(
         if epochs is not None:
             call["epochs"] = [epochs[k] for k in members]
         calls.append(call)
-    run = map_groups or partial(run_locally, on_progress=on_progress)
-    return merge_fits(run(kind, calls))
+    return merge_fits(placement.run(fn, calls))
 
 
-def _history_row(stage, replica, lr, seed, epoch, loss, accuracy, val_loss, val_accuracy):
-    return {
-        "stage": stage,
-        "replica": replica,
-        "lr": lr,
-        "seed": seed,
-        "epoch": epoch,
-        "loss": float(loss),
-        "accuracy": float(accuracy),
-        "val_loss": float(val_loss),
-        "val_accuracy": float(val_accuracy),
-    }
+def merge_fits(fits: list[Fit]) -> Fit:
+    """One Fit from the groups' Fits, in order; replica numbers continue across groups."""
+    if len(fits) == 1:
+        return fits[0]
+    histories, offset = [], 0
+    for fit in fits:
+        history = fit.history.copy()
+        if len(history):
+            history["replica"] += offset
+        histories.append(history)
+        offset += len(fit.seeds)
+    return Fit(
+        weights=[np.concatenate(layer) for layer in zip(*(f.weights for f in fits), strict=True)],
+        rates=[rate for f in fits for rate in f.rates],
+        seeds=[seed for f in fits for seed in f.seeds],
+        history=pd.concat(histories, ignore_index=True),
+        epochs=[epoch for f in fits for epoch in f.epochs],
+    )
 
 
 def _history(rows: list[dict]) -> pd.DataFrame:
@@ -264,33 +261,29 @@ def _history(rows: list[dict]) -> pd.DataFrame:
     return frame.sort_values(["epoch", "replica"], kind="stable", ignore_index=True)
 
 
-def evaluate_rates(
+def train_candidates(
     x: np.ndarray,
     y: np.ndarray,
     x_val: np.ndarray,
     y_val: np.ndarray,
     rates: np.ndarray,
     seeds: list[int],
+    recipe: Recipe,
     epochs: int,
     patience: int,
-    hidden: tuple[int, ...],
-    batch_size: int,
-    grouping: Grouping = DEFAULT_GROUPING,
-    map_groups: GroupMap | None = None,
-    on_progress: Progress | None = None,
+    placement: Placement = HERE,
 ) -> pd.DataFrame:
-    """Every (rate, seed) pair through `fit_grouped`; one row per pair with its best epoch,
-    the epochs it ran, and the validation loss and accuracy of its best epoch."""
+    """Every (rate, seed) pair trained through `fit_grouped`; one row per pair with its best
+    epoch, the epochs it ran, and the validation loss and accuracy of its best epoch."""
     if len(x_val) == 0:
-        raise ValueError("the confirmation sweep needs a validation split: use val_size > 0.")
+        raise ValueError(
+            "the confirmation needs a validation split: set --val-size > 0 (or --confirm false)."
+        )
     pairs = [(float(rate), seed) for rate in rates for seed in seeds]
-    fit = fit_grouped(
-        "fit",
-        {"x": x, "y": y, "x_val": x_val, "y_val": y_val, "hidden": hidden,
-         "batch_size": batch_size, "max_epochs": epochs, "patience": patience},
-        [rate for rate, _ in pairs], [seed for _, seed in pairs], grouping, map_groups,
-        on_progress,
-    )  # fmt: skip
+    shared = {"x": x, "y": y, "x_val": x_val, "y_val": y_val, "recipe": recipe}
+    shared |= {"max_epochs": epochs, "patience": patience}
+    pair_rates, pair_seeds = [rate for rate, _ in pairs], [seed for _, seed in pairs]
+    fit = fit_grouped(fit_replicas, shared, pair_rates, pair_seeds, placement)
     rows = []
     for k, (rate, seed) in enumerate(pairs):
         epochs_k = fit.history[fit.history["replica"] == k]

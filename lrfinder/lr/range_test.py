@@ -7,18 +7,20 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from functools import partial
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from lrfinder.cleaning import frame_fingerprint
-from lrfinder.engine import StackedMLP, StopRule
-from lrfinder.groups import GroupMap, run_locally, split_groups
-from lrfinder.range_config import RangeTestConfig, step_rates, steps_per_epoch
+from lrfinder.data.cleaning import frame_fingerprint
+from lrfinder.engine.groups import HERE, Placement, split_groups
+from lrfinder.engine.recipe import Recipe
+from lrfinder.engine.stacked import StackedMLP, StopRule
+from lrfinder.lr.schedule import step_rates, steps_per_epoch
+from lrfinder.params import ModelSettings, RangeTestSettings
 
 COLUMNS = ["replica", "seed", "step", "lr", "loss", "smoothed_loss", "val_loss"]
+VAL_EVERY = 10
 
 
 @dataclass(frozen=True)
@@ -36,26 +38,38 @@ class RangeTestResult:
 def run_range_test(
     x: np.ndarray,
     y: np.ndarray,
-    config: RangeTestConfig,
+    model: ModelSettings,
+    settings: RangeTestSettings,
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
-    on_progress: Callable[[int, int, int], None] | None = None,
-    map_groups: GroupMap | None = None,
+    placement: Placement = HERE,
 ) -> RangeTestResult:
-    """Train `config.n_seeds` replicas along the rate schedule, in groups of at most
-    `config.group_size` sent through `map_groups` (default: in turn, here), and record their
-    losses."""
+    """Train `model.n_seeds` replicas along the rate schedule, in groups of at most
+    `placement.grouping.size` run where `placement` says, and record their losses."""
     started = time.perf_counter()
+    recipe = model.recipe(x.shape[1])
+    val_x, val_y = _val_sample(x_val, y_val, settings.sweep_val_sample, model.seed)
+    seeds = model.seeds
     calls = [
-        {"x": x, "y": y, "config": config, "x_val": x_val, "y_val": y_val, "replicas": members}
-        for members in split_groups(config.n_seeds, config.group_size)
+        {
+            "x": x,
+            "y": y,
+            "recipe": recipe,
+            "settings": settings,
+            "seeds": [seeds[k] for k in members],
+            "replicas": members,
+            "x_val": val_x,
+            "y_val": val_y,
+        }
+        for members in split_groups(model.n_seeds, placement.grouping.size)
     ]
-    run = map_groups or partial(run_locally, on_progress=on_progress)
-    parts = run("range_test", calls)
+    parts = placement.run(range_test_group, calls)
+    summary_config = {"model": model.model_dump(), "range_test": settings.model_dump()}
     if len(parts) == 1:
-        return parts[0]
+        return RangeTestResult(parts[0].table, {**parts[0].summary, "config": summary_config})
     seconds = time.perf_counter() - started
     summary = dict(parts[0].summary)
+    summary["config"] = summary_config
     summary["steps_run"] = max(part.summary["steps_run"] for part in parts)
     summary["diverged"] = [entry for part in parts for entry in part.summary["diverged"]]
     summary["groups"] = [group for part in parts for group in part.summary["groups"]]
@@ -74,37 +88,37 @@ def run_range_test(
 def range_test_group(
     x: np.ndarray,
     y: np.ndarray,
-    config: RangeTestConfig,
-    x_val: np.ndarray | None = None,
-    y_val: np.ndarray | None = None,
-    replicas: range | None = None,
+    recipe: Recipe,
+    settings: RangeTestSettings,
+    seeds: list[int],
+    replicas: range,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
     on_progress: Callable[[int, int, int], None] | None = None,
     device: str | None = None,
 ) -> RangeTestResult:
-    """The range test of replicas `replicas` (all by default) as one vectorized engine."""
+    """The range test of `replicas` (seeded `seeds`) as one vectorized engine; `x_val`, `y_val`
+    is the validation sample (empty for none)."""
     started = time.perf_counter()
-    replicas = range(config.n_seeds) if replicas is None else replicas
-    seeds = [config.seeds[k] for k in replicas]
-    rates = step_rates(config, len(x))
-    per_epoch = steps_per_epoch(len(x), config.batch_size)
-    val_x, val_y = _val_sample(x_val, y_val, config)
-    model = StackedMLP(x.shape[1], seeds, config.hidden, config.batch_size, device)
-    stop = StopRule(config.beta, config.diverge_factor if config.mode == "batch" else math.inf)
-    val_every = per_epoch if config.mode == "epoch" else config.val_every
-    trace = model.train(x, y, rates, stop, val_x, val_y, val_every, on_progress)
+    rates = step_rates(settings, len(x), recipe.batch_size)
+    per_epoch = steps_per_epoch(len(x), recipe.batch_size)
+    model = StackedMLP(recipe, seeds, device)
+    epoch_mode = settings.sweep_mode == "epoch"
+    stop = StopRule(settings.smoothing, math.inf if epoch_mode else settings.diverge_factor)
+    val_every = per_epoch if epoch_mode else VAL_EVERY
+    trace = model.train(x, y, rates, stop, x_val, y_val, val_every, on_progress)
     seconds = time.perf_counter() - started
-    if config.mode == "epoch":
+    if epoch_mode:
         table = _epoch_table(trace, rates, per_epoch, seeds, replicas)
     else:
         table = _step_table(trace, rates, seeds, replicas)
     summary = {
-        "mode": config.mode,
-        "config": asdict(config),
+        "mode": settings.sweep_mode,
         "steps_planned": len(rates),
         "steps_run": trace.steps_run,
         "steps_per_epoch": per_epoch,
         "train_rows": len(x),
-        "val_sample_rows": len(val_y),
+        "val_sample_rows": len(y_val),
         "diverged": [
             {"replica": k, "seed": seed, "step": at, "lr": None if at is None else float(rates[at])}
             for k, seed, at in zip(replicas, seeds, trace.stopped_at, strict=True)
@@ -126,12 +140,12 @@ def range_test_group(
 
 
 def _val_sample(
-    x_val: np.ndarray | None, y_val: np.ndarray | None, config: RangeTestConfig
+    x_val: np.ndarray | None, y_val: np.ndarray | None, size: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """A fixed validation sample (first rows of a seeded permutation), empty when disabled."""
-    if x_val is None or y_val is None or config.val_sample <= 0 or len(x_val) == 0:
+    if x_val is None or y_val is None or size <= 0 or len(x_val) == 0:
         return np.zeros((0, 0), "float32"), np.zeros(0, "float32")
-    order = np.random.default_rng([config.seed, 2]).permutation(len(x_val))[: config.val_sample]
+    order = np.random.default_rng([seed, 2]).permutation(len(x_val))[:size]
     return x_val[order], y_val[order]
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from lrfinder.errors import DataError
 from lrfinder.fileio import read_maybe_gzip
-from lrfinder.sources import UCI_COLUMNS, DataSource
+from lrfinder.data.sources import UCI_COLUMNS, DataSource
 
 WINE_FEATURES = list(UCI_COLUMNS[:-1])
 WINE_TYPES = ("red", "white")

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from lrfinder.evaluation import compare
-from lrfinder.groups import DEFAULT_GROUPING, Grouping, GroupMap
-from lrfinder.mlp import predict_proba, replica
-from lrfinder.splitting import SplitData, row_keys
-from lrfinder.train_config import Fit, TrainConfig
+from lrfinder.data.splitting import SplitData, row_keys
+from lrfinder.engine.groups import HERE, Placement
+from lrfinder.model.forward import predict, replica
+from lrfinder.model.spec import ModelSpec
+from lrfinder.params import ModelSettings, TrainingSettings
+from lrfinder.training.evaluation import compare
+from lrfinder.training.fit import Fit, fit_grouped, fit_replicas, refit_replicas
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Trained:
     """Both groups' replicas (chosen first, then baseline, same seeds), from the early-stopped
     fit and, when refit, from training on train + validation."""
 
+    spec: ModelSpec
     chosen_lr: float
     baseline_lr: float
     seeds: list[int]
@@ -60,38 +62,31 @@ class Trained:
 def train_final(
     split: SplitData,
     chosen_lr: float,
-    seeds: list[int],
-    hidden: tuple[int, ...],
-    batch_size: int,
-    config: TrainConfig,
-    grouping: Grouping = DEFAULT_GROUPING,
-    map_groups: GroupMap | None = None,
-    on_progress: Callable[[int, int, int], None] | None = None,
+    model: ModelSettings,
+    settings: TrainingSettings,
+    placement: Placement = HERE,
 ) -> Trained:
-    """Early-stopped fit of both models' replicas (grouped by `grouping`), then (if
-    `config.refit` and there is a validation split) a refit on train + validation for each
+    """Early-stopped fit of both models' replicas (placed by `placement`), then (if
+    `settings.refit` and there is a validation split) a refit on train + validation for each
     replica's best epoch count."""
-    from lrfinder.training import fit_grouped
-
-    rates = [chosen_lr] * len(seeds) + [config.baseline_lr] * len(seeds)
-    all_seeds = list(seeds) * 2
+    seeds = model.seeds
+    rates = [chosen_lr] * len(seeds) + [settings.baseline_lr] * len(seeds)
+    all_seeds = seeds * 2
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val")
-    shared = {"hidden": hidden, "batch_size": batch_size}
-    fit = fit_grouped(
-        "fit",
-        {**shared, "x": x, "y": y, "x_val": x_val, "y_val": y_val,
-         "max_epochs": config.max_epochs, "patience": config.patience},
-        rates, all_seeds, grouping, map_groups, on_progress,
-    )  # fmt: skip
+    recipe = model.recipe(x.shape[1])
+    budget = {"max_epochs": settings.max_epochs, "patience": settings.patience}
+    data = {"x": x, "y": y, "x_val": x_val, "y_val": y_val}
+    shared = {**data, **budget, "recipe": recipe}
+    fit = fit_grouped(fit_replicas, shared, rates, all_seeds, placement)
     refit = None
-    if config.refit and len(x_val):
+    if settings.refit and len(x_val):
         x_all, y_all = np.concatenate([x, x_val]), np.concatenate([y, y_val])
-        refit = fit_grouped(
-            "refit", {**shared, "x": x_all, "y": y_all}, rates, all_seeds, grouping, map_groups,
-            on_progress, epochs=fit.epochs,
-        )  # fmt: skip
-    return Trained(chosen_lr, config.baseline_lr, list(seeds), fit, refit, config.final_model)
+        shared = {"x": x_all, "y": y_all, "recipe": recipe}
+        refit = fit_grouped(refit_replicas, shared, rates, all_seeds, placement, fit.epochs)
+    return Trained(
+        recipe.spec, chosen_lr, settings.baseline_lr, seeds, fit, refit, settings.final_model
+    )
 
 
 def no_twin_mask(split: SplitData) -> np.ndarray:
@@ -104,7 +99,7 @@ def evaluate(trained: Trained, split: SplitData) -> tuple[dict, pd.DataFrame]:
     """Metrics on all test rows and on the rows without a twin in train, plus the per-row
     predictions of both final models."""
     x_test, y_test = split.arrays("test")
-    probabilities = predict_proba(trained.final.weights, x_test)
+    probabilities = predict(trained.spec, trained.final.weights, x_test)
     chosen = probabilities[trained.group("chosen")]
     baseline = probabilities[trained.group("baseline")]
     mask = no_twin_mask(split)

@@ -1,0 +1,1 @@
+"""Data: sources, cleaning into features and a label, splitting and scaling."""

@@ -1,0 +1,1 @@
+"""The vectorized engine: stacked replicas, optimizers, and replica groups."""

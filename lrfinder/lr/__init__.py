@@ -1,0 +1,1 @@
+"""Learning rates: the range test, suggestions from its curves, confirmation, selection."""

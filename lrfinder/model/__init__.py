@@ -1,0 +1,1 @@
+"""The network: its specification, output heads, NumPy forward pass and Keras export."""

@@ -1,0 +1,26 @@
+"""Replicas as a standard Keras model: one replica, or the mean of several predictions."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from lrfinder.model.spec import ModelSpec
+
+
+def to_keras(spec: ModelSpec, replicas: list[list[np.ndarray]]) -> keras.Model:
+    """A Keras model of `spec` from Keras-order weights [W1, b1, ...] of one or more replicas:
+    one replica's network, or the average of their outputs (a seed ensemble)."""
+    if not replicas:
+        raise ValueError("to_keras needs at least one replica.")
+    inputs = keras.Input((spec.n_features,), name="features")
+    outputs = []
+    for k, weights in enumerate(replicas):
+        h = inputs
+        for i, (units, activation) in enumerate(zip(spec.sizes[1:], spec.activations, strict=True)):
+            dense = keras.layers.Dense(units, activation=activation, name=f"replica{k}_dense{i}")
+            h = dense(h)
+            dense.set_weights([weights[2 * i], weights[2 * i + 1]])
+        outputs.append(h)
+    output = outputs[0] if len(outputs) == 1 else keras.layers.Average(name="mean")(outputs)
+    return keras.Model(inputs, output, name="mlp" if len(outputs) == 1 else "mlp_seed_ensemble")

@@ -1,0 +1,67 @@
+"""Output heads: the last layer's units and activation, the loss computed from its logits, and
+what a prediction and a hit are. The engine's TensorFlow functions import TensorFlow when they
+run, so the rest of this module (and the settings that name a head) stays light."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class Head(Protocol):
+    """What the engine, the NumPy forward pass and the export need from an output head."""
+
+    name: str
+    units: int
+    activation: str
+
+    def tf_loss(self, logits: Any, y: Any, weight: Any) -> Any: ...
+    def tf_hits(self, logits: Any, y: Any) -> Any: ...
+    def predict(self, logits: np.ndarray) -> np.ndarray: ...
+    def loss(self, logits: np.ndarray, y: np.ndarray) -> np.ndarray: ...
+    def accuracy(self, logits: np.ndarray, y: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class BinaryHead:
+    """One sigmoid unit with binary cross-entropy, as Keras computes it from the logits."""
+
+    name: str = "binary"
+    units: int = 1
+    activation: str = "sigmoid"
+
+    def tf_loss(self, logits, y, weight):
+        """Per-replica mean loss over the real (weight 1) rows of padded batches: (K,).
+        logits (K, B, 1), y (B,) or (K, B), weight (K, B)."""
+        import tensorflow as tf
+
+        logits = logits[..., 0]
+        labels = tf.broadcast_to(y, tf.shape(logits))
+        weight = tf.broadcast_to(weight, tf.shape(logits))
+        losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+        return tf.reduce_sum(losses * weight, axis=-1) / tf.reduce_sum(weight, axis=-1)
+
+    def tf_hits(self, logits, y):
+        """1.0 where a row's prediction is right, else 0.0: (K, B)."""
+        import tensorflow as tf
+
+        return tf.cast((logits[..., 0] >= 0.0) == (y >= 0.5), tf.float32)
+
+    def predict(self, logits: np.ndarray) -> np.ndarray:
+        """Probabilities of class 1 from logits (K, N, 1): (K, N)."""
+        return 1.0 / (1.0 + np.exp(-logits[..., 0]))
+
+    def loss(self, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Mean binary cross-entropy per replica from logits (K, N, 1), stable form: (K,)."""
+        z = logits[..., 0]
+        return (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean(axis=-1)
+
+    def accuracy(self, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Share of rows predicted right per replica: (K,)."""
+        return ((logits[..., 0] >= 0) == (y >= 0.5)).mean(axis=-1)
+
+
+BINARY = BinaryHead()
+HEADS: dict[str, Head] = {BINARY.name: BINARY}

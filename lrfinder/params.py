@@ -1,0 +1,379 @@
+"""The run's settings in one typed place: one pydantic model per group (the flow's parameters,
+shown as grouped forms in the Prefect UI), presets, and the cross-field rules, all checked before
+any work starts. The command line is generated from the same models (`flows/cli.py`).
+
+Every field name is unique across the groups and is also its flat command-line flag
+(`--n-seeds`), unless the field names another flag (`flag` in its schema extra)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from lrfinder.data.cleaning import LabelRule, label_rule
+from lrfinder.engine.groups import Grouping
+from lrfinder.engine.optimizers import OPTIMIZERS
+from lrfinder.engine.recipe import Recipe
+from lrfinder.errors import SettingsError
+from lrfinder.lr.suggest import METHODS
+from lrfinder.model.spec import ACTIVATIONS, ModelSpec
+
+Preset = Literal["default", "tutorial"]
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+Activation = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
+OptimizerName = Literal[tuple(OPTIMIZERS)]  # type: ignore[valid-type]
+SuggestMethod = Literal[tuple(METHODS)]  # type: ignore[valid-type]
+
+
+class Group(BaseModel):
+    """A frozen settings group that rejects unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataSettings(Group):
+    """Where the data comes from and how its label is made."""
+
+    source: str | None = Field(
+        None,
+        description="CSV path, folder with the UCI red/white pair, or http(s) URL; default: "
+        "$WINE_DATA, then data/winequalityN.csv, then a download of the UCI files into data/.",
+        json_schema_extra={"flag": "data"},
+    )
+    target: str | None = Field(
+        None, description="Target column of your own CSV; unset for the wine preset (quality)."
+    )
+    threshold: float | None = Field(
+        6.0,
+        description="Label 1 when target >= threshold (wine: quality >= 6); none to use "
+        "positive_label.",
+    )
+    positive_label: str | None = Field(
+        None, description="Label 1 when the target column equals this text (own data only)."
+    )
+
+    def label_rule(self) -> LabelRule:
+        return label_rule(self.target, self.threshold, self.positive_label)
+
+
+class SplitSettings(Group):
+    """The tutorial's test split by default, plus a stratified validation split of the rest."""
+
+    test_size: Fraction = Field(0.2, description="Fraction of clean rows held out for testing.")
+    split_seed: int = Field(42, description="Seed of the test split (tutorial: 42).")
+    val_size: float = Field(
+        0.2, ge=0, lt=1, description="Fraction of the remaining rows for validation; 0 for none."
+    )
+    val_seed: int = Field(0, description="Seed of the validation split.")
+    split_strategy: Literal["random", "grouped"] = Field(
+        "random", description="random (tutorial) or grouped (identical rows stay in one split)."
+    )
+
+
+class ModelSettings(Group):
+    """The network, its optimizer and batch size, and the seeded replicas every stage trains."""
+
+    hidden_layers: list[Annotated[int, Field(ge=1)]] = Field(
+        [128, 256, 256], min_length=1, description="Widths of the hidden Dense layers."
+    )
+    activation: Activation = Field("relu", description="Activation of the hidden layers.")
+    optimizer: OptimizerName = Field("adam", description="Optimizer of every replica.")
+    batch_size: int = Field(32, ge=1, description="Rows per training batch (tutorial: 32).")
+    n_seeds: int = Field(
+        8, ge=1, description="Replicas trained at once, each with its own seed (init, batches)."
+    )
+    seed: int = Field(0, ge=0, description="First replica seed; replicas use seed, seed+1, ...")
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(range(self.seed, self.seed + self.n_seeds))
+
+    def recipe(self, n_features: int) -> Recipe:
+        """The network for `n_features` inputs, with its optimizer and batch size."""
+        spec = ModelSpec.mlp(n_features, tuple(self.hidden_layers), self.activation)
+        return Recipe(spec, OPTIMIZERS[self.optimizer], self.batch_size)
+
+
+class RangeTestSettings(Group):
+    """The learning-rate range test (the sweep)."""
+
+    sweep_mode: Literal["batch", "epoch"] = Field(
+        "batch",
+        description="batch (rate grows every batch, min_lr to max_lr over num_steps) or epoch "
+        "(the tutorial's 1e-3 * 10**(epoch/30) for sweep_epochs epochs).",
+    )
+    min_lr: float = Field(1e-6, gt=0, description="First rate of the batch-mode range test.")
+    max_lr: float = Field(10.0, gt=0, description="Last rate of the batch-mode range test.")
+    num_steps: int = Field(300, ge=10, description="Batches in the batch-mode range test.")
+    sweep_epochs: int = Field(100, ge=1, description="Epochs of the epoch-mode range test.")
+    sweep_val_sample: int = Field(
+        0, ge=0, description="Validation rows for a loss measured every 10 steps; 0 for none."
+    )
+    smoothing: float = Field(
+        0.98, gt=0, lt=1, description="Beta of the loss's bias-corrected moving average."
+    )
+    diverge_factor: float = Field(
+        4.0, gt=1, description="A replica stops when its smoothed loss exceeds this x its best."
+    )
+
+    @model_validator(mode="after")
+    def _rates_increase(self) -> RangeTestSettings:
+        if self.min_lr >= self.max_lr:
+            raise ValueError(
+                f"min_lr={self.min_lr:g} must be below max_lr={self.max_lr:g}: the range test "
+                "raises the rate from min_lr to max_lr."
+            )
+        return self
+
+
+class SelectionSettings(Group):
+    """Reading a rate off the curves, and confirming it with short trainings."""
+
+    suggest_method: SuggestMethod = Field(
+        "valley",
+        description="Curve reading that centres the confirmation (argmin is the tutorial's).",
+    )
+    confirm: bool = Field(True, description="Confirm the suggestion on the validation split.")
+    confirm_candidates: int = Field(
+        7, ge=3, description="Log-spaced candidate rates around the suggestion."
+    )
+    confirm_low_factor: float = Field(
+        0.1, gt=0, lt=1, description="Lowest candidate, as a multiple of the suggestion."
+    )
+    confirm_high_factor: float = Field(
+        3.0, gt=1, description="Highest candidate, as a multiple of the suggestion."
+    )
+    confirm_epochs: int = Field(6, ge=1, description="Most epochs per candidate.")
+    confirm_patience: int = Field(
+        2, ge=1, description="Epochs without a lower validation loss before a candidate stops."
+    )
+    confirm_metric: Literal["val_loss", "val_accuracy"] = Field(
+        "val_loss", description="Validation metric whose median across seeds picks the rate."
+    )
+    confirm_extensions: int = Field(
+        2, ge=0, description="Times the candidate set may grow past an edge where the best sits."
+    )
+
+
+class TrainingSettings(Group):
+    """The final training of the chosen rate next to the baseline."""
+
+    max_epochs: int = Field(100, ge=1, description="Most epochs of the final training.")
+    patience: int = Field(
+        10,
+        ge=1,
+        description="Epochs without a lower validation loss before a final replica stops (its "
+        "best weights are restored).",
+    )
+    refit: bool = Field(
+        True, description="Retrain on train + validation for the epochs early stopping found."
+    )
+    final_model: Literal["ensemble", "single"] = Field(
+        "ensemble",
+        description="ensemble (mean of the seed replicas' predictions) or single (first seed).",
+    )
+    baseline_lr: float = Field(
+        1e-3, gt=0, description="Rate of the baseline trained next to the chosen one."
+    )
+
+
+class QualityGateSettings(Group):
+    """Fail the run, or only warn, when the final model's test accuracy is too low."""
+
+    min_test_accuracy: float = Field(
+        0.0, ge=0, le=1, description="Quality gate on the final model's test accuracy."
+    )
+    quality_gate_mode: Literal["warn", "fail"] = Field(
+        "warn", description="fail the run or only warn when the gate is not met."
+    )
+
+
+class ExecutionSettings(Group):
+    """Where replica groups run. Outputs are identical wherever they run, so none of this is
+    part of a cache key."""
+
+    replicas_per_group: int = Field(
+        8,
+        ge=1,
+        description="Slots of one vectorized engine. In this process each stage queues its "
+        "replicas for one engine; on Dask or Ray each engine-full is one task run.",
+    )
+    task_runner: Literal["threads", "dask", "ray"] = Field(
+        "threads", description="threads (in this process), dask or ray."
+    )
+    cluster_address: str | None = Field(
+        None,
+        description="Address of an existing Dask scheduler or Ray cluster; unset starts a local "
+        "cluster with two workers.",
+    )
+    gpus_per_group: float = Field(
+        0.0, ge=0, description="GPUs each replica group requests on Dask or Ray."
+    )
+
+    @property
+    def grouping(self) -> Grouping:
+        return Grouping(self.replicas_per_group, spread=self.task_runner != "threads")
+
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "default": {},
+    "tutorial": {
+        "split": {"val_size": 0.0},
+        "range_test": {"sweep_mode": "epoch"},
+        "model": {"n_seeds": 1},
+        "selection": {"suggest_method": "argmin", "confirm": False},
+        "training": {"max_epochs": 100, "refit": False, "final_model": "single"},
+    },
+}
+
+
+class RunSettings(Group):
+    """Every setting of one run, by group."""
+
+    data: DataSettings = DataSettings()
+    split: SplitSettings = SplitSettings()
+    model: ModelSettings = ModelSettings()
+    range_test: RangeTestSettings = RangeTestSettings()
+    selection: SelectionSettings = SelectionSettings()
+    training: TrainingSettings = TrainingSettings()
+    quality_gate: QualityGateSettings = QualityGateSettings()
+    execution: ExecutionSettings = ExecutionSettings()
+    preset: Preset = "default"
+
+    @classmethod
+    def groups(cls) -> dict[str, type[Group]]:
+        return {
+            name: info.annotation
+            for name, info in cls.model_fields.items()
+            if isinstance(info.annotation, type) and issubclass(info.annotation, Group)
+        }
+
+    @classmethod
+    def from_flat(cls, **flat: Any) -> RunSettings:
+        """Settings from flat names (`n_seeds=4`, `data=...`), validated; raises SettingsError."""
+        return parse_settings(nest(flat))
+
+    def flat(self) -> dict[str, Any]:
+        """Every setting by its flat name (as on the command line): {"n_seeds": 8, ...}."""
+        values = {}
+        for name, (group, field) in flags().items():
+            values[name] = getattr(getattr(self, group), field) if field else self.preset
+        return values
+
+    def resolved(self) -> RunSettings:
+        """The preset applied (it fills only what was left at its default; a value that differs
+        from both stops the run) and the cross-field rules checked; raises SettingsError."""
+        settings = _apply_preset(self)
+        _check_rules(settings)
+        return settings
+
+
+def flags() -> dict[str, tuple[str, str]]:
+    """Flat flag name (underscores) -> (group, field), for every field of every group."""
+    index: dict[str, tuple[str, str]] = {}
+    for group, model in RunSettings.groups().items():
+        for field, info in model.model_fields.items():
+            name = (info.json_schema_extra or {}).get("flag", field)
+            if name in index:
+                raise RuntimeError(f"flag --{name} names two settings: {index[name]}, {group}.")
+            index[name] = (group, field)
+    index["preset"] = ("preset", "")
+    return index
+
+
+def flag_of(group: str, field: str) -> str:
+    """The command-line flag of a setting, with dashes: `--n-seeds`."""
+    for name, place in flags().items():
+        if place == (group, field) or (group == "preset" and name == "preset"):
+            return "--" + name.replace("_", "-")
+    return f"{group}.{field}"
+
+
+def nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """Flat flag names and values -> the flow's nested parameters ({group: {field: value}})."""
+    index = flags()
+    nested: dict[str, Any] = {}
+    for name, value in flat.items():
+        if name not in index:
+            raise SettingsError(
+                f"unknown setting {name!r}. Fix: use one of {sorted(index)} (see make run "
+                "ARGS='--help')."
+            )
+        group, field = index[name]
+        if group == "preset":
+            nested["preset"] = value
+        else:
+            nested.setdefault(group, {})[field] = value
+    return nested
+
+
+def parse_settings(nested: dict[str, Any]) -> RunSettings:
+    """Validate nested parameters into RunSettings; one SettingsError that names each bad
+    setting, its flag, what was given and what it takes."""
+    try:
+        return RunSettings.model_validate(nested)
+    except ValidationError as error:
+        raise SettingsError(describe(error)) from None
+
+
+def describe(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        loc = [str(part) for part in problem["loc"]]
+        group, field = loc[0], loc[1] if len(loc) > 1 else ""
+        where = ".".join(loc[:2]) if field else group
+        given = f" (got {problem['input']!r})" if field else ""
+        hint = ""
+        model = RunSettings.groups().get(group)
+        if problem["type"] == "bool_parsing":
+            hint = f" Fix: give {flag_of(group, field)} true or false."
+        elif model is not None and field in model.model_fields:
+            hint = f" Fix: {flag_of(group, field)} takes: {model.model_fields[field].description}"
+        lines.append(f"setting {where} ({flag_of(group, field)}): {problem['msg']}{given}.{hint}")
+    return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+def _apply_preset(settings: RunSettings) -> RunSettings:
+    updates: dict[str, Group] = {}
+    conflicts = []
+    for group, values in PRESETS[settings.preset].items():
+        current = getattr(settings, group)
+        for field, value in values.items():
+            given = getattr(current, field)
+            if given != type(current).model_fields[field].default and given != value:
+                conflicts.append(f"{flag_of(group, field)} {given!r} (the preset sets {value!r})")
+        updates[group] = current.model_copy(update=values)
+    if conflicts:
+        raise SettingsError(
+            f"preset {settings.preset!r} conflicts with " + ", ".join(conflicts) + ". Fix: drop "
+            "those values to run the preset, or use --preset default to keep them."
+        )
+    return settings.model_copy(update=updates)
+
+
+def _check_rules(settings: RunSettings) -> None:
+    """Rules that span settings; each message names the settings and the fix."""
+    problems = []
+    try:
+        settings.data.label_rule()
+    except ValueError as error:
+        problems.append(f"{error} (--target, --threshold, --positive-label)")
+    if settings.selection.confirm and settings.split.val_size == 0:
+        problems.append(
+            "--confirm true needs a validation split, but --val-size is 0. Fix: set --val-size "
+            "(for example 0.2) or pass --confirm false."
+        )
+    execution = settings.execution
+    if execution.task_runner == "threads" and execution.cluster_address:
+        problems.append(
+            "--cluster-address is set but --task-runner is threads. Fix: add --task-runner dask "
+            "or ray, or drop --cluster-address."
+        )
+    if execution.task_runner == "threads" and execution.gpus_per_group > 0:
+        problems.append(
+            "--gpus-per-group asks a cluster for GPUs, but --task-runner is threads (which uses "
+            "the GPU TensorFlow sees anyway). Fix: use --task-runner dask or ray, or drop it."
+        )
+    if problems:
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))

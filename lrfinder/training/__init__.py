@@ -1,0 +1,1 @@
+"""Training: early-stopped fits and refits, the final models, test-set evaluation, gate."""

@@ -1,0 +1,104 @@
+"""Cache keys derived from the code a stage really imports, and never from execution settings."""
+
+import importlib
+import pkgutil
+import sys
+import textwrap
+from types import SimpleNamespace
+
+from prefect import Task
+
+import tasks
+import tasks.caching as caching
+from lrfinder.params import ExecutionSettings, ModelSettings, TrainingSettings
+from tasks.caching import content_cache, core_modules, module_source
+from tasks.data import split_scale
+from tasks.select import select
+from tasks.sweep import sweep
+from tasks.train import train
+
+
+def test_a_stage_depends_on_the_core_modules_it_imports_transitively():
+    training = core_modules(train.fn)
+    assert {
+        "lrfinder.training.final",
+        "lrfinder.training.fit",
+        "lrfinder.lr.schedule",
+        "lrfinder.engine.stacked",
+        "lrfinder.engine.optimizers",
+        "lrfinder.model.spec",
+        "lrfinder.model.heads",
+        "lrfinder.params",
+        "lrfinder",
+    } <= set(training)
+    assert "lrfinder.reporting.plots" not in training, "only the train task's own imports count"
+    assert "lrfinder.lr.suggest" in core_modules(select.fn)
+    assert "lrfinder.engine.stacked" in core_modules(sweep.fn)
+    assert "lrfinder.engine.stacked" not in core_modules(split_scale.fn)
+
+
+def test_modules_are_found_through_imports_anywhere_without_importing_them(tmp_path, monkeypatch):
+    package = tmp_path / "depdemo"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("def f():\n    from depdemo.b import g\n    return g()\n")
+    (package / "b.py").write_text("from depdemo import c\n\ndef g():\n    return c.VALUE\n")
+    (package / "c.py").write_text("VALUE = 1\n")
+    (package / "unused.py").write_text("VALUE = 2\n")
+    (tmp_path / "depdemo_task.py").write_text(
+        textwrap.dedent(
+            """
+            from depdemo import unused
+            from depdemo.a import f
+
+            def stage():
+                return f()
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from depdemo_task import stage
+
+    found = core_modules(stage, root="depdemo")
+    assert found == ["depdemo", "depdemo.a", "depdemo.b", "depdemo.c"]
+    assert "depdemo.b" not in sys.modules and "depdemo.c" not in sys.modules
+    before = module_source("depdemo.c")
+    (package / "c.py").write_text("VALUE = 3\n")
+    assert module_source("depdemo.c") != before
+
+
+def _key(task, **inputs) -> str:
+    context = SimpleNamespace(task=task)
+    return content_cache().compute_key(context, inputs, {})
+
+
+def test_editing_a_module_deep_in_the_chain_changes_the_keys_of_the_stages_that_use_it(
+    monkeypatch,
+):
+    inputs = {"model": ModelSettings(), "settings": TrainingSettings()}
+    train_key, split_key = _key(train, **inputs), _key(split_scale, **inputs)
+    original = caching.module_source
+
+    def edited(name: str) -> str:
+        text = original(name)
+        return text + "\n# edited\n" if name == "lrfinder.lr.schedule" else text
+
+    monkeypatch.setattr(caching, "module_source", edited)
+    assert _key(train, **inputs) != train_key
+    assert _key(split_scale, **inputs) == split_key
+
+
+def test_execution_settings_never_change_a_key_but_other_settings_do():
+    base = {"model": ModelSettings(), "execution": ExecutionSettings()}
+    on_dask = {**base, "execution": ExecutionSettings(task_runner="dask", replicas_per_group=1)}
+    assert _key(train, **base) == _key(train, **on_dask)
+    assert _key(train, **base) != _key(train, **{**base, "model": ModelSettings(n_seeds=2)})
+
+
+def test_every_task_has_a_docstring_for_the_ui():
+    found = []
+    for info in pkgutil.iter_modules(tasks.__path__):
+        module = importlib.import_module(f"tasks.{info.name}")
+        found += [value for value in vars(module).values() if isinstance(value, Task)]
+    assert len({task.name for task in found}) >= 15
+    assert [task.name for task in found if not (task.fn.__doc__ or "").strip()] == []

@@ -1,0 +1,114 @@
+"""Settings: constraints, cross-field rules and presets checked before any work, and the command
+line generated from the same models."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.cli import parse_args
+from lrfinder.errors import SettingsError
+from lrfinder.params import PRESETS, RunSettings, flags, nest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_setting_has_one_flat_flag_and_a_description():
+    index = flags()
+    assert index["data"] == ("data", "source")
+    assert index["n_seeds"] == ("model", "n_seeds")
+    assert index["task_runner"] == ("execution", "task_runner")
+    for group, model in RunSettings.groups().items():
+        for field, info in model.model_fields.items():
+            assert info.description, f"{group}.{field} has no help text"
+    assert len(index) == sum(len(m.model_fields) for m in RunSettings.groups().values()) + 1
+
+
+def test_flat_names_nest_into_groups_and_unknown_ones_are_refused():
+    assert nest({"data": "x.csv", "n_seeds": 3, "preset": "tutorial"}) == {
+        "data": {"source": "x.csv"},
+        "model": {"n_seeds": 3},
+        "preset": "tutorial",
+    }
+    with pytest.raises(SettingsError, match="unknown setting 'n_seed'"):
+        nest({"n_seed": 3})
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--refit", "ture"],
+            r"training\.refit \(--refit\): Input should be a valid boolean.*Fix: give --refit true or false",
+        ),
+        (["--val-size", "1"], r"split\.val_size \(--val-size\): Input should be less than 1"),
+        (["--test-size", "0"], r"split\.test_size \(--test-size\)"),
+        (["--num-steps", "5"], r"--num-steps\): Input should be greater than or equal to 10"),
+        (["--min-lr", "1", "--max-lr", "0.1"], r"min_lr=1 must be below max_lr=0\.1"),
+        (
+            ["--hidden-layers", "16", "0"],
+            r"model\.hidden_layers \(--hidden-layers\): Input should be greater than or equal to 1 \(got '0'\)",
+        ),
+        (["--confirm-candidates", "2"], r"--confirm-candidates"),
+        (["--n-seeds", "0"], r"model\.n_seeds \(--n-seeds\)"),
+        (["--val-size", "0"], r"--confirm true needs a validation split.*--confirm false"),
+        (["--cluster-address", "tcp://x:8786"], r"--task-runner is threads"),
+        (["--gpus-per-group", "1"], r"--gpus-per-group asks a cluster"),
+        (["--target", "label", "--positive-label", "yes"], r"give exactly one of threshold"),
+        (["--positive-label", "yes"], r"positive_label needs target"),
+        (
+            ["--preset", "tutorial", "--n-seeds", "4"],
+            r"preset 'tutorial' conflicts with --n-seeds 4",
+        ),
+    ],
+)
+def test_bad_settings_fail_with_the_setting_and_the_fix(argv, message):
+    with pytest.raises(SettingsError, match=message):
+        parse_args(argv)
+
+
+def test_command_line_values_are_parsed_strictly():
+    label = ["--threshold", "none", "--target", "label", "--positive-label", "yes"]
+    rest = ["--refit", "no", "--hidden-layers", "16", "8", "--min-lr", "1e-5"]
+    settings, retries = parse_args([*label, *rest, "--flow-retries", "2"])
+    assert settings.data.threshold is None and settings.data.positive_label == "yes"
+    assert settings.training.refit is False
+    assert settings.model.hidden_layers == [16, 8]
+    assert settings.range_test.min_lr == 1e-5 and retries == 2
+
+
+def test_a_preset_fills_only_what_was_left_at_its_default():
+    settings, _ = parse_args(["--preset", "tutorial", "--data", "x.csv", "--max-lr", "1"])
+    assert settings.split.val_size == 0.0 and settings.model.n_seeds == 1
+    assert settings.selection.suggest_method == "argmin" and not settings.selection.confirm
+    assert settings.training.final_model == "single" and not settings.training.refit
+    assert settings.range_test.sweep_mode == "epoch"
+    assert settings.data.source == "x.csv" and settings.range_test.max_lr == 1.0
+    agreeing, _ = parse_args(["--preset", "tutorial", "--n-seeds", "1", "--confirm", "false"])
+    assert agreeing.model.n_seeds == 1 and agreeing.split.val_size == 0.0
+    default, _ = parse_args([])
+    assert default == RunSettings() and PRESETS["default"] == {}
+
+
+def test_a_settings_error_stops_the_command_line_before_anything_is_written(tmp_path):
+    env = {
+        **os.environ,
+        "LRFINDER_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+        "LRFINDER_DATA_DIR": str(tmp_path / "data"),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "flows", "--val-size", "0", "--refit", "ture"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: invalid settings:\n")
+    assert "(--refit): Input should be a valid boolean" in done.stderr and "Fix:" in done.stderr
+    assert "Traceback" not in done.stderr and not done.stdout
+    assert not any(tmp_path.iterdir()), "nothing may be created"
