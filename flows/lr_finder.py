@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from flows.failures import final_failures
 from flows.runners import IN_PROCESS, cluster_task_runner, share_api_url
 from lrfinder.params import (
     DataSettings,
@@ -16,6 +17,7 @@ from lrfinder.params import (
     SelectionSettings,
     SplitSettings,
     TrainingSettings,
+    parse_settings,
 )
 from lrfinder.settings import Settings
 from tasks.data import load_clean, locate_data, split_scale, write_data
@@ -28,7 +30,7 @@ from tasks.train import evaluate_models, quality_gate, train, write_model
 DEFAULTS = RunSettings()
 
 
-@flow(name="lr-finder", log_prints=True, task_runner=IN_PROCESS)
+@flow(name="lr-finder", log_prints=True, task_runner=IN_PROCESS, validate_parameters=False)
 def lr_finder(
     data: DataSettings = DEFAULTS.data,
     split: SplitSettings = DEFAULTS.split,
@@ -57,28 +59,33 @@ def lr_finder(
     Returns:
         The run's output folder under artifacts/.
     """
-    settings = RunSettings(
-        data=data,
-        split=split,
-        model=model,
-        range_test=range_test,
-        selection=selection,
-        training=training,
-        quality_gate=quality_gate,
-        execution=execution,
-        preset=preset,
-    ).resolved()
-    if settings.execution.task_runner == "threads":
-        return run_stages(settings)
-    share_api_url()
-    runner = cluster_task_runner(settings.execution)
-    return on_cluster.with_options(task_runner=runner)(settings)
+    given = {
+        "data": data,
+        "split": split,
+        "model": model,
+        "range_test": range_test,
+        "selection": selection,
+        "training": training,
+        "quality_gate": quality_gate,
+        "execution": execution,
+        "preset": preset,
+    }
+    with final_failures():
+        # Validated here, not by Prefect before the run starts, so that a settings error is
+        # reported with its fix and is not retried.
+        settings = parse_settings(given).resolved()
+        if settings.execution.task_runner == "threads":
+            return run_stages(settings)
+        share_api_url()
+        runner = cluster_task_runner(settings.execution)
+        return on_cluster.with_options(task_runner=runner)(settings)
 
 
 @flow(name="lr-finder-on-cluster", log_prints=True)
 def on_cluster(settings: RunSettings) -> str:
     """The stages with replica groups on a Dask or Ray cluster (the parent flow picks it)."""
-    return run_stages(settings)
+    with final_failures():
+        return run_stages(settings)
 
 
 def run_stages(settings: RunSettings) -> str:

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # What a local user needs to schedule and watch the flow: the Prefect server on 127.0.0.1 with
 # its SQLite database in .prefect/, the process work pool, the deployments of prefect.yaml and a
-# worker. Ctrl-C stops them all. PORT (default 4200) picks the server's port.
-set -euo pipefail
+# worker. One Ctrl-C (SIGINT) or one SIGTERM stops them all within seconds: the worker first
+# (a run in progress ends as Prefect decides), then the server. PORT (default 4200) picks the
+# server's port.
+set -euo pipefail -m
 cd "$(dirname "$0")/.."
 port="${PORT:-4200}"
 bin=".venv/bin"
@@ -10,12 +12,59 @@ export PREFECT_HOME="${PREFECT_HOME:-$PWD/.prefect}"
 export PREFECT_API_URL="http://127.0.0.1:$port/api"
 export PREFECT_SERVER_ANALYTICS_ENABLED="${PREFECT_SERVER_ANALYTICS_ENABLED:-false}"
 pool="lr-finder-process"
+server=""
+worker=""
+# Job control (-m): server and worker run in process groups of their own, so a Ctrl-C reaches
+# this script alone and the shutdown keeps its order, and they do not start with SIGINT ignored
+# (as a script's background jobs otherwise do, which kept the worker from stopping). Shutdown:
+# the worker and its flow runs (a SIGTERM marks a running flow Crashed at once), then the
+# server; whatever is still alive after a few seconds is killed.
+descendants() {
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    echo "$child"
+    descendants "$child"
+  done
+}
+any_alive() {
+  local pid
+  for pid; do kill -0 "$pid" 2>/dev/null && return 0; done
+  return 1
+}
+wait_or_kill() {  # wait_or_kill SECONDS PID...: wait until all are gone, then kill the rest
+  local seconds=$1
+  shift
+  for _ in $(seq $((seconds * 10))); do
+    any_alive "$@" || return 0
+    sleep 0.1
+  done
+  kill -KILL "$@" 2>/dev/null || true
+}
+shutdown() {
+  local status=$?
+  trap - INT TERM EXIT
+  disown -a  # no job-status lines: processes are waited for below
+  echo "Stopping the worker and its runs, then the server..."
+  if [ -n "$worker" ]; then
+    local runs
+    runs=$(descendants "$worker")
+    kill -TERM $runs 2>/dev/null || true
+    kill -INT "$worker" 2>/dev/null || true
+    wait_or_kill 4 "$worker" $runs
+  fi
+  if [ -n "$server" ] && any_alive "$server"; then
+    "$bin/python" ops/crash_running.py "$PREFECT_API_URL" "$pool" 2>/dev/null || true
+    local helpers
+    helpers=$(descendants "$server")
+    kill -TERM "$server" 2>/dev/null || true
+    wait_or_kill 3 "$server" $helpers
+  fi
+  exit "$status"
+}
+trap shutdown INT TERM EXIT
 
 "$bin/prefect" server start --host 127.0.0.1 --port "$port" &
 server=$!
-worker=""
-trap 'kill $worker $server 2>/dev/null; wait' EXIT INT TERM
-
 for _ in $(seq 240); do
   if "$bin/python" -c "import httpx, sys; sys.exit(httpx.get('$PREFECT_API_URL/health').status_code != 200)" 2>/dev/null; then
     break

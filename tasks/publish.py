@@ -5,11 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import task
-from prefect.artifacts import (
-    create_link_artifact,
-    create_markdown_artifact,
-    create_table_artifact,
-)
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from lrfinder.data.splitting import SplitData
 from lrfinder.fileio import write_text_atomic
@@ -19,22 +15,17 @@ from lrfinder.reporting.report import (
     confirmation_rows,
     png_data_uri,
     report_markdown,
+    run_files_markdown,
     suggestion_rows,
 )
 from tasks.logs import task_logger
-
-LINKED_FILES = {
-    "report-file": "report.md",
-    "model-file": "model.keras",
-    "metrics-file": "metrics.json",
-}
 
 
 @task(name="publish-report")
 def publish(run_dir: Path, selection, evaluation, split: SplitData) -> dict[str, str]:
     """Write `report.md` (charts linked by file name) and create the `lr-report` Markdown
-    artifact (charts embedded as data URIs), the table artifacts and links to the saved files.
-    Returns artifact key -> id."""
+    artifact (charts embedded as data URIs), the table artifacts and `run-files` (where the
+    files are and what each is). Returns artifact key -> id."""
     metrics, _ = evaluation
     summary = selection.summary
     charts = [name for name in CHART_TITLES if (run_dir / name).is_file()]
@@ -63,9 +54,11 @@ def publish(run_dir: Path, selection, evaluation, split: SplitData) -> dict[str,
         ids["confirmation-runs"] = create_table_artifact(
             rows, key="confirmation-runs", description="Validation metric per candidate rate"
         )
-    for key, name in LINKED_FILES.items():
-        ids[key] = create_link_artifact(
-            (run_dir / name).resolve().as_uri(), link_text=name, key=key, description=title
-        )
+    files = {path.name: path.stat().st_size for path in run_dir.iterdir() if path.is_file()}
+    ids["run-files"] = create_markdown_artifact(
+        run_files_markdown(str(run_dir.resolve()), files),
+        key="run-files",
+        description=f"Files of {title}",
+    )
     task_logger().info("report: %s", report_path)
     return {key: str(value) for key, value in ids.items()}

@@ -83,8 +83,7 @@ def write_model(
 ) -> list[str]:
     """Save model.keras (checked: it reloads in safe mode and predicts as saved), metrics.json,
     predictions.parquet, model_card.md and the training, confusion-matrix and ROC charts."""
-    import keras
-
+    from lrfinder.engine.tensorflow import keras
     from lrfinder.model.export import to_keras
 
     metrics, predictions = evaluation

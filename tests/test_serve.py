@@ -1,16 +1,18 @@
 """`make serve` as a user runs it (ops/serve.sh): server, work pool, the deployments of
-prefect.yaml and a worker; a run triggered through the REST API completes on the worker."""
+prefect.yaml and a worker; a run triggered through the REST API completes on the worker; one
+Ctrl-C or one SIGTERM stops everything, and a second `make serve` right after works."""
 
 from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
-import pytest
+import psutil
 
 from tests.helpers import flow_parameters
 from tests.prefect_server import free_port
@@ -18,6 +20,7 @@ from tests.test_flow_data import SMALL_SWEEP
 
 ROOT = Path(__file__).resolve().parents[1]
 FINAL = {"Completed", "Failed", "Crashed", "Cancelled"}
+STOP_LIMIT_S = 30  # generous for a loaded CI machine; the script itself waits at most ~7 s
 
 
 def _wait_for(check, timeout: float, what: str):
@@ -32,62 +35,102 @@ def _wait_for(check, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def served(tmp_path: Path):
-    """ops/serve.sh on a free port with its own Prefect home; stopped with Ctrl-C (SIGINT)."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "PREFECT_HOME": str(tmp_path / "prefect"),
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-        "LRFINDER_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
-    }
-    env.pop("PREFECT_API_URL", None)
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 (closed below)
-    process = subprocess.Popen(
-        ["bash", "ops/serve.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        yield {
-            "api": f"http://127.0.0.1:{port}/api",
-            "log": tmp_path / "serve.log",
-            "tmp": tmp_path,
+class Serve:
+    """ops/serve.sh on `port` with the Prefect home and artifacts under `tmp`."""
+
+    def __init__(self, tmp: Path, port: int, name: str):
+        env = {
+            **os.environ,
+            "PORT": str(port),
+            "PREFECT_HOME": str(tmp / "prefect"),
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+            "LRFINDER_ARTIFACTS_DIR": str(tmp / "artifacts"),
         }
+        env.pop("PREFECT_API_URL", None)
+        self.api = f"http://127.0.0.1:{port}/api"
+        self.log = tmp / f"{name}.log"
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                ["bash", "ops/serve.sh"], cwd=ROOT, env=env, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+
+    def deployment(self) -> dict:
+        def found():
+            response = httpx.get(f"{self.api}/deployments/name/lr-finder/nightly", timeout=5)
+            return response.json() if response.status_code == 200 else None
+
+        return _wait_for(found, 240, f"the deployment (log: {self.log})")
+
+    def trigger(self, parameters: dict) -> str:
+        deployment = self.deployment()
+        run = httpx.post(
+            f"{self.api}/deployments/{deployment['id']}/create_flow_run",
+            json={"parameters": parameters},
+            timeout=10,
+        ).json()
+        return run["id"]
+
+    def state(self, flow_run_id: str) -> str | None:
+        state = httpx.get(f"{self.api}/flow_runs/{flow_run_id}", timeout=5).json()["state"]
+        return state["name"] if state else None
+
+    def stop(self, how: signal.Signals) -> int:
+        """Ctrl-C (SIGINT to the process group, as a terminal sends it) or SIGTERM to the script;
+        waits until every process of its tree is gone and returns the script's exit status."""
+        tree = [self.process.pid]
+        tree += [child.pid for child in psutil.Process(self.process.pid).children(recursive=True)]
+        if how == signal.SIGINT:
+            os.killpg(self.process.pid, signal.SIGINT)
+        else:
+            self.process.send_signal(how)
+        status = self.process.wait(timeout=STOP_LIMIT_S)
+
+        def gone():
+            return not any(psutil.pid_exists(pid) for pid in tree)
+
+        _wait_for(gone, STOP_LIMIT_S, f"every process of make serve to end (log: {self.log})")
+        return status
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def test_make_serve_runs_a_triggered_run_and_stops_on_one_signal(tmp_path, wine_csv):
+    port = free_port()
+    first = Serve(tmp_path, port, "serve-1")
+    try:
+        found = first.deployment()
+        schedules = [s["schedule"] for s in found["schedules"]]
+        assert {"cron": "0 2 * * *", "timezone": "UTC"}.items() <= schedules[0].items()
+        assert found["work_pool_name"] == "lr-finder-process"
+        run_id = first.trigger(flow_parameters(**(SMALL_SWEEP | {"data": str(wine_csv)})))
+        state = _wait_for(
+            lambda: first.state(run_id) in FINAL and first.state(run_id),
+            420,
+            f"the flow run (log: {first.log})",
+        )
+        assert state == "Completed", first.log.read_text()[-3000:]
+        assert (tmp_path / "artifacts" / "latest" / "report.md").is_file()
+        assert first.stop(signal.SIGINT) == 128 + signal.SIGINT
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
+        first.kill()
 
-
-def test_make_serve_deploys_the_nightly_schedule_and_runs_a_triggered_run(served, wine_csv):
-    api = served["api"]
-
-    def deployment():
-        response = httpx.get(f"{api}/deployments/name/lr-finder/nightly", timeout=5)
-        return response.json() if response.status_code == 200 else None
-
-    found = _wait_for(deployment, 240, f"the deployment (log: {served['log']})")
-    schedules = [s["schedule"] for s in found["schedules"]]
-    assert {"cron": "0 2 * * *", "timezone": "UTC"}.items() <= schedules[0].items()
-    assert found["work_pool_name"] == "lr-finder-process"
-
-    parameters = flow_parameters(**(SMALL_SWEEP | {"data": str(wine_csv)}))
-    flow_run = httpx.post(
-        f"{api}/deployments/{found['id']}/create_flow_run",
-        json={"parameters": parameters},
-        timeout=10,
-    ).json()
-
-    def finished():
-        state = httpx.get(f"{api}/flow_runs/{flow_run['id']}", timeout=5).json()["state"]
-        return state if state and state["name"] in FINAL else None
-
-    state = _wait_for(finished, 420, f"the flow run (log: {served['log']})")
-    assert state["name"] == "Completed", served["log"].read_text()[-3000:]
-    assert (served["tmp"] / "artifacts" / "latest" / "report.md").is_file()
+    second = Serve(tmp_path, port, "serve-2")  # same port and database, right after
+    try:
+        slow = flow_parameters(**(SMALL_SWEEP | {"data": str(wine_csv), "seed": 21}))
+        run_id = second.trigger(slow)
+        _wait_for(
+            lambda: second.state(run_id) == "Running", 240, f"the run to start ({second.log})"
+        )
+        assert second.stop(signal.SIGTERM) == 128 + signal.SIGTERM
+    finally:
+        second.kill()
+    assert "Stopping the worker and its runs, then the server" in second.log.read_text()
+    with sqlite3.connect(tmp_path / "prefect" / "prefect.db") as database:
+        (final,) = database.execute(
+            "SELECT state_name FROM flow_run WHERE id = ?", (run_id,)
+        ).fetchone()
+    assert final in ("Crashed", "Cancelled"), second.log.read_text()[-3000:]

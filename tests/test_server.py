@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -26,7 +27,6 @@ STAGES = {
     "write-model-outputs", "publish-report", "finish-run", "quality-gate",
 }  # fmt: skip
 TABLES = {"range-test-summary", "confirmation-runs", "test-metrics"}
-LINKS = {"report-file", "model-file", "metrics-file"}
 GROUP_SIZE = 2  # engines of 2 slots: one queue (group) per training stage in this process
 PROGRESS = {"sweep-progress-group-1", "confirmation-progress-group-1", "training-progress-group-1"}
 CHARTS = 5
@@ -92,7 +92,7 @@ def test_rest_api_records_the_run_every_stage_and_the_artifacts(prefect_api, fin
     assert groups == ["fit-group-1-of-1"] * 2 + ["range_test-group-1-of-1", "refit-group-1-of-1"]
 
     artifacts = artifacts_of(prefect_api, finished_run["id"])
-    assert {"lr-report"} | TABLES | LINKS | PROGRESS <= set(artifacts), sorted(artifacts)
+    assert {"lr-report", "run-files"} | TABLES | PROGRESS <= set(artifacts), sorted(artifacts)
     report = artifacts["lr-report"]
     assert report["type"] == "markdown"
     assert report["data"].count("](data:image/png;base64,") == CHARTS
@@ -103,10 +103,12 @@ def test_rest_api_records_the_run_every_stage_and_the_artifacts(prefect_api, fin
     table = json.loads(artifacts["test-metrics"]["data"])
     assert table[0]["metric"] == "accuracy"
     assert table[0]["chosen_final"] == pytest.approx(metrics["test"]["chosen"]["final"]["accuracy"])
-    for key, name in zip(sorted(LINKS), ["metrics.json", "model.keras", "report.md"], strict=True):
-        target = (finished_run["run_dir"] / name).resolve()
-        assert artifacts[key]["data"] == f"[{name}]({target.as_uri()})", artifacts[key]
-        assert target.is_file()
+    files = artifacts["run-files"]
+    assert files["type"] == "markdown" and "file://" not in files["data"]
+    assert f"`{finished_run['run_dir'].resolve()}`" in files["data"]
+    listed = set(re.findall(r"^\| `([^`]+)` \|", files["data"], flags=re.MULTILINE))
+    assert listed >= {"model.keras", "metrics.json", "report.md"}
+    assert all((finished_run["run_dir"] / name).is_file() for name in listed)
     assert all(float(artifacts[key]["data"]) == 100.0 for key in PROGRESS)
 
 
@@ -143,7 +145,9 @@ def test_browser_shows_the_report_charts_in_the_prefect_ui(prefect_api, finished
     from playwright.sync_api import sync_playwright
 
     ui = prefect_api.removesuffix("/api")
-    report_id = artifacts_of(prefect_api, finished_run["id"])["lr-report"]["id"]
+    artifacts = artifacts_of(prefect_api, finished_run["id"])
+    report_id, files_id = artifacts["lr-report"]["id"], artifacts["run-files"]["id"]
+    run_dir = str(finished_run["run_dir"].resolve())
     shots = ROOT / "artifacts" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
@@ -167,5 +171,50 @@ def test_browser_shows_the_report_charts_in_the_prefect_ui(prefect_api, finished
             ".map(i => i.naturalWidth)"
         )
         page.screenshot(path=shots / "lr_report.png", full_page=True)
+        page.goto(f"{ui}/artifacts/artifact/{files_id}", wait_until="networkidle")
+        page.get_by_text(run_dir).first.wait_for(timeout=60_000)
+        shown = page.locator("td code").all_inner_texts()
+        page.screenshot(path=shots / "run_files.png", full_page=True)
         browser.close()
+    assert {"model.keras", "metrics.json", "report.md"} <= set(shown), shown
+    assert all((finished_run["run_dir"] / name).is_file() for name in shown)
     assert len(widths) == CHARTS and all(width > 0 for width in widths), widths
+
+
+def test_a_retry_happens_only_where_it_can_help(prefect_api, workspace, wine_csv, monkeypatch):
+    retrying = lr_finder.with_options(retries=1, retry_delay_seconds=0)
+    small = SMALL_SWEEP | {"data": str(wine_csv), "seed": 7}
+
+    def runs_of(state) -> tuple[str, int]:
+        flow_run = rest(prefect_api, f"flow_runs/{state.state_details.flow_run_id}")
+        return flow_run["state"]["name"], flow_run["run_count"]
+
+    gate = {"min_test_accuracy": 0.99, "quality_gate_mode": "fail"}
+    missed_gate = retrying(return_state=True, **flow_parameters(**small, **gate))
+    assert runs_of(missed_gate) == ("Failed", 1), "the same verdict would come back"
+
+    # Settings as a deployment sends them (plain JSON): refused with the fix, never retried.
+    bad_settings = retrying(
+        return_state=True, data={"source": str(wine_csv)}, split={"val_size": 0.0}
+    )
+    assert runs_of(bad_settings) == ("Failed", 1)
+    with pytest.raises(ValueError, match=r"--confirm true needs a validation split"):
+        bad_settings.result()
+
+    bad_csv = workspace["data"] / "bad.csv"
+    bad_csv.write_text("a;b\n1;2\n")
+    bad_data = retrying(return_state=True, **flow_parameters(data=str(bad_csv)))
+    assert runs_of(bad_data) == ("Failed", 1)
+
+    calls = []
+    real = tasks.train.train_final
+
+    def crash_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("injected crash in final training")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tasks.train, "train_final", crash_once)
+    crashed_once = retrying(return_state=True, **flow_parameters(**small | {"seed": 13}))
+    assert runs_of(crashed_once) == ("Completed", 2) and len(calls) == 2

@@ -15,12 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, partial
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from lrfinder.engine.optimizers import Optimizer
 from lrfinder.engine.recipe import Recipe
+from lrfinder.engine.tensorflow import gpus, keras, tf
 from lrfinder.model.spec import ModelSpec
 
 CHUNK_STEPS = 64
@@ -29,11 +28,11 @@ CHUNK_STEPS = 64
 def pick_device() -> str:
     """The first GPU TensorFlow sees (a cluster worker sees only its own, through
     CUDA_VISIBLE_DEVICES), with memory grown as needed rather than all taken; else the CPU."""
-    gpus = tf.config.list_physical_devices("GPU")
-    for gpu in gpus:
+    found = gpus()
+    for gpu in found:
         with contextlib.suppress(RuntimeError):
             tf.config.experimental.set_memory_growth(gpu, True)
-    return "/GPU:0" if gpus else "/CPU:0"
+    return "/GPU:0" if found else "/CPU:0"
 
 
 def glorot_init(sizes: list[int], seed: int) -> list[np.ndarray]:

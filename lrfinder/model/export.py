@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 
+from lrfinder.engine.tensorflow import keras
 from lrfinder.model.spec import ModelSpec
 
 

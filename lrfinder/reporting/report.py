@@ -16,6 +16,37 @@ CHART_TITLES = {
 }
 
 
+RUN_FILES = {
+    "report.md": "the run report (charts linked by file name)",
+    "model.keras": "the final model; keras.saving.load_model(path, safe_mode=True)",
+    "metrics.json": "test metrics of the chosen and baseline models",
+    "predictions.parquet": "per test row: label and both final models' probabilities",
+    "model_card.md": "data hash, settings, chosen rate and why, metric tables, versions",
+    "selection.json": "the chosen rate, every suggestion and the confirmation runs",
+    "range_test.parquet": "the range test, one row per replica and step",
+    "range_test.json": "the range test's summary: steps, divergence, device, timing",
+    "data_report.json": "source files and hashes, cleaning, splits, leakage",
+    "scaler.json": "the scaler fit on the train split",
+    "train.parquet": "standardised train split",
+    "val.parquet": "standardised validation split",
+    "test.parquet": "standardised test split",
+    **{name: f"chart: {title}" for name, title in CHART_TITLES.items()},
+}
+
+
+def run_files_markdown(run_dir: str, files: Mapping[str, int]) -> str:
+    """Where a run's files are and what each is, as text a browser shows as it is: the Prefect
+    UI cannot open `file://` links, so the path is given for a shell on that machine."""
+    lines = [
+        f"Run folder on the machine that ran the flow:\n\n`{run_dir}`\n",
+        "| file | what it is | size |",
+        "| --- | --- | --- |",
+    ]
+    for name, size in sorted(files.items()):
+        lines.append(f"| `{name}` | {RUN_FILES.get(name, '')} | {size / 1024:,.1f} KiB |")
+    return "\n".join(lines) + "\n"
+
+
 def png_data_uri(png: bytes) -> str:
     """An image a browser shows without fetching anything (the Prefect UI cannot read files)."""
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

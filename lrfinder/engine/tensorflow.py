@@ -1,0 +1,66 @@
+"""TensorFlow and Keras, imported without their native start-up chatter: on a machine without an
+NVIDIA driver, TensorFlow's C++ code writes CUDA-probing lines straight to the process's stderr
+(`Could not find cuda drivers`, `failed call to cuInit`, ...) that read like errors. They are
+filtered out here; every other line, a real warning included, still reaches stderr."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# Hide TensorFlow's INFO lines after its logger starts; warnings and errors stay.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+STARTUP_NOISE = (
+    "All log messages before absl::InitializeLog() is called are written to STDERR",
+    "oneDNN custom operations are on",
+    "This TensorFlow binary is optimized to use available CPU instructions",
+    "To enable the following instructions",
+    "Could not find cuda drivers on your machine",
+)
+# Without an NVIDIA driver the CUDA probe fails by design; with one, its failure is news.
+NO_DRIVER_NOISE = ("failed call to cuInit",)
+
+
+def noise() -> tuple[str, ...]:
+    """The stderr lines to drop on this machine."""
+    has_driver = Path("/proc/driver/nvidia/version").exists()
+    return STARTUP_NOISE if has_driver else STARTUP_NOISE + NO_DRIVER_NOISE
+
+
+@contextmanager
+def native_stderr_filtered(drop: tuple[str, ...]) -> Iterator[None]:
+    """Capture file descriptor 2 (where C++ code writes) while the block runs, then replay every
+    line that contains none of `drop`."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines():
+                if line.strip() and not any(pattern in line for pattern in drop):
+                    print(line, file=sys.stderr)
+
+
+with native_stderr_filtered(noise()):
+    import keras
+    import tensorflow as tf
+
+
+def gpus() -> list:
+    """The GPUs TensorFlow sees (probing CUDA once, quietly where there is no driver)."""
+    with native_stderr_filtered(noise()):
+        return tf.config.list_physical_devices("GPU")
+
+
+__all__ = ["gpus", "keras", "tf"]
