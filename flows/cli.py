@@ -86,7 +86,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[RunSettings, int | None]:
             info = RunSettings.groups()[group].model_fields[field]
             if _optional(info.annotation):
                 args[name] = None
-    return parse_settings(nest(args)).resolved(), retries
+    return parse_settings(nest(args)).resolved(strict=True), retries
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
+from prefect.logging import get_run_logger
 
 from lrfinder.errors import DataError, SettingsError
 from lrfinder.training.gate import QualityGateError
@@ -32,5 +33,8 @@ def final_failures() -> Iterator[None]:
     try:
         yield
     except FINAL_FAILURES:
-        stop_retries()
+        try:
+            stop_retries()
+        except Exception as error:  # the original failure matters more than this one
+            get_run_logger().warning("could not turn this run's retries off: %r", error)
         raise

@@ -7,7 +7,7 @@ Every field name is unique across the groups and is also its flat command-line f
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -121,8 +121,8 @@ class RangeTestSettings(Group):
     def _rates_increase(self) -> RangeTestSettings:
         if self.min_lr >= self.max_lr:
             raise ValueError(
-                f"min_lr={self.min_lr:g} must be below max_lr={self.max_lr:g}: the range test "
-                "raises the rate from min_lr to max_lr."
+                f"--min-lr {self.min_lr:g} must be below --max-lr {self.max_lr:g}: the range test "
+                "raises the rate from one to the other. Fix: lower --min-lr or raise --max-lr"
             )
         return self
 
@@ -190,8 +190,13 @@ class QualityGateSettings(Group):
 
 
 class ExecutionSettings(Group):
-    """Where replica groups run. Outputs are identical wherever they run, so none of this is
-    part of a cache key."""
+    """Where replica groups run. A replica's numbers are identical wherever it runs, so the
+    placement settings are no part of a cache key; the engines' slot count is (a replica in an
+    engine of another size differs in float rounding)."""
+
+    PLACEMENT_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {"task_runner", "cluster_address", "gpus_per_group"}
+    )
 
     replicas_per_group: int = Field(
         8,
@@ -261,10 +266,13 @@ class RunSettings(Group):
             values[name] = getattr(getattr(self, group), field) if field else self.preset
         return values
 
-    def resolved(self) -> RunSettings:
-        """The preset applied (it fills only what was left at its default; a value that differs
-        from both stops the run) and the cross-field rules checked; raises SettingsError."""
-        settings = _apply_preset(self)
+    def resolved(self, strict: bool = False) -> RunSettings:
+        """The preset applied and the cross-field rules checked; raises SettingsError. The
+        preset fills what was not given; a given value that differs from the preset's stops the
+        run. `strict` (the command line, which knows what was typed): every given value counts.
+        Otherwise (parameters from the UI's form, which sends every default, or the API) a value
+        equal to its default counts as not given."""
+        settings = _apply_preset(self, strict)
         _check_rules(settings)
         return settings
 
@@ -322,26 +330,34 @@ def describe(error: ValidationError) -> str:
     for problem in error.errors():
         loc = [str(part) for part in problem["loc"]]
         group, field = loc[0], loc[1] if len(loc) > 1 else ""
-        where = ".".join(loc[:2]) if field else group
-        given = f" (got {problem['input']!r})" if field else ""
-        hint = ""
         model = RunSettings.groups().get(group)
+        if not field or model is None or field not in model.model_fields:
+            message = problem["msg"].removeprefix("Value error, ")
+            lines.append(f"settings group {'.'.join(loc)}: {message}.")
+            continue
+        flag = flag_of(group, field)
         if problem["type"] == "bool_parsing":
-            hint = f" Fix: give {flag_of(group, field)} true or false."
-        elif model is not None and field in model.model_fields:
-            hint = f" Fix: {flag_of(group, field)} takes: {model.model_fields[field].description}"
-        lines.append(f"setting {where} ({flag_of(group, field)}): {problem['msg']}{given}.{hint}")
+            hint = f"give {flag} true or false."
+        else:
+            hint = f"{flag} takes: {model.model_fields[field].description}"
+        where = ".".join(loc[:2])
+        lines.append(
+            f"setting {where} ({flag}): {problem['msg']} (got {problem['input']!r}). Fix: {hint}"
+        )
     return "invalid settings:\n  " + "\n  ".join(lines)
 
 
-def _apply_preset(settings: RunSettings) -> RunSettings:
+def _apply_preset(settings: RunSettings, strict: bool) -> RunSettings:
     updates: dict[str, Group] = {}
     conflicts = []
     for group, values in PRESETS[settings.preset].items():
         current = getattr(settings, group)
         for field, value in values.items():
             given = getattr(current, field)
-            if given != type(current).model_fields[field].default and given != value:
+            explicit = field in current.model_fields_set and (
+                strict or given != type(current).model_fields[field].default
+            )
+            if explicit and given != value:
                 conflicts.append(f"{flag_of(group, field)} {given!r} (the preset sets {value!r})")
         updates[group] = current.model_copy(update=values)
     if conflicts:

@@ -4,7 +4,7 @@
 # worker. One Ctrl-C (SIGINT) or one SIGTERM stops them all within seconds: the worker first
 # (a run in progress ends as Prefect decides), then the server. PORT (default 4200) picks the
 # server's port.
-set -euo pipefail -m
+set -euo pipefail
 cd "$(dirname "$0")/.."
 port="${PORT:-4200}"
 bin=".venv/bin"
@@ -14,11 +14,12 @@ export PREFECT_SERVER_ANALYTICS_ENABLED="${PREFECT_SERVER_ANALYTICS_ENABLED:-fal
 pool="lr-finder-process"
 server=""
 worker=""
-# Job control (-m): server and worker run in process groups of their own, so a Ctrl-C reaches
-# this script alone and the shutdown keeps its order, and they do not start with SIGINT ignored
-# (as a script's background jobs otherwise do, which kept the worker from stopping). Shutdown:
-# the worker and its flow runs (a SIGTERM marks a running flow Crashed at once), then the
-# server; whatever is still alive after a few seconds is killed.
+# Server and worker start with job control on (`set -m` around their launch only): each gets a
+# process group of its own, so a Ctrl-C reaches this script alone and the shutdown keeps its
+# order, and neither starts with SIGINT ignored (as a script's background jobs otherwise do,
+# which kept the worker from stopping). Shutdown: the worker and its flow runs (SIGTERM), the
+# runs it left Running marked Crashed, then the server; whatever is still alive after a few
+# seconds is killed. Further signals during the shutdown are ignored, so it always completes.
 descendants() {
   local child
   for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
@@ -41,30 +42,33 @@ wait_or_kill() {  # wait_or_kill SECONDS PID...: wait until all are gone, then k
   kill -KILL "$@" 2>/dev/null || true
 }
 shutdown() {
-  local status=$?
-  trap - INT TERM EXIT
+  local status=$? runs=""
+  trap '' INT TERM
+  trap - EXIT
+  set +e
   disown -a  # no job-status lines: processes are waited for below
   echo "Stopping the worker and its runs, then the server..."
   if [ -n "$worker" ]; then
-    local runs
     runs=$(descendants "$worker")
-    kill -TERM $runs 2>/dev/null || true
-    kill -INT "$worker" 2>/dev/null || true
+    kill -TERM $runs 2>/dev/null
+    kill -INT "$worker" 2>/dev/null
     wait_or_kill 4 "$worker" $runs
   fi
   if [ -n "$server" ] && any_alive "$server"; then
-    "$bin/python" ops/crash_running.py "$PREFECT_API_URL" "$pool" 2>/dev/null || true
+    [ -z "$runs" ] || "$bin/python" ops/crash_running.py "$PREFECT_API_URL" $runs
     local helpers
     helpers=$(descendants "$server")
-    kill -TERM "$server" 2>/dev/null || true
+    kill -TERM "$server" 2>/dev/null
     wait_or_kill 3 "$server" $helpers
   fi
   exit "$status"
 }
 trap shutdown INT TERM EXIT
 
+set -m
 "$bin/prefect" server start --host 127.0.0.1 --port "$port" &
 server=$!
+set +m
 for _ in $(seq 240); do
   if "$bin/python" -c "import httpx, sys; sys.exit(httpx.get('$PREFECT_API_URL/health').status_code != 200)" 2>/dev/null; then
     break
@@ -75,7 +79,9 @@ done
 
 "$bin/prefect" work-pool inspect "$pool" >/dev/null 2>&1 || "$bin/prefect" work-pool create "$pool" --type process
 "$bin/prefect" --no-prompt deploy --all
+set -m
 "$bin/prefect" worker start --pool "$pool" &
 worker=$!
+set +m
 echo "Prefect UI: http://127.0.0.1:$port  (deployments: lr-finder/nightly, runs at 02:00 UTC)"
 wait "$worker"

@@ -1,7 +1,7 @@
 """Cache keys from content: file hashes, upstream fingerprints, settings and code.
 
-A stage's key covers the content of its inputs, its settings (execution settings excepted: they
-change where replicas run, never their numbers), its own source, and the source of every core
+A stage's key covers the content of its inputs, its settings (where replicas run excepted: it
+never changes their numbers), its own source, and the source of every core
 module it imports, found by reading the import statements (no import happens, so TensorFlow
 stays unloaded) and following them through the core package."""
 
@@ -33,6 +33,9 @@ def stable_form(value: Any) -> Any:
         return f"{type(value).__name__}:{value.fingerprint}"
     if isinstance(value, Path):
         return f"file:{sha256_file(value)}"
+    if isinstance(value, ExecutionSettings):
+        kept = value.model_dump(exclude=set(ExecutionSettings.PLACEMENT_ONLY))
+        return {type(value).__name__: stable_form(kept)}
     if isinstance(value, BaseModel):
         return {type(value).__name__: stable_form(value.model_dump())}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -141,7 +144,7 @@ def core_modules(fn: Callable, root: str = CORE) -> list[str]:
 
 def content_cache() -> CachePolicy:
     """Key = task source + source of the core modules the task depends on + content of every
-    argument except execution settings. The sources are read once per process, at the task's
+    argument (of execution settings, only what changes numbers). The sources are read once per process, at the task's
     first run: the key describes the code that runs, even if a file changes on disk later."""
     code_of: dict[Callable, dict[str, str]] = {}
 
@@ -149,12 +152,6 @@ def content_cache() -> CachePolicy:
         fn = context.task.fn
         if fn not in code_of:
             code_of[fn] = {name: module_source(name) for name in core_modules(fn)}
-        code = code_of[fn]
-        kept = {
-            name: value
-            for name, value in parameters.items()
-            if not isinstance(value, ExecutionSettings)
-        }
-        return hash_objects(code, stable_form(kept), raise_on_failure=True)
+        return hash_objects(code_of[fn], stable_form(parameters), raise_on_failure=True)
 
     return TASK_SOURCE + CachePolicy.from_cache_key_fn(key)

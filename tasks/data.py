@@ -64,9 +64,9 @@ def load_clean(source: DataSource, rule: LabelRule) -> CleanData:
 
 
 @task(name="split-scale", cache_policy=content_cache(), persist_result=True)
-def split_scale(clean: CleanData, config: SplitSettings) -> SplitData:
+def split_scale(clean: CleanData, settings: SplitSettings) -> SplitData:
     """Split into train/validation/test and standardise on the train split only."""
-    split = splitting.split_and_scale(clean, config)
+    split = splitting.split_and_scale(clean, settings)
     task_logger().info("split %s, leakage %s", split.report["rows"], split.report["leakage"])
     return split
 

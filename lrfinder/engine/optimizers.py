@@ -24,7 +24,7 @@ class Optimizer(Protocol):
 
 def _live(active: Any, rank: int) -> Any:
     """`active` (K,) shaped to broadcast over a (K, ...) tensor of `rank` dimensions."""
-    import tensorflow as tf
+    from lrfinder.engine.tensorflow import tf
 
     return tf.reshape(active, [-1] + [1] * (rank - 1))
 
@@ -40,7 +40,7 @@ class Adam:
     epsilon: float = 1e-7
 
     def create_state(self, params: list[Any]) -> dict[str, Any]:
-        import tensorflow as tf
+        from lrfinder.engine.tensorflow import tf
 
         return {
             "m": [tf.Variable(tf.zeros_like(p)) for p in params],
@@ -49,7 +49,7 @@ class Adam:
         }
 
     def reset(self, state: dict[str, Any], slot: int) -> None:
-        import tensorflow as tf
+        from lrfinder.engine.tensorflow import tf
 
         for variable in (*state["m"], *state["v"]):
             variable[slot].assign(tf.zeros(variable.shape[1:]))
@@ -58,7 +58,7 @@ class Adam:
     def apply(
         self, state: dict[str, Any], params: list[Any], grads: list[Any], lr: Any, active: Any
     ) -> None:
-        import tensorflow as tf
+        from lrfinder.engine.tensorflow import tf
 
         iterations = state["iterations"]
         t = iterations + 1.0

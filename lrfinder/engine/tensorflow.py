@@ -34,22 +34,32 @@ def noise() -> tuple[str, ...]:
 
 @contextmanager
 def native_stderr_filtered(drop: tuple[str, ...]) -> Iterator[None]:
-    """Capture file descriptor 2 (where C++ code writes) while the block runs, then replay every
-    line that contains none of `drop`."""
-    sys.stderr.flush()
-    saved = os.dup(2)
+    """Capture file descriptor 2 (where C++ code writes) while the block runs, then write every
+    line that contains none of `drop` back to it, as it came (not through Python's logging or
+    print capture). Where fd 2 cannot be captured, the block runs unfiltered."""
+    try:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
             yield
         finally:
-            sys.stderr.flush()
+            if sys.stderr is not None:
+                sys.stderr.flush()
+            captured.seek(0)
+            kept = [
+                line
+                for line in captured.read().splitlines(keepends=True)
+                if line.strip() and not any(p.encode() in line for p in drop)
+            ]
+            os.write(saved, b"".join(kept))
             os.dup2(saved, 2)
             os.close(saved)
-            captured.seek(0)
-            for line in captured.read().decode(errors="replace").splitlines():
-                if line.strip() and not any(pattern in line for pattern in drop):
-                    print(line, file=sys.stderr)
 
 
 with native_stderr_filtered(noise()):

@@ -16,6 +16,7 @@ class Head(Protocol):
     name: str
     units: int
     activation: str
+    keras_loss: str
 
     def tf_loss(self, logits: Any, y: Any, weight: Any) -> Any: ...
     def tf_hits(self, logits: Any, y: Any) -> Any: ...
@@ -31,11 +32,12 @@ class BinaryHead:
     name: str = "binary"
     units: int = 1
     activation: str = "sigmoid"
+    keras_loss: str = "binary_crossentropy"
 
     def tf_loss(self, logits, y, weight):
         """Per-replica mean loss over the real (weight 1) rows of padded batches: (K,).
         logits (K, B, 1), y (B,) or (K, B), weight (K, B)."""
-        import tensorflow as tf
+        from lrfinder.engine.tensorflow import tf
 
         logits = logits[..., 0]
         labels = tf.broadcast_to(y, tf.shape(logits))
@@ -45,7 +47,7 @@ class BinaryHead:
 
     def tf_hits(self, logits, y):
         """1.0 where a row's prediction is right, else 0.0: (K, B)."""
-        import tensorflow as tf
+        from lrfinder.engine.tensorflow import tf
 
         return tf.cast((logits[..., 0] >= 0.0) == (y >= 0.5), tf.float32)
 
@@ -64,4 +66,3 @@ class BinaryHead:
 
 
 BINARY = BinaryHead()
-HEADS: dict[str, Head] = {BINARY.name: BINARY}

@@ -103,7 +103,7 @@ def leakage_note(data_report: dict) -> str:
         f"twin in train ({leakage['twin_definition']}); "
         f"{leakage['test_rows_with_twin_in_train_or_val']} test rows have one in train or "
         "validation. The second metric table leaves those test rows out; "
-        "`split_strategy=grouped` keeps twins in one split."
+        "`--split-strategy grouped` keeps twins in one split."
     )
 
 

@@ -88,10 +88,12 @@ def test_editing_a_module_deep_in_the_chain_changes_the_keys_of_the_stages_that_
     assert _key(split_scale, **inputs) == split_key
 
 
-def test_execution_settings_never_change_a_key_but_other_settings_do():
+def test_where_replicas_run_never_changes_a_key_but_what_they_compute_does():
     base = {"model": ModelSettings(), "execution": ExecutionSettings()}
-    on_dask = {**base, "execution": ExecutionSettings(task_runner="dask", replicas_per_group=1)}
-    assert _key(train, **base) == _key(train, **on_dask)
+    placed = ExecutionSettings(task_runner="dask", cluster_address="tcp://x:1", gpus_per_group=1)
+    assert _key(train, **base) == _key(train, **{**base, "execution": placed})
+    smaller = {**base, "execution": ExecutionSettings(replicas_per_group=4)}
+    assert _key(train, **base) != _key(train, **smaller), "slot count changes float rounding"
     assert _key(train, **base) != _key(train, **{**base, "model": ModelSettings(n_seeds=2)})
 
 

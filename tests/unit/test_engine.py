@@ -47,7 +47,7 @@ def keras_twin(engine: StackedMLP, lr: float) -> keras.Model:
         ]
     )
     model.set_weights(engine.replica_weights(0))
-    model.compile(optimizer=keras_optimizer(engine, lr), loss="binary_crossentropy")
+    model.compile(optimizer=keras_optimizer(engine, lr), loss=spec.head.keras_loss)
     return model
 
 
@@ -94,7 +94,9 @@ def test_epoch_means_of_batch_loss_and_accuracy_match_keras_history(data):
     engine = stacked([11])
     model = keras_twin(engine, lr)
     model.compile(
-        optimizer=keras_optimizer(engine, lr), loss="binary_crossentropy", metrics=["accuracy"]
+        optimizer=keras_optimizer(engine, lr),
+        loss=engine.spec.head.keras_loss,
+        metrics=["accuracy"],
     )
     rows = np.concatenate(batch_order(len(x), 32, 11, per_epoch))
     history = model.fit(x[rows], y[rows], batch_size=32, epochs=1, shuffle=False, verbose=0)

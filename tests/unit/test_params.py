@@ -10,7 +10,7 @@ import pytest
 
 from flows.cli import parse_args
 from lrfinder.errors import SettingsError
-from lrfinder.params import PRESETS, RunSettings, flags, nest
+from lrfinder.params import PRESETS, RunSettings, flags, nest, parse_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,10 @@ def test_flat_names_nest_into_groups_and_unknown_ones_are_refused():
         (["--val-size", "1"], r"split\.val_size \(--val-size\): Input should be less than 1"),
         (["--test-size", "0"], r"split\.test_size \(--test-size\)"),
         (["--num-steps", "5"], r"--num-steps\): Input should be greater than or equal to 10"),
-        (["--min-lr", "1", "--max-lr", "0.1"], r"min_lr=1 must be below max_lr=0\.1"),
+        (
+            ["--min-lr", "1", "--max-lr", "0.1"],
+            r"--min-lr 1 must be below --max-lr 0\.1.*Fix: lower",
+        ),
         (
             ["--hidden-layers", "16", "0"],
             r"model\.hidden_layers \(--hidden-layers\): Input should be greater than or equal to 1 \(got '0'\)",
@@ -79,17 +82,28 @@ def test_command_line_values_are_parsed_strictly():
     assert settings.range_test.min_lr == 1e-5 and retries == 2
 
 
-def test_a_preset_fills_only_what_was_left_at_its_default():
+def test_a_preset_fills_what_was_not_given_and_keeps_the_rest():
     settings, _ = parse_args(["--preset", "tutorial", "--data", "x.csv", "--max-lr", "1"])
-    assert settings.split.val_size == 0.0 and settings.model.n_seeds == 1
-    assert settings.selection.suggest_method == "argmin" and not settings.selection.confirm
-    assert settings.training.final_model == "single" and not settings.training.refit
-    assert settings.range_test.sweep_mode == "epoch"
+    for group, values in PRESETS["tutorial"].items():
+        for field, value in values.items():
+            assert getattr(getattr(settings, group), field) == value, (group, field)
     assert settings.data.source == "x.csv" and settings.range_test.max_lr == 1.0
     agreeing, _ = parse_args(["--preset", "tutorial", "--n-seeds", "1", "--confirm", "false"])
-    assert agreeing.model.n_seeds == 1 and agreeing.split.val_size == 0.0
-    default, _ = parse_args([])
-    assert default == RunSettings() and PRESETS["default"] == {}
+    assert agreeing == settings.model_copy(
+        update={"data": agreeing.data, "range_test": agreeing.range_test}
+    )
+    assert parse_args([])[0] == RunSettings()
+
+
+def test_a_typed_value_that_the_preset_would_change_stops_the_run_even_at_its_default():
+    with pytest.raises(SettingsError, match=r"--n-seeds 8 \(the preset sets 1\), --refit True"):
+        parse_args(["--preset", "tutorial", "--n-seeds", "8", "--refit", "true"])
+    # From the UI's form, which sends every default, a default value counts as not given.
+    form = {group: model().model_dump() for group, model in RunSettings.groups().items()}
+    resolved = parse_settings({**form, "preset": "tutorial"}).resolved()
+    assert resolved.model.n_seeds == 1 and not resolved.training.refit
+    with pytest.raises(SettingsError, match=r"--n-seeds 4"):
+        parse_settings({**form, "model": {"n_seeds": 4}, "preset": "tutorial"}).resolved()
 
 
 def test_a_settings_error_stops_the_command_line_before_anything_is_written(tmp_path):

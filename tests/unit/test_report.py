@@ -91,4 +91,4 @@ def test_table_rows_are_flat_records():
 def test_leakage_note_names_the_counts_and_the_fix():
     note = leakage_note(DATA_REPORT)
     assert "5 test rows have one in train or validation" in note
-    assert "split_strategy=grouped" in note
+    assert "--split-strategy grouped" in note

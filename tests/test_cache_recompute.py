@@ -1,0 +1,66 @@
+"""Derived cache keys, end to end: a copy of the project runs the flow twice against the real
+server; an edit deep in the chain (the rate schedule, imported by the range test and, through
+the fit, by selection and training) recomputes exactly the stages that import it."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import N_TASKS
+from tests.prefect_api import task_states
+from tests.test_flow_data import SMALL_SWEEP
+from tests.test_server import rest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def _flags(settings: dict) -> list[str]:
+    flags = []
+    for name, value in settings.items():
+        values = value if isinstance(value, list) else [value]
+        flags += [f"--{name.replace('_', '-')}", *(str(v) for v in values)]
+    return flags
+
+
+def _run(project: Path, argv: list[str], env: dict, api: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "flows", *argv],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    newest = rest(api, "flow_runs/filter", {"sort": "START_TIME_DESC", "limit": 1})
+    return newest[0]["id"]
+
+
+def test_an_edit_deep_in_the_chain_recomputes_the_stages_that_import_it(
+    prefect_api, wine_csv, tmp_path
+):
+    project = tmp_path / "project"
+    for name in ("lrfinder", "tasks", "flows"):
+        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", project)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(project),
+        "LRFINDER_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+        "LRFINDER_DATA_DIR": str(tmp_path / "data"),
+    }
+    argv = ["--data", str(wine_csv), *_flags(SMALL_SWEEP | {"seed": 31})]
+    _run(project, argv, env, prefect_api)
+    schedule = project / "lrfinder" / "lr" / "schedule.py"
+    schedule.write_text(schedule.read_text() + "\n# an edit that changes no number\n")
+    states = task_states(_run(project, argv, env, prefect_api), N_TASKS)
+    assert states["load-clean"] == "Cached" and states["split-scale"] == "Cached", states
+    for stage in ("sweep", "select", "train"):
+        assert states[stage] == "Completed", (stage, states)
+    unchanged = task_states(_run(project, argv, env, prefect_api), N_TASKS)
+    assert all(unchanged[s] == "Cached" for s in ("sweep", "select", "train")), unchanged
