@@ -56,7 +56,7 @@ def parse(argv: list[str]) -> dict:
     from flows.cli import parse_args
 
     settings, _ = parse_args(argv)
-    return {name: getattr(settings, name) for name in type(settings).model_fields}
+    return dict(settings)
 
 
 def start_prefect() -> None:

@@ -52,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument(
                 flag,
                 choices=_choices(info.annotation),
-                help="default, or tutorial (fills only settings left at their defaults; a "
-                "conflicting value stops the run)",
+                help="default, or tutorial (fills the settings not given; a given value it "
+                "would change stops the run)",
             )
             continue
         info = groups[group].model_fields[field]
@@ -99,7 +99,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from flows.lr_finder import lr_finder
 
     flow = lr_finder if retries is None else lr_finder.with_options(retries=retries)
-    parameters = {name: getattr(settings, name) for name in RunSettings.model_fields}
-    run_dir = flow(**parameters)
+    run_dir = flow(**dict(settings))
     print(f"Run outputs: {run_dir}")
     return 0

@@ -52,24 +52,16 @@ def lr_finder(
         selection: Reading a rate off the curves, and confirming it.
         training: Final training of the chosen rate next to the baseline.
         quality_gate: Minimum test accuracy of the final model.
-        execution: Where replica groups run (threads, Dask or Ray); never part of a cache key.
+        execution: Where replica groups run (threads, Dask or Ray; no part of a cache key) and
+            the engines' slot count.
         preset: default, or tutorial (no validation split, per-epoch range test, argmin, 100
-            epochs, single model); it fills only settings left at their defaults.
+            epochs, single model); it fills the settings not given, and a given value it would
+            change stops the run.
 
     Returns:
         The run's output folder under artifacts/.
     """
-    given = {
-        "data": data,
-        "split": split,
-        "model": model,
-        "range_test": range_test,
-        "selection": selection,
-        "training": training,
-        "quality_gate": quality_gate,
-        "execution": execution,
-        "preset": preset,
-    }
+    given = dict(locals())  # the parameters, named as RunSettings names its fields
     with final_failures():
         # Validated here, not by Prefect before the run starts, so that a settings error is
         # reported with its fix and is not retried.

@@ -7,6 +7,7 @@ Every field name is unique across the groups and is also its flat command-line f
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -254,11 +255,6 @@ class RunSettings(Group):
             if isinstance(info.annotation, type) and issubclass(info.annotation, Group)
         }
 
-    @classmethod
-    def from_flat(cls, **flat: Any) -> RunSettings:
-        """Settings from flat names (`n_seeds=4`, `data=...`), validated; raises SettingsError."""
-        return parse_settings(nest(flat))
-
     def flat(self) -> dict[str, Any]:
         """Every setting by its flat name (as on the command line): {"n_seeds": 8, ...}."""
         values = {}
@@ -277,6 +273,7 @@ class RunSettings(Group):
         return settings
 
 
+@cache
 def flags() -> dict[str, tuple[str, str]]:
     """Flat flag name (underscores) -> (group, field), for every field of every group."""
     index: dict[str, tuple[str, str]] = {}
@@ -292,10 +289,8 @@ def flags() -> dict[str, tuple[str, str]]:
 
 def flag_of(group: str, field: str) -> str:
     """The command-line flag of a setting, with dashes: `--n-seeds`."""
-    for name, place in flags().items():
-        if place == (group, field) or (group == "preset" and name == "preset"):
-            return "--" + name.replace("_", "-")
-    return f"{group}.{field}"
+    names = {place: name for name, place in flags().items()}
+    return "--" + names[(group, field)].replace("_", "-")
 
 
 def nest(flat: dict[str, Any]) -> dict[str, Any]:
@@ -322,10 +317,15 @@ def parse_settings(nested: dict[str, Any]) -> RunSettings:
     try:
         return RunSettings.model_validate(nested)
     except ValidationError as error:
-        raise SettingsError(describe(error)) from None
+        raise SettingsError(_invalid(describe(error))) from None
 
 
-def describe(error: ValidationError) -> str:
+def _invalid(problems: list[str]) -> str:
+    return "invalid settings:\n  " + "\n  ".join(problems)
+
+
+def describe(error: ValidationError) -> list[str]:
+    """One line per problem: the setting, its flag, what was given and the fix."""
     lines = []
     for problem in error.errors():
         loc = [str(part) for part in problem["loc"]]
@@ -344,7 +344,7 @@ def describe(error: ValidationError) -> str:
         lines.append(
             f"setting {where} ({flag}): {problem['msg']} (got {problem['input']!r}). Fix: {hint}"
         )
-    return "invalid settings:\n  " + "\n  ".join(lines)
+    return lines
 
 
 def _apply_preset(settings: RunSettings, strict: bool) -> RunSettings:
@@ -392,4 +392,4 @@ def _check_rules(settings: RunSettings) -> None:
             "the GPU TensorFlow sees anyway). Fix: use --task-runner dask or ray, or drop it."
         )
     if problems:
-        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
+        raise SettingsError(_invalid(problems))

@@ -11,7 +11,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from lrfinder.engine.groups import GroupFn, GroupMap, group_name, run_locally
+from lrfinder.engine.groups import GroupFn, GroupMap, Placement, group_name, run_locally
+from lrfinder.params import ExecutionSettings
 from tasks.progress import StepProgress
 
 
@@ -39,6 +40,12 @@ def gpu_request(runner: Any, gpus: float) -> AbstractContextManager:
 
         return remote_options(num_gpus=gpus)
     return nullcontext()
+
+
+def placement(key: str, label: str, execution: ExecutionSettings) -> Placement:
+    """Where a stage's replica groups run: grouped as `execution` says, each group one
+    `replica-group` task run reporting progress under `key`."""
+    return Placement(execution.grouping, group_map(key, label, execution.gpus_per_group))
 
 
 def group_map(key: str, label: str, gpus: float = 0.0) -> GroupMap:

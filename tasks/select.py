@@ -7,14 +7,13 @@ from pathlib import Path
 from prefect import task
 
 from lrfinder.data.splitting import SplitData
-from lrfinder.engine.groups import Placement
 from lrfinder.lr.range_test import RangeTestResult
 from lrfinder.lr.selection import Selection, select_rate
 from lrfinder.params import ExecutionSettings, ModelSettings, SelectionSettings
 from lrfinder.reporting.outputs import write_selection
 from lrfinder.reporting.plots import confirmation_chart, lr_finder_chart
 from tasks.caching import content_cache
-from tasks.groups import group_map
+from tasks.groups import placement
 from tasks.logs import task_logger
 
 
@@ -29,11 +28,8 @@ def select(
     """Suggest from the range-test curves and confirm on the validation split."""
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val")
-    progress = group_map(
-        "confirmation-progress", "confirmation (replica-epochs)", execution.gpus_per_group
-    )
-    placement = Placement(execution.grouping, progress)
-    selection = select_rate(curves.table, x, y, x_val, y_val, model, settings, placement)
+    where = placement("confirmation-progress", "confirmation (replica-epochs)", execution)
+    selection = select_rate(curves.table, x, y, x_val, y_val, model, settings, where)
     logger = task_logger()
     for warning in selection.summary["warnings"]:
         logger.warning(warning)

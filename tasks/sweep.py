@@ -7,12 +7,11 @@ from pathlib import Path
 from prefect import task
 
 from lrfinder.data.splitting import SplitData
-from lrfinder.engine.groups import Placement
 from lrfinder.lr.range_test import RangeTestResult, run_range_test
 from lrfinder.params import ExecutionSettings, ModelSettings, RangeTestSettings
 from lrfinder.reporting.outputs import write_range_test
 from tasks.caching import content_cache
-from tasks.groups import group_map
+from tasks.groups import placement
 from tasks.logs import task_logger
 
 
@@ -27,10 +26,8 @@ def sweep(
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val")
     label = f"range test ({settings.sweep_mode}, {model.n_seeds} replicas)"
-    progress = group_map("sweep-progress", label, execution.gpus_per_group)
-    result = run_range_test(
-        x, y, model, settings, x_val, y_val, Placement(execution.grouping, progress)
-    )
+    where = placement("sweep-progress", label, execution)
+    result = run_range_test(x, y, model, settings, x_val, y_val, where)
     summary = result.summary
     task_logger().info(
         "range test on %s: %d of %d steps in %.1f s (%.0f model-steps/s); diverged at lr %s",

@@ -9,7 +9,6 @@ from prefect import task
 
 from lrfinder.data.sources import DataSource
 from lrfinder.data.splitting import SplitData
-from lrfinder.engine.groups import Placement
 from lrfinder.fileio import atomic_path
 from lrfinder.lr.selection import Selection
 from lrfinder.params import (
@@ -25,7 +24,7 @@ from lrfinder.reporting.plots import confusion_matrix_chart, roc_chart, training
 from lrfinder.training.final import Trained, evaluate, train_final
 from lrfinder.training.gate import QualityGateError, check_gate
 from tasks.caching import content_cache
-from tasks.groups import group_map
+from tasks.groups import placement
 from tasks.logs import task_logger
 
 PREDICTION_TOLERANCE = 1e-5
@@ -40,11 +39,8 @@ def train(
     execution: ExecutionSettings,
 ) -> Trained:
     """The chosen rate and the baseline, `n_seeds` replicas each, trained together."""
-    progress = group_map(
-        "training-progress", "final training (replica-epochs)", execution.gpus_per_group
-    )
-    placement = Placement(execution.grouping, progress)
-    trained = train_final(split, selection.chosen_lr, model, settings, placement)
+    where = placement("training-progress", "final training (replica-epochs)", execution)
+    trained = train_final(split, selection.chosen_lr, model, settings, where)
     task_logger().info(
         "trained lr %.4g and baseline %.4g; epochs per replica %s%s",
         trained.chosen_lr,

@@ -30,11 +30,17 @@ N_TASKS = 15
 TINY = {"hidden_layers": [8, 8], "batch_size": 16}
 
 
-def recipe(n_features: int, hidden: tuple[int, ...] = (8, 8), batch_size: int = 16, **model):
-    """The engine recipe of a small MLP (Adam, ReLU unless `model` says otherwise)."""
+def recipe(
+    n_features: int, hidden: tuple[int, ...] | None = None, batch_size: int | None = None, **model
+):
+    """The engine recipe of a small MLP (TINY, Adam, ReLU unless told otherwise)."""
     from lrfinder.params import ModelSettings
 
-    settings = ModelSettings(hidden_layers=list(hidden), batch_size=batch_size, **model)
+    settings = ModelSettings(
+        hidden_layers=list(hidden or TINY["hidden_layers"]),
+        batch_size=batch_size or TINY["batch_size"],
+        **model,
+    )
     return settings.recipe(n_features)
 
 

@@ -22,11 +22,11 @@ class Optimizer(Protocol):
     ) -> None: ...
 
 
-def _live(active: Any, rank: int) -> Any:
-    """`active` (K,) shaped to broadcast over a (K, ...) tensor of `rank` dimensions."""
+def _per_replica(values: Any, rank: int) -> Any:
+    """Per-replica `values` (K,) shaped to broadcast over a (K, ...) tensor of `rank` dims."""
     from lrfinder.engine.tensorflow import tf
 
-    return tf.reshape(active, [-1] + [1] * (rank - 1))
+    return tf.reshape(values, [-1] + [1] * (rank - 1))
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,10 @@ class Adam:
         alpha = lr * tf.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
         iterations.assign(tf.where(active, t, iterations))
         for p, m, v, g in zip(params, state["m"], state["v"], grads, strict=True):
-            live = _live(active, len(p.shape))
+            live = _per_replica(active, len(p.shape))
             new_m = m + (g - m) * (1.0 - self.beta_1)
             new_v = v + (tf.square(g) - v) * (1.0 - self.beta_2)
-            step = tf.reshape(alpha, [-1] + [1] * (len(p.shape) - 1))
+            step = _per_replica(alpha, len(p.shape))
             new_p = p - step * new_m / (tf.sqrt(new_v) + self.epsilon)
             m.assign(tf.where(live, new_m, m))
             v.assign(tf.where(live, new_v, v))

@@ -64,12 +64,14 @@ def run_range_test(
         for members in split_groups(model.n_seeds, placement.grouping.size)
     ]
     parts = placement.run(range_test_group, calls)
-    summary_config = {"model": model.model_dump(), "range_test": settings.model_dump()}
-    if len(parts) == 1:
-        return RangeTestResult(parts[0].table, {**parts[0].summary, "config": summary_config})
-    seconds = time.perf_counter() - started
+    merged = parts[0] if len(parts) == 1 else _merge(parts, time.perf_counter() - started)
+    config = {"model": model.model_dump(), "range_test": settings.model_dump()}
+    return RangeTestResult(merged.table, {**merged.summary, "config": config})
+
+
+def _merge(parts: list[RangeTestResult], seconds: float) -> RangeTestResult:
+    """One result from the groups' results, in replica order, timed as a whole."""
     summary = dict(parts[0].summary)
-    summary["config"] = summary_config
     summary["steps_run"] = max(part.summary["steps_run"] for part in parts)
     summary["diverged"] = [entry for part in parts for entry in part.summary["diverged"]]
     summary["groups"] = [group for part in parts for group in part.summary["groups"]]

@@ -58,12 +58,12 @@ def select_rate(
     confirmation = None
     if settings.confirm:
         recipe = model.recipe(x.shape[1])
-
-        budget = (settings.confirm_epochs, settings.confirm_patience)
+        epochs, patience = settings.confirm_epochs, settings.confirm_patience
 
         def train(rates: np.ndarray) -> pd.DataFrame:
-            data = (x, y, x_val, y_val)
-            return train_candidates(*data, rates, model.seeds, recipe, *budget, placement)
+            return train_candidates(
+                x, y, x_val, y_val, rates, model.seeds, recipe, epochs, patience, placement
+            )
 
         confirmation = confirm(center, settings, train)
         chosen, reason = confirmation.chosen_lr, confirmation.reason

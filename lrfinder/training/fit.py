@@ -34,7 +34,7 @@ def _scores(model: StackedMLP, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray
 
 class _Slots:
     """Replicas taking turns in an engine of `n_slots` slots, one epoch at a time: a slot freed by
-    a finished replica takes the next one in `order` (fresh weights, Adam state and batch order
+    a finished replica takes the next one in `order` (fresh weights, optimizer state and batch order
     from its seed), so no slot computes for a replica that has stopped while others wait."""
 
     def __init__(
