@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev
+# The engine's tests also run on Keras's JAX backend (the rest of the suite runs on TensorFlow).
+JAX_TESTS := tests/unit/test_engine.py tests/unit/test_backends.py
 
 .PHONY: run test check format serve clean-venv
 
@@ -20,6 +22,7 @@ run: $(STAMP)
 test: $(STAMP)
 	bash ops/chromium.sh
 	$(PY) -m pytest $(ARGS)
+	KERAS_BACKEND=jax $(PY) -m pytest $(JAX_TESTS)
 
 serve: $(STAMP)
 	bash ops/serve.sh

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 import numpy as np
 import pandas as pd
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+BACKENDS = ("tensorflow", "jax")
 
 ROOT = Path(__file__).resolve().parents[1]
 CANDIDATES = (
@@ -49,23 +54,39 @@ def tutorial_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def tutorial_model():
-    """The tutorial's MLP, compiled as it compiles it."""
-    import tensorflow as tf
+    """The tutorial's MLP, compiled as it compiles it (on the backend Keras runs on; under
+    TensorFlow, `keras` is `tf.keras`)."""
+    from lrfinder.engine.backend import keras
 
-    model = tf.keras.Sequential(
+    model = keras.Sequential(
         [
-            tf.keras.layers.Dense(128, activation="relu"),
-            tf.keras.layers.Dense(256, activation="relu"),
-            tf.keras.layers.Dense(256, activation="relu"),
-            tf.keras.layers.Dense(1, activation="sigmoid"),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
         ]
     )
     model.compile(
-        loss=tf.keras.losses.binary_crossentropy,
-        optimizer=tf.keras.optimizers.Adam(),
-        metrics=[tf.keras.metrics.BinaryAccuracy(name="accuracy")],
+        loss=keras.losses.binary_crossentropy,
+        optimizer=keras.optimizers.Adam(),
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
     )
     return model
+
+
+def in_each_backend(module: str, backends: list[str], argv: list[str]) -> dict[str, dict]:
+    """Run `python -m module --backend NAME --json FILE *argv` for each Keras backend, one after
+    the other and each in its own process (Keras picks its backend once, at import); its output
+    shows as it runs. Returns each backend's JSON result."""
+    results = {}
+    for name in backends:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "result.json"
+            command = [sys.executable, "-m", module, "--backend", name, "--json", str(out), *argv]
+            env = {**os.environ, "KERAS_BACKEND": name}
+            subprocess.run(command, env=env, cwd=ROOT, check=True)
+            results[name] = json.loads(out.read_text())
+    return results
 
 
 class Timer:

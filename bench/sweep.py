@@ -1,76 +1,106 @@
-"""The tutorial's learning-rate sweep against our range test, in one process run.
+"""The tutorial's learning-rate sweep against our range test, per Keras backend.
 
 (a) the tutorial as written: model.fit for 100 epochs with a LearningRateScheduler of
     1e-3 * 10**(epoch/30), one model; (b) our default range test: 8 seeded replicas, rate growing
     per batch from 1e-6 to 10 over 300 steps, each replica stopping when it diverges.
-Both times include building and compiling the model; neither includes data preparation.
-Then throughput: Keras fit's steps/s beside our engine's model-steps/s at K = 1, 8, 32, 64.
+Both times include building and compiling the model; neither includes data preparation. Then
+throughput: Keras fit's steps/s beside our engine's model-steps/s at K = 1, 8, 32, 64.
 
-Usage: python -m bench.sweep
+Each backend runs (a) and (b) in one process, one backend after the other (Keras picks its
+backend once, at import), and a table prints them side by side.
+
+Usage: python -m bench.sweep [--backend tensorflow jax]
 """
 
 from __future__ import annotations
 
-from bench.common import Timer, tutorial_data, tutorial_model
-from bench.throughput import engine_throughput
+import argparse
+import json
+from pathlib import Path
 
-FIT_EPOCHS = 3
+from bench.common import BACKENDS, Timer, in_each_backend, tutorial_data, tutorial_model
+from bench.throughput import engine_throughput, keras_fit_steps_per_second
+
+KS = [1, 8, 32, 64]
 
 
 def tutorial_sweep(x, y) -> None:
-    import tensorflow as tf
+    from lrfinder.engine.backend import keras
 
-    tf.random.set_seed(42)
+    keras.utils.set_random_seed(42)
     model = tutorial_model()
     model.fit(
         x,
         y,
         epochs=100,
         verbose=0,
-        callbacks=[
-            tf.keras.callbacks.LearningRateScheduler(lambda epoch: 1e-3 * 10 ** (epoch / 30))
-        ],
+        callbacks=[keras.callbacks.LearningRateScheduler(lambda epoch: 1e-3 * 10 ** (epoch / 30))],
     )
 
 
-def keras_fit_steps_per_second(x, y) -> float:
-    """Steady-state steps/s of model.fit on the tutorial's model (after a warm-up epoch)."""
-    import math
-
-    model = tutorial_model()
-    model.fit(x, y, epochs=1, verbose=0)
-    with Timer() as timer:
-        model.fit(x, y, epochs=FIT_EPOCHS, verbose=0)
-    return FIT_EPOCHS * math.ceil(len(x) / 32) / timer.seconds
-
-
-def main() -> None:
-    import tensorflow as tf
-
-    from lrfinder.engine.stacked import pick_device
+def measure() -> dict:
+    from lrfinder.engine.backend import BACKEND, pick_device
     from lrfinder.lr.range_test import run_range_test
     from lrfinder.params import ModelSettings, RangeTestSettings
 
     x, _, y, _ = tutorial_data()
-    tf.constant(0.0)
-    print(f"device: {pick_device()}, train rows: {len(x)}")
-
+    device = pick_device()
+    print(f"backend {BACKEND} on {device}, train rows: {len(x)}", flush=True)
     with Timer() as ours:
         result = run_range_test(x, y, ModelSettings(), RangeTestSettings())
+    summary = result.summary
     print(
         f"(b) our range test, 8 replicas: {ours.seconds:.1f} s "
-        f"({result.summary['steps_run']} of {result.summary['steps_planned']} steps before all diverged)"
+        f"({summary['steps_run']} of {summary['steps_planned']} steps before all diverged)",
+        flush=True,
     )
     with Timer() as theirs:
         tutorial_sweep(x, y)
-    print(f"(a) tutorial sweep, model.fit 100 epochs: {theirs.seconds:.1f} s")
+    print(f"(a) tutorial sweep, model.fit 100 epochs: {theirs.seconds:.1f} s", flush=True)
+    fit = keras_fit_steps_per_second(x, y)
+    print(f"keras fit: {fit:.0f} steps/s", flush=True)
+    return {
+        "device": device,
+        "ours": ours.seconds,
+        "tutorial": theirs.seconds,
+        "keras_fit": fit,
+        "engine": engine_throughput(KS, 640, x, y),
+    }
 
-    fit_rate = keras_fit_steps_per_second(x, y)
-    print(f"keras fit: {fit_rate:.0f} steps/s")
-    rates = engine_throughput([1, 8, 32, 64], 640, x, y)
-    for k, rate in rates.items():
-        print(f"engine K={k}: {rate / fit_rate:.1f}x keras fit throughput")
-    print(f"range test: {theirs.seconds / ours.seconds:.1f}x faster than the tutorial's sweep")
+
+def table(results: dict[str, dict]) -> str:
+    names = list(results)
+    rows = {
+        "(a) tutorial sweep, s": [f"{results[n]['tutorial']:.1f}" for n in names],
+        "(b) our range test, s": [f"{results[n]['ours']:.1f}" for n in names],
+        "(a) / (b)": [f"{results[n]['tutorial'] / results[n]['ours']:.1f}x" for n in names],
+        "Keras fit, steps/s": [f"{results[n]['keras_fit']:.0f}" for n in names],
+    }
+    for k in KS:
+        rows[f"engine K={k}, model-steps/s"] = [
+            f"{results[n]['engine'][str(k)]:,.0f} "
+            f"({results[n]['engine'][str(k)] / results[n]['keras_fit']:.1f}x fit)"
+            for n in names
+        ]
+    lines = [
+        "| | " + " | ".join(f"{n} ({results[n]['device']})" for n in names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
+    lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows.items()]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", nargs="+", choices=BACKENDS, default=list(BACKENDS))
+    parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.json:
+        args.json.write_text(json.dumps(measure()))
+        return
+    results = in_each_backend("bench.sweep", args.backend, [])
+    print()
+    print(table(results))
 
 
 if __name__ == "__main__":

@@ -1,17 +1,29 @@
-"""Engine throughput in model-steps per second at several replica counts K.
+"""Engine throughput in model-steps per second at several replica counts K, per Keras backend,
+beside Keras `fit`'s steps per second on the same backend and machine; optionally the default
+range test's time at a few replica counts (each as one group, as a GPU user would run it).
 
-Usage: python -m bench.throughput [--ks 1 8 32 64] [--steps 640] [--range-test]
+With several backends, each runs in its own process, one after the other (Keras picks its
+backend once, at import), and a table prints them side by side.
+
+Usage: python -m bench.throughput [--backend tensorflow jax] [--ks 1 8 32 64] [--steps 640]
+                                  [--range-test 8 64] [--no-fit]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+from pathlib import Path
 
-from bench.common import Timer, tutorial_data
+from bench.common import BACKENDS, Timer, in_each_backend, tutorial_data
+
+FIT_EPOCHS = 3
 
 
 def engine_throughput(ks: list[int], steps: int, x, y) -> dict[int, float]:
-    """Steady-state model-steps/s of the stacked engine (compile excluded: a warm-up call first)."""
+    """Steady-state model-steps/s of the stacked engine (compile excluded: a warm-up call
+    first). Stops at the first K that does not fit in the device's memory."""
     import numpy as np
 
     from lrfinder.engine.stacked import StackedMLP
@@ -20,43 +32,122 @@ def engine_throughput(ks: list[int], steps: int, x, y) -> dict[int, float]:
     recipe = ModelSettings().recipe(x.shape[1])
     rates = {}
     for k in ks:
-        model = StackedMLP(recipe, list(range(k)))
-        model.train(x, y, np.full(64, 1e-3))
-        with Timer() as timer:
-            model.train(x, y, np.full(steps, 1e-3))
+        try:
+            model = StackedMLP(recipe, list(range(k)))
+            model.train(x, y, np.full(64, 1e-3))
+            with Timer() as timer:
+                model.train(x, y, np.full(steps, 1e-3))
+        except Exception as error:  # the backends' out-of-memory errors share no type
+            print(f"engine K={k:5d}: stopped ({type(error).__name__}: {str(error)[:200]})")
+            break
         rates[k] = steps * k / timer.seconds
         print(
-            f"engine K={k:5d}: {rates[k]:10.0f} model-steps/s ({steps / timer.seconds:.0f} steps/s)"
+            f"engine K={k:5d}: {rates[k]:10.0f} model-steps/s ({steps / timer.seconds:.0f} steps/s)",
+            flush=True,
         )
     return rates
 
 
+def keras_fit_steps_per_second(x, y) -> float:
+    """Steady-state steps/s of model.fit on the tutorial's model (after a warm-up epoch)."""
+    from bench.common import tutorial_model
+
+    model = tutorial_model()
+    model.fit(x, y, epochs=1, verbose=0)
+    with Timer() as timer:
+        model.fit(x, y, epochs=FIT_EPOCHS, verbose=0)
+    return FIT_EPOCHS * math.ceil(len(x) / 32) / timer.seconds
+
+
+def range_test_seconds(x, y, n_seeds: int) -> dict:
+    """The default range test with `n_seeds` replicas in one engine, compile included."""
+    from lrfinder.engine.groups import Grouping, Placement
+    from lrfinder.lr.range_test import run_range_test
+    from lrfinder.params import ModelSettings, RangeTestSettings
+
+    placement = Placement(Grouping(size=n_seeds))
+    with Timer() as timer:
+        result = run_range_test(
+            x, y, ModelSettings(n_seeds=n_seeds), RangeTestSettings(), None, None, placement
+        )
+    summary = result.summary
+    print(
+        f"range test, {n_seeds} replicas on {summary['device']}: {timer.seconds:.1f} s, "
+        f"{summary['steps_run']} steps, {summary['model_steps_per_second']:.0f} model-steps/s",
+        flush=True,
+    )
+    return {"seconds": timer.seconds, "steps_run": summary["steps_run"]}
+
+
+def measure(args: argparse.Namespace) -> dict:
+    """Every figure on the backend this process runs."""
+    from lrfinder.engine.backend import BACKEND, pick_device
+
+    x, _, y, _ = tutorial_data()
+    device = pick_device()
+    print(f"backend {BACKEND} on {device}, train rows {len(x)}", flush=True)
+    result: dict = {"backend": BACKEND, "device": device}
+    if not args.no_fit:
+        result["keras_fit"] = keras_fit_steps_per_second(x, y)
+        print(f"keras fit: {result['keras_fit']:.0f} steps/s", flush=True)
+    result["range_test"] = {n: range_test_seconds(x, y, n) for n in args.range_test}
+    result["engine"] = engine_throughput(args.ks, args.steps, x, y)
+    return result
+
+
+def table(results: dict[str, dict], reference_fit: float | None = None) -> str:
+    """The backends side by side: engine model-steps/s per K and its ratio to Keras fit."""
+    names = list(results)
+    lines = [
+        "| | " + " | ".join(f"{n} ({results[n]['device']})" for n in names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
+    fits = {n: results[n].get("keras_fit") for n in names}
+    if any(fits.values()):
+        lines.append("| Keras fit, steps/s | " + " | ".join(_num(fits[n]) for n in names) + " |")
+    for n_seeds in sorted({int(k) for n in names for k in results[n]["range_test"]}):
+        cells = [results[n]["range_test"].get(str(n_seeds)) for n in names]
+        row = " | ".join("-" if c is None else f"{c['seconds']:.1f} s" for c in cells)
+        lines.append(f"| range test, {n_seeds} replicas | {row} |")
+    for k in sorted({int(k) for n in names for k in results[n]["engine"]}):
+        cells = []
+        for n in names:
+            rate = results[n]["engine"].get(str(k))
+            base = reference_fit or fits[n]
+            ratio = f" ({rate / base:.1f}x fit)" if rate and base else ""
+            cells.append("-" if rate is None else f"{rate:,.0f}{ratio}")
+        lines.append(f"| engine K={k}, model-steps/s | " + " | ".join(cells) + " |")
+    if reference_fit:
+        lines.append(f"\n(x fit: against Keras fit at {reference_fit:,.0f} steps/s, the reference)")
+    return "\n".join(lines)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--steps", type=int, default=640)
+    parser.add_argument("--range-test", type=int, nargs="*", default=[], metavar="N_SEEDS")
+    parser.add_argument("--no-fit", action="store_true", help="skip Keras fit's steps/s")
     parser.add_argument(
-        "--range-test", action="store_true", help="also time the default range test"
+        "--reference-fit",
+        type=float,
+        help="steps/s of Keras fit to compare with instead of this machine's (e.g. a CPU's)",
     )
+    parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    x, _, y, _ = tutorial_data()
-    from lrfinder.engine.stacked import pick_device
-
-    print(f"device: {pick_device()}")
-    if args.range_test:
-        from lrfinder.lr.range_test import run_range_test
-        from lrfinder.params import ModelSettings, RangeTestSettings
-
-        for n_seeds in (8, 64):
-            with Timer() as timer:
-                model = ModelSettings(n_seeds=n_seeds)
-                result = run_range_test(x, y, model, RangeTestSettings())
-            summary = result.summary
-            print(
-                f"range test, {n_seeds} replicas on {summary['device']}: {timer.seconds:.1f} s, "
-                f"{summary['steps_run']} steps, {summary['model_steps_per_second']:.0f} model-steps/s"
-            )
-    engine_throughput(args.ks, args.steps, x, y)
+    if args.json:
+        args.json.write_text(json.dumps(measure(args)))
+        return
+    argv = ["--ks", *map(str, args.ks), "--steps", str(args.steps)]
+    argv += ["--range-test", *map(str, args.range_test)] + (["--no-fit"] if args.no_fit else [])
+    results = in_each_backend("bench.throughput", args.backend, argv)
+    print()
+    print(table(results, args.reference_fit))
 
 
 if __name__ == "__main__":

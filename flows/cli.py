@@ -11,6 +11,7 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
+from lrfinder.engine.backend_name import backend_name
 from lrfinder.errors import SettingsError
 from lrfinder.params import RunSettings, flags, nest, parse_settings
 from lrfinder.settings import project_root
@@ -91,6 +92,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[RunSettings, int | None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
+        backend_name()
         settings, retries = parse_args(argv)
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -6,6 +6,7 @@ from prefect import flow
 
 from flows.failures import final_failures
 from flows.runners import IN_PROCESS, cluster_task_runner, share_api_url
+from lrfinder.engine.backend_name import backend_name
 from lrfinder.params import (
     DataSettings,
     ExecutionSettings,
@@ -66,6 +67,7 @@ def lr_finder(
         # Validated here, not by Prefect before the run starts, so that a settings error is
         # reported with its fix and is not retried.
         settings = parse_settings(given).resolved()
+        backend_name()
         if settings.execution.task_runner == "threads":
             return run_stages(settings)
         share_api_url()

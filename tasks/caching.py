@@ -21,10 +21,12 @@ from prefect.cache_policies import TASK_SOURCE, CachePolicy
 from prefect.utilities.hashing import hash_objects
 from pydantic import BaseModel
 
+from lrfinder.engine.backend_name import backend_name
 from lrfinder.fileio import sha256_file
 from lrfinder.params import ExecutionSettings
 
 CORE = "lrfinder"
+ENGINE = "lrfinder.engine.stacked"
 
 
 def stable_form(value: Any) -> Any:
@@ -144,7 +146,8 @@ def core_modules(fn: Callable, root: str = CORE) -> list[str]:
 
 def content_cache() -> CachePolicy:
     """Key = task source + source of the core modules the task depends on + content of every
-    argument (of execution settings, only what changes numbers). The sources are read once per process, at the task's
+    argument (of execution settings, only what changes numbers) + the Keras backend, for tasks
+    that run the engine. The sources are read once per process, at the task's
     first run: the key describes the code that runs, even if a file changes on disk later."""
     code_of: dict[Callable, dict[str, str]] = {}
 
@@ -152,6 +155,8 @@ def content_cache() -> CachePolicy:
         fn = context.task.fn
         if fn not in code_of:
             code_of[fn] = {name: module_source(name) for name in core_modules(fn)}
-        return hash_objects(code_of[fn], stable_form(parameters), raise_on_failure=True)
+        # The engine's numbers depend on the Keras backend it runs on, too.
+        backend = [backend_name()] if ENGINE in code_of[fn] else []
+        return hash_objects(code_of[fn], stable_form(parameters), *backend, raise_on_failure=True)
 
     return TASK_SOURCE + CachePolicy.from_cache_key_fn(key)

@@ -79,15 +79,14 @@ def write_model(
 ) -> list[str]:
     """Save model.keras (checked: it reloads in safe mode and predicts as saved), metrics.json,
     predictions.parquet, model_card.md and the training, confusion-matrix and ROC charts."""
-    from lrfinder.engine.tensorflow import keras
-    from lrfinder.model.export import to_keras
+    from lrfinder.model.export import load, save, to_keras
 
     metrics, predictions = evaluation
     x_test, y_test = split.arrays("test")
     target = run_dir / "model.keras"
     with atomic_path(target) as tmp:
-        to_keras(trained.spec, trained.final_replicas("chosen")).save(tmp)
-        reloaded = keras.saving.load_model(tmp, safe_mode=True)
+        save(to_keras(trained.spec, trained.final_replicas("chosen")), tmp)
+        reloaded = load(tmp)
         gap = np.abs(reloaded.predict(x_test, verbose=0)[:, 0] - predictions["prob_chosen"]).max()
         if gap > PREDICTION_TOLERANCE:
             raise RuntimeError(f"model.keras predicts {gap:.2e} away from the saved predictions")

@@ -1,4 +1,5 @@
-"""K replicas of a network trained at once: stacked weights and one compiled multi-step loop.
+"""K replicas of a network trained at once: stacked weights and one compiled multi-step loop,
+written once in `keras.ops` and compiled for the backend Keras runs on (`engine.backend`).
 
 Semantics follow Keras: the `ModelSpec`'s Dense layers with Glorot-uniform kernels and zero
 biases, the head's loss computed from the logits, the batch mean as the loss, and the recipe's
@@ -8,31 +9,24 @@ order from its own seed only, so it trains exactly as it would alone.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, partial
+from typing import Any
 
 import numpy as np
 
+from lrfinder.engine import backend
+from lrfinder.engine.backend import keras, pick_device, to_numpy
 from lrfinder.engine.optimizers import Optimizer
 from lrfinder.engine.recipe import Recipe
-from lrfinder.engine.tensorflow import gpus, keras, tf
 from lrfinder.model.spec import ModelSpec
 
+ops = keras.ops
+
 CHUNK_STEPS = 64
-
-
-def pick_device() -> str:
-    """The first GPU TensorFlow sees (a cluster worker sees only its own, through
-    CUDA_VISIBLE_DEVICES), with memory grown as needed rather than all taken; else the CPU."""
-    found = gpus()
-    for gpu in found:
-        with contextlib.suppress(RuntimeError):
-            tf.config.experimental.set_memory_growth(gpu, True)
-    return "/GPU:0" if found else "/CPU:0"
 
 
 def glorot_init(sizes: list[int], seed: int) -> list[np.ndarray]:
@@ -109,12 +103,12 @@ class StopRule:
     factor: float = 4.0
 
 
-def _logits(spec: ModelSpec, params: list[tf.Tensor], x: tf.Tensor) -> tf.Tensor:
+def _logits(spec: ModelSpec, params: list[Any], x: Any) -> Any:
     """x: (K, B, F) per replica or (B, F) shared by all -> head logits (K, B, units)."""
     h = x
     for layer, activation in enumerate(spec.activations):
         pattern = "kbi,kio->kbo" if len(h.shape) == 3 else "bi,kio->kbo"
-        h = tf.einsum(pattern, h, params[2 * layer]) + params[2 * layer + 1][:, None, :]
+        h = ops.einsum(pattern, h, params[2 * layer]) + params[2 * layer + 1][:, None, :]
         if layer < len(spec.layers):
             h = keras.activations.get(activation)(h)
     return h
@@ -122,119 +116,115 @@ def _logits(spec: ModelSpec, params: list[tf.Tensor], x: tf.Tensor) -> tf.Tensor
 
 def _run_steps(
     spec: ModelSpec, optimizer: Optimizer, state: dict, data: dict, chunk: dict, carry: dict
-) -> tuple[dict, dict]:
+) -> tuple[dict, dict, dict]:
     """Run up to `chunk["n_valid"]` steps; chunk index and weight (S, K, B), lrs (S, K).
 
-    Returns the records (per-step loss, smoothed loss, validation loss (NaN where not measured
-    or the replica had stopped), batch accuracy and whether each replica is still active, each
-    (S, K)) and the carried state (active, ema, best, count)."""
+    Returns the new state (weights and optimizer state), the records (per-step loss, smoothed
+    loss, validation loss (NaN where not measured or the replica had stopped), batch accuracy
+    and whether each replica is still active, each (S, K), valid up to `records["steps"]`) and
+    the carried state (active, ema, best, count)."""
     index, weight, lrs = chunk["index"], chunk["weight"], chunk["lrs"]
     beta, factor = chunk["beta"], chunk["factor"]
-    n_steps = tf.shape(index)[0]
-    k = tf.shape(carry["active"])[0]
-    nan = tf.fill([k], float("nan"))
-    blank = tf.fill([n_steps, k], float("nan"))
+    n_steps, k = index.shape[0], carry["active"].shape[0]
+    nan = ops.full([k], float("nan"))
+    blank = ops.full([n_steps, k], float("nan"))
     measure_val = data["x_val"].shape[0] != 0
 
-    def body(step, active, ema, best, count, loss_rec, smooth_rec, val_rec, acc_rec, alive):
-        losses, accuracy = _train_step(
+    def put(record: Any, step: Any, values: Any) -> Any:
+        return ops.slice_update(record, [step, 0], values[None, :])
+
+    def body(step, params, opt_state, active, ema, best, count, records):
+        params, opt_state, losses, accuracy = _train_step(
             spec,
             optimizer,
-            state,
-            tf.gather(data["x"], index[step]),
-            tf.gather(data["y"], index[step]),
+            params,
+            opt_state,
+            ops.take(data["x"], index[step], axis=0),
+            ops.take(data["y"], index[step], axis=0),
             weight[step],
             lrs[step],
             active,
         )
-        count = count + tf.cast(active, tf.float32)
-        ema = tf.where(active, beta * ema + (1.0 - beta) * losses, ema)
+        count = count + ops.cast(active, "float32")
+        ema = ops.where(active, beta * ema + (1.0 - beta) * losses, ema)
         smoothed = ema / (1.0 - beta**count)
-        best = tf.where(active, tf.minimum(best, smoothed), best)
-        row = [[step]]
-        loss_rec = tf.tensor_scatter_nd_update(loss_rec, row, [tf.where(active, losses, nan)])
-        smooth_rec = tf.tensor_scatter_nd_update(smooth_rec, row, [tf.where(active, smoothed, nan)])
-        acc_rec = tf.tensor_scatter_nd_update(acc_rec, row, [tf.where(active, accuracy, nan)])
+        best = ops.where(active, ops.minimum(best, smoothed), best)
+        records = dict(records)
+        records["loss"] = put(records["loss"], step, ops.where(active, losses, nan))
+        records["smoothed"] = put(records["smoothed"], step, ops.where(active, smoothed, nan))
+        records["accuracy"] = put(records["accuracy"], step, ops.where(active, accuracy, nan))
         if measure_val:
-            val = tf.cond(
+            val = ops.cond(
                 (chunk["step0"] + step + 1) % chunk["val_every"] == 0,
-                lambda: tf.where(
-                    active, _val_loss(spec, state["params"], data["x_val"], data["y_val"]), nan
+                lambda: ops.where(
+                    active, _val_loss(spec, params, data["x_val"], data["y_val"]), nan
                 ),
                 lambda: nan,
             )
-            val_rec = tf.tensor_scatter_nd_update(val_rec, row, [val])
-        finite = tf.math.is_finite(losses) & tf.math.is_finite(smoothed)
+            records["val_loss"] = put(records["val_loss"], step, val)
+        finite = ops.isfinite(losses) & ops.isfinite(smoothed)
         active = active & finite & ~(smoothed > factor * best)
-        alive = tf.tensor_scatter_nd_update(alive, row, [active])
-        return step + 1, active, ema, best, count, loss_rec, smooth_rec, val_rec, acc_rec, alive
+        records["alive"] = put(records["alive"], step, active)
+        return step + 1, params, opt_state, active, ema, best, count, records
 
-    def more(step, active, *_):
-        return (step < chunk["n_valid"]) & tf.reduce_any(active)
+    def more(step, params, opt_state, active, *_):
+        return ops.logical_and(step < chunk["n_valid"], ops.any(active))
 
+    records = {name: blank for name in ("loss", "smoothed", "val_loss", "accuracy")}
+    records["alive"] = ops.zeros([n_steps, k], "bool")
     initial = (
-        tf.constant(0),
+        ops.convert_to_tensor(0, "int32"),
+        state["params"],
+        state["optimizer"],
         carry["active"],
         carry["ema"],
         carry["best"],
         carry["count"],
-        blank,
-        blank,
-        blank,
-        blank,
-        tf.zeros([n_steps, k], tf.bool),
+        records,
     )
-    step, active, ema, best, count, loss_rec, smooth_rec, val_rec, acc_rec, alive = tf.while_loop(
-        more, body, initial
-    )
-    records = {
-        "loss": loss_rec[:step],
-        "smoothed": smooth_rec[:step],
-        "val_loss": val_rec[:step],
-        "accuracy": acc_rec[:step],
-        "alive": alive[:step],
-    }
-    return records, {"active": active, "ema": ema, "best": best, "count": count}
+    step, params, opt_state, active, ema, best, count, records = ops.while_loop(more, body, initial)
+    records["steps"] = step
+    new_state = {"params": params, "optimizer": opt_state}
+    return new_state, records, {"active": active, "ema": ema, "best": best, "count": count}
 
 
 def _train_step(
     spec: ModelSpec,
     optimizer: Optimizer,
-    state: dict,
-    xb: tf.Tensor,
-    yb: tf.Tensor,
-    weight: tf.Tensor,
-    lr: tf.Tensor,
-    active: tf.Tensor,
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """One optimizer step of every active replica; returns each replica's batch loss and batch
-    accuracy, both (K,)."""
-    variables = state["params"]
-    params = [p.read_value() for p in variables]
-    with tf.GradientTape() as tape:
-        tape.watch(params)
+    params: list[Any],
+    opt_state: dict,
+    xb: Any,
+    yb: Any,
+    weight: Any,
+    lr: Any,
+    active: Any,
+) -> tuple[list[Any], dict, Any, Any]:
+    """One optimizer step of every active replica; returns the new weights and optimizer state
+    and each replica's batch loss and batch accuracy, both (K,)."""
+
+    def objective(params: list[Any]) -> tuple[Any, tuple[Any, Any]]:
         logits = _logits(spec, params, xb)
-        losses = spec.head.tf_loss(logits, yb, weight)
-        total = tf.reduce_sum(losses)
-    hits = spec.head.tf_hits(logits, yb) * weight
-    accuracy = tf.reduce_sum(hits, axis=-1) / tf.reduce_sum(weight, axis=-1)
-    grads = tape.gradient(total, params)
-    optimizer.apply(state["optimizer"], variables, grads, lr, active)
-    return losses, accuracy
+        losses = spec.head.batch_loss(logits, yb, weight)
+        return ops.sum(losses), (losses, logits)
+
+    (_, (losses, logits)), grads = backend.value_and_grad(objective)(params)
+    hits = spec.head.batch_hits(logits, yb) * weight
+    accuracy = ops.sum(hits, axis=-1) / ops.sum(weight, axis=-1)
+    params, opt_state = optimizer.update(opt_state, params, grads, lr, active)
+    return params, opt_state, losses, accuracy
 
 
-def _val_loss(spec: ModelSpec, variables: list, x_val: tf.Tensor, y_val: tf.Tensor) -> tf.Tensor:
-    params = [p.read_value() for p in variables]
-    return spec.head.tf_loss(_logits(spec, params, x_val), y_val, tf.ones_like(y_val))
+def _val_loss(spec: ModelSpec, params: list[Any], x_val: Any, y_val: Any) -> Any:
+    return spec.head.batch_loss(_logits(spec, params, x_val), y_val, ops.ones_like(y_val))
 
 
 @cache
-def _compiled(spec: ModelSpec, optimizer: Optimizer) -> tuple[tf.function, tf.function]:
+def _compiled(spec: ModelSpec, optimizer: Optimizer) -> tuple[Callable, Callable]:
     """The compiled loop and forward pass for one network and optimizer, shared by every engine
-    of them: TensorFlow traces (and XLA compiles) once per shape, not once per engine, since the
-    variables are passed in as arguments."""
-    loop = tf.function(partial(_run_steps, spec, optimizer), jit_compile=True, autograph=False)
-    forward = tf.function(partial(_logits, spec), jit_compile=True, autograph=False)
+    of them: the backend traces (and XLA compiles) once per shape, not once per engine, since
+    weights and optimizer state are passed in and returned."""
+    loop = backend.compiled(partial(_run_steps, spec, optimizer))
+    forward = backend.compiled(partial(_logits, spec))
     return loop, forward
 
 
@@ -248,16 +238,12 @@ class StackedMLP:
         self.batch_size = recipe.batch_size
         self.seeds = list(seeds)
         self.device = device or pick_device()
-        with tf.device(self.device):
+        with keras.device(self.device):
             self.params = [
-                tf.Variable(layer) for layer in stacked_init(self.spec.sizes, self.seeds)
+                ops.convert_to_tensor(layer) for layer in stacked_init(self.spec.sizes, self.seeds)
             ]
-            self.optimizer_state = recipe.optimizer.create_state(self.params)
+            self.optimizer_state = recipe.optimizer.init(self.params)
         self.streams: list[BatchStream | None] = [None] * len(self.seeds)
-
-    @property
-    def _state(self) -> dict:
-        return {"params": self.params, "optimizer": self.optimizer_state}
 
     @property
     def k(self) -> int:
@@ -266,12 +252,12 @@ class StackedMLP:
     def load(self, slot: int, seed: int) -> None:
         """Start a new replica in `slot`: fresh weights from `seed`, fresh optimizer state, its
         own batch order."""
-        with tf.device(self.device):
-            for variable, value in zip(
-                self.params, glorot_init(self.spec.sizes, seed), strict=True
-            ):
-                variable[slot].assign(value)
-            self.recipe.optimizer.reset(self.optimizer_state, slot)
+        with keras.device(self.device):
+            self.params = [
+                ops.scatter_update(p, [[slot]], value[None])
+                for p, value in zip(self.params, glorot_init(self.spec.sizes, seed), strict=True)
+            ]
+            self.optimizer_state = self.recipe.optimizer.reset(self.optimizer_state, slot)
         self.seeds[slot] = seed
         self.streams[slot] = None
 
@@ -286,9 +272,13 @@ class StackedMLP:
             )
         return stream.take(n_steps)
 
+    def weights(self) -> list[np.ndarray]:
+        """Stacked Keras-order weights of every replica: [W1 (K, F, H1), b1 (K, H1), ...]."""
+        return [to_numpy(p) for p in self.params]
+
     def replica_weights(self, k: int) -> list[np.ndarray]:
         """Keras-order weights of replica k, ready for `model.set_weights`."""
-        return [p.numpy()[k] for p in self.params]
+        return [w[k] for w in self.weights()]
 
     def train(
         self,
@@ -303,7 +293,7 @@ class StackedMLP:
         active: np.ndarray | None = None,
     ) -> Trace:
         """Train every replica for `len(lrs)` steps at per-step, per-replica rates `lrs` (S, K);
-        a later call continues where this one ended (weights, Adam state, batch order).
+        a later call continues where this one ended (weights, optimizer state, batch order).
 
         With a StopRule, a replica stops when its smoothed loss diverges; the run ends early
         when all have stopped. `active` (K bools) freezes the replicas marked False from the
@@ -315,67 +305,73 @@ class StackedMLP:
         total = lrs.shape[0]
         stop = stop or StopRule(factor=math.inf)
         no_val = x_val is None or len(x_val) == 0
-        with tf.device(self.device):
-            tx = tf.constant(_pad_rows(x), tf.float32)
-            ty = tf.constant(_pad_rows(y), tf.float32)
-            tx_val = tf.constant(np.zeros((0, x.shape[1])) if no_val else x_val, tf.float32)
-            ty_val = tf.constant(np.zeros(0) if no_val else y_val, tf.float32)
-        active = np.ones(self.k, bool) if active is None else np.asarray(active, bool)
-        carry = {
-            "active": tf.constant(active),
-            "ema": tf.zeros(self.k),
-            "best": tf.fill([self.k], float("inf")),
-            "count": tf.zeros(self.k),
-        }
-        data = {"x": tx, "y": ty, "x_val": tx_val, "y_val": ty_val}
+        live = np.ones(self.k, bool) if active is None else np.asarray(active, bool)
         loop, _ = _compiled(self.spec, self.recipe.optimizer)
+        with keras.device(self.device):
+            data = {
+                "x": ops.convert_to_tensor(_pad_rows(x), "float32"),
+                "y": ops.convert_to_tensor(_pad_rows(y), "float32"),
+                "x_val": ops.convert_to_tensor(
+                    np.zeros((0, x.shape[1])) if no_val else x_val, "float32"
+                ),
+                "y_val": ops.convert_to_tensor(np.zeros(0) if no_val else y_val, "float32"),
+            }
+            carry = {
+                "active": ops.convert_to_tensor(live),
+                "ema": ops.zeros(self.k),
+                "best": ops.full([self.k], float("inf")),
+                "count": ops.zeros(self.k),
+            }
         stopped_at: list[int | None] = [None] * self.k
         parts: list[tuple[np.ndarray, ...]] = []
         sizes: list[int] = []
         done = 0
-        while done < total and bool(tf.reduce_any(carry["active"])):
+        while done < total and live.any():
             n = min(CHUNK_STEPS, total - done)
-            batches = [
-                self._batches(k, len(x), n) if live else None
-                for k, live in enumerate(carry["active"].numpy())
-            ]
+            batches = [self._batches(k, len(x), n) if on else None for k, on in enumerate(live)]
             index, weight = _pad_chunk(batches, self.batch_size)
             sizes.extend(len(rows) for rows in next(b for b in batches if b is not None))
             chunk_lrs = np.zeros((CHUNK_STEPS, self.k), "float32")
             chunk_lrs[:n] = lrs[done : done + n]
-            chunk = {
-                "index": index,
-                "weight": weight,
-                "lrs": chunk_lrs,
-                "n_valid": tf.constant(n),
-                "val_every": tf.constant(max(val_every, 1)),
-                "step0": tf.constant(done),
-                "beta": tf.constant(stop.beta, tf.float32),
-                "factor": tf.constant(stop.factor, tf.float32),
-            }
-            with tf.device(self.device):
-                records, carry = loop(self._state, data, chunk, carry)
-            ran = int(records["loss"].shape[0])
+            with keras.device(self.device):
+                chunk = {
+                    "index": ops.convert_to_tensor(index),
+                    "weight": ops.convert_to_tensor(weight),
+                    "lrs": ops.convert_to_tensor(chunk_lrs),
+                    "n_valid": ops.convert_to_tensor(n, "int32"),
+                    "val_every": ops.convert_to_tensor(max(val_every, 1), "int32"),
+                    "step0": ops.convert_to_tensor(done, "int32"),
+                    "beta": ops.convert_to_tensor(stop.beta, "float32"),
+                    "factor": ops.convert_to_tensor(stop.factor, "float32"),
+                }
+                state, records, carry = loop(self._state, data, chunk, carry)
+            self.params, self.optimizer_state = state["params"], state["optimizer"]
+            ran = int(to_numpy(records["steps"]))
             parts.append(
                 tuple(
-                    records[name].numpy() for name in ("loss", "smoothed", "val_loss", "accuracy")
+                    to_numpy(records[name])[:ran]
+                    for name in ("loss", "smoothed", "val_loss", "accuracy")
                 )
             )
-            for step, k in zip(*np.nonzero(~records["alive"].numpy()), strict=True):
+            for step, k in zip(*np.nonzero(~to_numpy(records["alive"])[:ran]), strict=True):
                 if stopped_at[k] is None:
                     stopped_at[k] = done + int(step)
+            live = to_numpy(carry["active"])
             done += ran
             if on_progress:
-                on_progress(done, total, int(tf.reduce_sum(tf.cast(carry["active"], tf.int32))))
+                on_progress(done, total, int(live.sum()))
         loss, smooth, val, accuracy = (np.concatenate([p[i] for p in parts]) for i in range(4))
         return Trace(loss, smooth, val, accuracy, np.array(sizes[:done]), stopped_at)
+
+    @property
+    def _state(self) -> dict:
+        return {"params": self.params, "optimizer": self.optimizer_state}
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Head logits of every replica: (K, N, units)."""
         _, forward = _compiled(self.spec, self.recipe.optimizer)
-        with tf.device(self.device):
-            params = [p.read_value() for p in self.params]
-            return forward(params, tf.constant(x, tf.float32)).numpy()
+        with keras.device(self.device):
+            return to_numpy(forward(self.params, ops.convert_to_tensor(x, "float32")))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The head's predictions of every replica (binary: probabilities (K, N))."""

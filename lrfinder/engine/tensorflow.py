@@ -1,75 +1,18 @@
-"""TensorFlow and Keras, imported without their native start-up chatter: on a machine without an
-NVIDIA driver, TensorFlow's C++ code writes CUDA-probing lines straight to the process's stderr
-(`Could not find cuda drivers`, `failed call to cuInit`, ...) that read like errors. They are
-filtered out here; every other line, a real warning included, still reaches stderr."""
+"""TensorFlow and Keras on it, imported without TensorFlow's native start-up chatter (see
+`lrfinder.engine.quiet`)."""
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from lrfinder.engine.quiet import quietly
 
-# Hide TensorFlow's INFO lines after its logger starts; warnings and errors stay.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-
-STARTUP_NOISE = (
-    "All log messages before absl::InitializeLog() is called are written to STDERR",
-    "oneDNN custom operations are on",
-    "This TensorFlow binary is optimized to use available CPU instructions",
-    "To enable the following instructions",
-    "Could not find cuda drivers on your machine",
-)
-# Without an NVIDIA driver the CUDA probe fails by design; with one, its failure is news.
-NO_DRIVER_NOISE = ("failed call to cuInit",)
-
-
-def noise() -> tuple[str, ...]:
-    """The stderr lines to drop on this machine."""
-    has_driver = Path("/proc/driver/nvidia/version").exists()
-    return STARTUP_NOISE if has_driver else STARTUP_NOISE + NO_DRIVER_NOISE
-
-
-@contextmanager
-def native_stderr_filtered(drop: tuple[str, ...]) -> Iterator[None]:
-    """Capture file descriptor 2 (where C++ code writes) while the block runs, then write every
-    line that contains none of `drop` back to it, as it came (not through Python's logging or
-    print capture). Where fd 2 cannot be captured, the block runs unfiltered."""
-    try:
-        if sys.stderr is not None:
-            sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            if sys.stderr is not None:
-                sys.stderr.flush()
-            captured.seek(0)
-            kept = [
-                line
-                for line in captured.read().splitlines(keepends=True)
-                if line.strip() and not any(p.encode() in line for p in drop)
-            ]
-            os.write(saved, b"".join(kept))
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-with native_stderr_filtered(noise()):
+with quietly():
     import keras
     import tensorflow as tf
 
 
 def gpus() -> list:
     """The GPUs TensorFlow sees (probing CUDA once, quietly where there is no driver)."""
-    with native_stderr_filtered(noise()):
+    with quietly():
         return tf.config.list_physical_devices("GPU")
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from lrfinder.engine.tensorflow import keras
+from lrfinder.engine.backend import keras
+from lrfinder.engine.quiet import quietly
 from lrfinder.model.spec import ModelSpec
 
 
@@ -24,3 +27,16 @@ def to_keras(spec: ModelSpec, replicas: list[list[np.ndarray]]) -> keras.Model:
         outputs.append(h)
     output = outputs[0] if len(outputs) == 1 else keras.layers.Average(name="mean")(outputs)
     return keras.Model(inputs, output, name="mlp" if len(outputs) == 1 else "mlp_seed_ensemble")
+
+
+def save(model: keras.Model, path: Path) -> None:
+    """`model.save(path)`, quietly: Keras imports TensorFlow to save where it is installed, on
+    any backend, and its start-up chatter is filtered."""
+    with quietly():
+        model.save(path)
+
+
+def load(path: Path) -> keras.Model:
+    """A saved model, loaded in safe mode (quietly, as `save`)."""
+    with quietly():
+        return keras.saving.load_model(path, safe_mode=True)

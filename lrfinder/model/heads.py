@@ -1,6 +1,6 @@
 """Output heads: the last layer's units and activation, the loss computed from its logits, and
-what a prediction and a hit are. The engine's TensorFlow functions import TensorFlow when they
-run, so the rest of this module (and the settings that name a head) stays light."""
+what a prediction and a hit are. The engine's functions (in `keras.ops`, on any backend) import
+Keras when they run, so the rest of this module (and the settings that name a head) stays light."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ class Head(Protocol):
     activation: str
     keras_loss: str
 
-    def tf_loss(self, logits: Any, y: Any, weight: Any) -> Any: ...
-    def tf_hits(self, logits: Any, y: Any) -> Any: ...
+    def batch_loss(self, logits: Any, y: Any, weight: Any) -> Any: ...
+    def batch_hits(self, logits: Any, y: Any) -> Any: ...
     def predict(self, logits: np.ndarray) -> np.ndarray: ...
     def loss(self, logits: np.ndarray, y: np.ndarray) -> np.ndarray: ...
     def accuracy(self, logits: np.ndarray, y: np.ndarray) -> np.ndarray: ...
@@ -34,22 +34,24 @@ class BinaryHead:
     activation: str = "sigmoid"
     keras_loss: str = "binary_crossentropy"
 
-    def tf_loss(self, logits, y, weight):
+    def batch_loss(self, logits, y, weight):
         """Per-replica mean loss over the real (weight 1) rows of padded batches: (K,).
         logits (K, B, 1), y (B,) or (K, B), weight (K, B)."""
-        from lrfinder.engine.tensorflow import tf
+        from lrfinder.engine.backend import keras
 
+        ops = keras.ops
         logits = logits[..., 0]
-        labels = tf.broadcast_to(y, tf.shape(logits))
-        weight = tf.broadcast_to(weight, tf.shape(logits))
-        losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-        return tf.reduce_sum(losses * weight, axis=-1) / tf.reduce_sum(weight, axis=-1)
+        labels = ops.broadcast_to(y, logits.shape)
+        weight = ops.broadcast_to(weight, logits.shape)
+        losses = ops.binary_crossentropy(labels, logits, from_logits=True)
+        return ops.sum(losses * weight, axis=-1) / ops.sum(weight, axis=-1)
 
-    def tf_hits(self, logits, y):
+    def batch_hits(self, logits, y):
         """1.0 where a row's prediction is right, else 0.0: (K, B)."""
-        from lrfinder.engine.tensorflow import tf
+        from lrfinder.engine.backend import keras
 
-        return tf.cast((logits[..., 0] >= 0.0) == (y >= 0.5), tf.float32)
+        ops = keras.ops
+        return ops.cast(ops.equal(logits[..., 0] >= 0.0, y >= 0.5), "float32")
 
     def predict(self, logits: np.ndarray) -> np.ndarray:
         """Probabilities of class 1 from logits (K, N, 1): (K, N)."""

@@ -173,7 +173,7 @@ def _train_in_slots(
         loss, accuracy = queue.train_epoch(x, y, rates)
         nan = np.full(len(queue.replica), np.nan)
         val_loss, val_accuracy = _scores(queue.model, x_val, y_val) if use_val else (nan, nan)
-        current = [p.numpy() for p in queue.model.params]
+        current = queue.model.weights()
         trained, finished = [], []
         for slot, r in queue.occupied():
             epoch = int(queue.epochs[slot]) - 1

@@ -104,3 +104,14 @@ def test_every_task_has_a_docstring_for_the_ui():
         found += [value for value in vars(module).values() if isinstance(value, Task)]
     assert len({task.name for task in found}) >= 15
     assert [task.name for task in found if not (task.fn.__doc__ or "").strip()] == []
+
+
+def test_the_keras_backend_is_part_of_the_keys_of_engine_stages_only(monkeypatch):
+    inputs = {"model": ModelSettings(), "settings": TrainingSettings()}
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    train_key, split_key = _key(train, **inputs), _key(split_scale, **inputs)
+    monkeypatch.delenv("KERAS_BACKEND")
+    assert _key(train, **inputs) == train_key, "unset means tensorflow"
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    assert _key(train, **inputs) != train_key
+    assert _key(split_scale, **inputs) == split_key

@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lrfinder.engine.tensorflow import NO_DRIVER_NOISE, native_stderr_filtered
+import pytest
+
+from lrfinder.engine.quiet import NO_DRIVER_NOISE, native_stderr_filtered
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,15 +22,22 @@ def test_only_the_named_noise_is_dropped_from_native_stderr(capfd):
     assert "cuda drivers" not in captured.err
 
 
-def test_the_engine_starts_and_probes_devices_without_cuda_chatter():
-    script = "from lrfinder.engine.stacked import pick_device; print(pick_device())"
+@pytest.mark.parametrize(("backend", "cpu"), [("tensorflow", "/CPU:0"), ("jax", "cpu:0")])
+def test_the_engine_starts_and_probes_devices_without_cuda_chatter(backend, cpu):
+    pytest.importorskip(backend)
+    script = "from lrfinder.engine.backend import pick_device; print(pick_device())"
     done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, "KERAS_BACKEND": backend},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     device = done.stdout.strip()
-    assert device in ("/CPU:0", "/GPU:0")
+    assert device in (cpu, cpu.replace("CPU", "GPU").replace("cpu", "gpu"))
     for line in done.stderr.splitlines():
         assert "oneDNN" not in line and "cuda drivers" not in line, done.stderr
-        if device == "/CPU:0" and not Path("/proc/driver/nvidia/version").exists():
+        if device == cpu and not Path("/proc/driver/nvidia/version").exists():
             assert not any(noise in line for noise in NO_DRIVER_NOISE), done.stderr

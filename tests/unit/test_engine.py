@@ -174,7 +174,7 @@ def test_keras_export_predicts_like_the_engine(data):
     np.testing.assert_allclose(
         ensemble.predict(x, verbose=0)[:, 0], engine.predict(x).mean(axis=0), atol=1e-6
     )
-    weights = [p.numpy() for p in engine.params]
+    weights = engine.weights()
     np.testing.assert_allclose(predict(engine.spec, weights, x), engine.predict(x), atol=1e-6)
 
 
@@ -193,7 +193,7 @@ def test_every_activation_trains_like_keras_and_exports_alike(data, activation):
     np.testing.assert_allclose(
         exported.predict(x, verbose=0)[:, 0], engine.predict(x)[0], atol=1e-6
     )
-    weights = [p.numpy() for p in engine.params]
+    weights = engine.weights()
     np.testing.assert_allclose(predict(engine.spec, weights, x)[0], engine.predict(x)[0], atol=1e-6)
 
 

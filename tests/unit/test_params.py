@@ -126,3 +126,12 @@ def test_a_settings_error_stops_the_command_line_before_anything_is_written(tmp_
     assert "(--refit): Input should be a valid boolean" in done.stderr and "Fix:" in done.stderr
     assert "Traceback" not in done.stderr and not done.stdout
     assert not any(tmp_path.iterdir()), "nothing may be created"
+
+
+def test_an_unsupported_keras_backend_stops_the_command_line_at_once(tmp_path, monkeypatch, capsys):
+    from flows.cli import main
+
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "KERAS_BACKEND='torch' is not supported" in err and "tensorflow or jax" in err

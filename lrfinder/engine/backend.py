@@ -1,0 +1,81 @@
+"""The engine's backend seam. Keras 3 runs the engine's `keras.ops` code on the backend that
+`KERAS_BACKEND` names: `tensorflow` (the default) or `jax`. This module imports Keras on that
+backend (TensorFlow quietly, see `lrfinder.engine.tensorflow`) and supplies the three things
+`keras.ops` leaves to the backend: compiling a function, differentiating one, and the device to
+run on. Nothing else in the engine names a backend. Unset, KERAS_BACKEND means TensorFlow."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from typing import Any
+
+from lrfinder.engine.backend_name import backend_name
+
+BACKEND = os.environ["KERAS_BACKEND"] = backend_name()
+if BACKEND == "tensorflow":
+    from lrfinder.engine.tensorflow import tf
+import keras
+
+if keras.backend.backend() != BACKEND:
+    raise RuntimeError(
+        f"Keras was imported on {keras.backend.backend()!r} before the engine set {BACKEND!r}."
+    )
+
+
+def compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` compiled with XLA for the backend: traced once per input shape, then reused."""
+    if BACKEND == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return tf.function(fn, jit_compile=True, autograph=False)
+
+
+def value_and_grad(fn: Callable[..., tuple[Any, Any]]) -> Callable[..., Any]:
+    """For `fn(params, *args) -> (scalar, aux)`: a function of the same arguments that returns
+    `((scalar, aux), gradients of scalar with respect to params)`."""
+    if BACKEND == "jax":
+        import jax
+
+        return jax.value_and_grad(fn, has_aux=True)
+
+    def with_tape(params: Any, *args: Any) -> Any:
+        with tf.GradientTape() as tape:
+            tape.watch(params)
+            value, aux = fn(params, *args)
+        return (value, aux), tape.gradient(value, params)
+
+    return with_tape
+
+
+def gpus() -> list[Any]:
+    """The GPUs the backend sees (a cluster worker sees only its own, through
+    CUDA_VISIBLE_DEVICES)."""
+    if BACKEND == "jax":
+        import jax
+
+        return [device for device in jax.devices() if device.platform == "gpu"]
+    from lrfinder.engine.tensorflow import gpus as tf_gpus
+
+    return tf_gpus()
+
+
+def pick_device() -> str:
+    """The first GPU the backend sees, else the CPU, named as `keras.device` takes it. On
+    TensorFlow, a GPU's memory is grown as needed rather than all taken."""
+    found = gpus()
+    if BACKEND == "jax":
+        return "gpu:0" if found else "cpu:0"
+    for gpu in found:
+        with contextlib.suppress(RuntimeError):
+            tf.config.experimental.set_memory_growth(gpu, True)
+    return "/GPU:0" if found else "/CPU:0"
+
+
+def to_numpy(x: Any) -> Any:
+    return keras.ops.convert_to_numpy(x)
+
+
+__all__ = ["BACKEND", "compiled", "gpus", "keras", "pick_device", "to_numpy", "value_and_grad"]
