@@ -8,10 +8,13 @@
 #                                              .whl/ for Python 3.12 (or the version given), at
 #                                              the versions this checkout's .venv has
 #   bash bench/gpu.sh run                      there: install them, check that JAX sees the GPU,
-#                                              measure model-steps/s at K = 1 .. 65536 (while
+#                                              measure model-steps/s at K = 1 .. 16384 (while
 #                                              memory allows) and time the default range test
 #                                              with 8 and 1024 replicas
 #   bash bench/gpu.sh run --cpu                the same as a dry run on a CPU, at small K
+#
+# The data travels too: data/ is git-ignored, so a device call names both in its carry:
+#   carry [".whl", "data/winequalityN.csv"]   (cp ../shared/data/winequalityN.csv data/ first)
 #
 # Ratios are against Keras fit's steps/s on the tutorial MLP measured on this project's 2-core
 # CPU machine (bench.sweep, TensorFlow, 2026-11-29); CPU_KERAS_FIT overrides it.
@@ -23,7 +26,8 @@ PYTHON=${PYTHON:-python3}
 WHEELS=${WHEELS:-.whl}
 CPU_KERAS_FIT=${CPU_KERAS_FIT:-563}
 # What the engine and the range test import beyond the GPU machine's own packages.
-CARRIED=(keras namex optree pydantic pydantic-core annotated-types typing-inspection)
+CARRIED=(keras namex optree pydantic pydantic-core annotated-types typing-inspection
+  typing-extensions)
 
 fetch() {
   local version=${1:-3.12} name pinned
@@ -41,9 +45,13 @@ fetch() {
 }
 
 run() {
-  local ks=(1 8 64 512 4096 16384 65536) range=(8 1024)
+  local ks=(1 8 64 512 4096 16384) range=(8 1024)
   if [ "${1:-}" = "--cpu" ]; then
     ks=(1 8 64) range=(8 64)
+  fi
+  if [ ! -f data/winequalityN.csv ]; then
+    echo "data/winequalityN.csv is missing: carry it with the call (see the top of $0)" >&2
+    exit 2
   fi
   "$PYTHON" -m pip install --quiet --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/lrfinder-site "$WHEELS"/*.whl
@@ -56,6 +64,10 @@ import sys
 
 import jax
 import keras
+
+import bench.throughput  # noqa: F401  (what the benchmark imports, to check it below)
+import lrfinder.engine.stacked  # noqa: F401
+import lrfinder.lr.range_test  # noqa: F401
 
 gpus = [d for d in jax.devices() if d.platform == "gpu"]
 print(f"Python {sys.version.split()[0]}, JAX {jax.__version__}, Keras {keras.__version__} "

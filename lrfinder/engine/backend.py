@@ -16,6 +16,10 @@ from lrfinder.engine.backend_name import backend_name
 BACKEND = os.environ["KERAS_BACKEND"] = backend_name()
 if BACKEND == "tensorflow":
     from lrfinder.engine.tensorflow import tf
+else:
+    # Take GPU memory as needed, as TensorFlow does here, so engines in several processes
+    # (a cluster's workers) can share one GPU.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 import keras
 
 if keras.backend.backend() != BACKEND:
@@ -24,12 +28,15 @@ if keras.backend.backend() != BACKEND:
     )
 
 
-def compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """`fn` compiled with XLA for the backend: traced once per input shape, then reused."""
+def compiled(fn: Callable[..., Any], donate_first: bool = False) -> Callable[..., Any]:
+    """`fn` compiled with XLA for the backend: traced once per input shape, then reused. With
+    `donate_first`, JAX on an accelerator reuses the first argument's buffers for the results
+    (the caller must not use that argument afterwards), so large states are not held twice."""
     if BACKEND == "jax":
         import jax
 
-        return jax.jit(fn)
+        donate = (0,) if donate_first and jax.default_backend() != "cpu" else ()
+        return jax.jit(fn, donate_argnums=donate)
     return tf.function(fn, jit_compile=True, autograph=False)
 
 

@@ -3,6 +3,7 @@ settings checks and cache keys). Unset means TensorFlow, whatever ~/.keras/keras
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 from lrfinder.errors import SettingsError
@@ -11,11 +12,19 @@ BACKENDS = ("tensorflow", "jax")
 
 
 def backend_name() -> str:
-    name = os.environ.get("KERAS_BACKEND", "tensorflow")
+    """The backend KERAS_BACKEND names (unset or empty: tensorflow), checked to be supported
+    and installed."""
+    name = os.environ.get("KERAS_BACKEND") or "tensorflow"
     if name not in BACKENDS:
         raise SettingsError(
             f"KERAS_BACKEND={name!r} is not supported: the engine runs on "
             f"{' or '.join(BACKENDS)}; set KERAS_BACKEND to one of them (or unset it for "
             "tensorflow)."
+        )
+    if importlib.util.find_spec(name) is None:
+        install = "pip install -e '.[jax]'" if name == "jax" else "pip install -e ."
+        raise SettingsError(
+            f"KERAS_BACKEND={name!r}, but {name} is not installed. Fix: {install}, or set "
+            "KERAS_BACKEND to an installed backend."
         )
     return name

@@ -10,9 +10,12 @@ import contextlib
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+_FD2 = threading.RLock()
 
 # Hide TensorFlow's INFO lines after its logger starts; warnings and errors stay.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
@@ -38,14 +41,20 @@ def noise() -> tuple[str, ...]:
 def native_stderr_filtered(drop: tuple[str, ...]) -> Iterator[None]:
     """Capture file descriptor 2 (where C++ code writes) while the block runs, then write every
     line that contains none of `drop` back to it, as it came (not through Python's logging or
-    print capture). Where fd 2 cannot be captured, the block runs unfiltered."""
-    try:
-        if sys.stderr is not None:
-            sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
+    print capture). Where fd 2 cannot be captured, the block runs unfiltered. One block at a
+    time in a process (fd 2 is one per process): another thread waits for it."""
+    with _FD2:
+        try:
+            if sys.stderr is not None:
+                sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):
+            yield
+            return
+        yield from _filtered(saved, drop)
+
+
+def _filtered(saved: int, drop: tuple[str, ...]) -> Iterator[None]:
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:

@@ -42,23 +42,40 @@ def glorot_init(sizes: list[int], seed: int) -> list[np.ndarray]:
 
 class BatchStream:
     """One replica's batches, generated as needed: a fresh permutation per epoch from `seed`,
-    batches in order, the last batch of an epoch smaller (as in `model.fit`)."""
+    batches in order, the last batch of an epoch smaller (as in `model.fit`). Batches come as
+    rows of a padded index matrix (padding: row 0 at weight 0), a whole epoch per array
+    operation, so that preparing thousands of replicas' steps stays cheap."""
 
     def __init__(self, n_rows: int, batch_size: int, seed: int):
         self.n_rows = n_rows
         self.batch_size = batch_size
         self.rng = np.random.default_rng([seed, 1])
-        self.ahead: list[np.ndarray] = []
+        self.index = np.zeros((0, batch_size), "int32")
+        self.weight = np.zeros((0, batch_size), "float32")
+
+    def _add_epoch(self) -> None:
+        per_epoch = -(-self.n_rows // self.batch_size)
+        index = np.zeros(per_epoch * self.batch_size, "int32")
+        weight = np.zeros(per_epoch * self.batch_size, "float32")
+        index[: self.n_rows] = self.rng.permutation(self.n_rows)
+        weight[: self.n_rows] = 1.0
+        shape = (per_epoch, self.batch_size)
+        self.index = np.concatenate([self.index, index.reshape(shape)])
+        self.weight = np.concatenate([self.weight, weight.reshape(shape)])
+
+    def take_padded(self, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row indices and row weights (1 real, 0 padding) of the next `n_steps` batches,
+        (n_steps, batch_size) each."""
+        while len(self.index) < n_steps:
+            self._add_epoch()
+        taken = self.index[:n_steps], self.weight[:n_steps]
+        self.index, self.weight = self.index[n_steps:], self.weight[n_steps:]
+        return taken
 
     def take(self, n_steps: int) -> list[np.ndarray]:
-        """Row indices of the next `n_steps` batches."""
-        while len(self.ahead) < n_steps:
-            order = self.rng.permutation(self.n_rows)
-            self.ahead.extend(
-                order[i : i + self.batch_size] for i in range(0, self.n_rows, self.batch_size)
-            )
-        taken, self.ahead = self.ahead[:n_steps], self.ahead[n_steps:]
-        return taken
+        """Row indices of the next `n_steps` batches, one array per batch."""
+        index, weight = self.take_padded(n_steps)
+        return [rows[w > 0] for rows, w in zip(index, weight, strict=True)]
 
 
 def stacked_init(sizes: list[int], seeds: list[int]) -> list[np.ndarray]:
@@ -223,7 +240,7 @@ def _compiled(spec: ModelSpec, optimizer: Optimizer) -> tuple[Callable, Callable
     """The compiled loop and forward pass for one network and optimizer, shared by every engine
     of them: the backend traces (and XLA compiles) once per shape, not once per engine, since
     weights and optimizer state are passed in and returned."""
-    loop = backend.compiled(partial(_run_steps, spec, optimizer))
+    loop = backend.compiled(partial(_run_steps, spec, optimizer), donate_first=True)
     forward = backend.compiled(partial(_logits, spec))
     return loop, forward
 
@@ -261,7 +278,7 @@ class StackedMLP:
         self.seeds[slot] = seed
         self.streams[slot] = None
 
-    def _batches(self, k: int, n_rows: int, n_steps: int) -> list[np.ndarray]:
+    def _batches(self, k: int, n_rows: int, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
         stream = self.streams[k]
         if stream is None:
             stream = self.streams[k] = BatchStream(n_rows, self.batch_size, self.seeds[k])
@@ -270,7 +287,7 @@ class StackedMLP:
                 f"replica {k} trained on {stream.n_rows} rows and now gets {n_rows}: a replica "
                 "continues on the same data; load() a fresh one for other data."
             )
-        return stream.take(n_steps)
+        return stream.take_padded(n_steps)
 
     def weights(self) -> list[np.ndarray]:
         """Stacked Keras-order weights of every replica: [W1 (K, F, H1), b1 (K, H1), ...]."""
@@ -330,7 +347,8 @@ class StackedMLP:
             n = min(CHUNK_STEPS, total - done)
             batches = [self._batches(k, len(x), n) if on else None for k, on in enumerate(live)]
             index, weight = _pad_chunk(batches, self.batch_size)
-            sizes.extend(len(rows) for rows in next(b for b in batches if b is not None))
+            first = next(b for b in batches if b is not None)
+            sizes.extend(first[1].sum(axis=1).astype(int).tolist())
             chunk_lrs = np.zeros((CHUNK_STEPS, self.k), "float32")
             chunk_lrs[:n] = lrs[done : done + n]
             with keras.device(self.device):
@@ -344,7 +362,10 @@ class StackedMLP:
                     "beta": ops.convert_to_tensor(stop.beta, "float32"),
                     "factor": ops.convert_to_tensor(stop.factor, "float32"),
                 }
-                state, records, carry = loop(self._state, data, chunk, carry)
+                state = self._state
+                # The loop may take over the state's buffers (JAX on a GPU donates them).
+                self.params = self.optimizer_state = None
+                state, records, carry = loop(state, data, chunk, carry)
             self.params, self.optimizer_state = state["params"], state["optimizer"]
             ran = int(to_numpy(records["steps"]))
             parts.append(
@@ -386,11 +407,11 @@ def _pad_rows(a: np.ndarray) -> np.ndarray:
 
 
 def _pad_chunk(
-    batches: list[list[np.ndarray] | None], batch_size: int
+    batches: list[tuple[np.ndarray, np.ndarray] | None], batch_size: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and row weights (CHUNK, K, B) of each replica's next batches; short batches are
-    padded with row 0 at weight 0, unused steps are all padding, and a frozen replica (None)
-    gets row 0 at weight 1 (computed, never applied)."""
+    """Indices and row weights (CHUNK, K, B) of each replica's next padded batches; unused steps
+    are all padding, and a frozen replica (None) gets row 0 at weight 1 (computed, never
+    applied)."""
     k = len(batches)
     index = np.zeros((CHUNK_STEPS, k, batch_size), "int32")
     weight = np.zeros((CHUNK_STEPS, k, batch_size), "float32")
@@ -398,7 +419,7 @@ def _pad_chunk(
         if steps is None:
             weight[:, r] = 1.0
             continue
-        for s, rows in enumerate(steps):
-            index[s, r, : len(rows)] = rows
-            weight[s, r, : len(rows)] = 1.0
+        rows, weights = steps
+        index[: len(rows), r] = rows
+        weight[: len(rows), r] = weights
     return index, weight

@@ -2,6 +2,7 @@
 under one backend loads under the other and predicts as the engine does. The suite runs on
 TensorFlow; the JAX side runs in a subprocess (Keras picks its backend once, at import)."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -21,7 +22,8 @@ OTHER = "jax" if BACKEND == "tensorflow" else "tensorflow"
 
 
 def on_other_backend(*args: str) -> None:
-    pytest.importorskip(OTHER)
+    if importlib.util.find_spec(OTHER) is None:
+        pytest.skip(f"{OTHER} is not installed")
     done = subprocess.run(
         [sys.executable, "-m", "tests.backend_twin", *args],
         cwd=ROOT,
