@@ -18,6 +18,7 @@ from lrfinder.engine.optimizers import OPTIMIZERS
 from lrfinder.engine.recipe import Recipe
 from lrfinder.errors import SettingsError
 from lrfinder.lr.suggest import METHODS
+from lrfinder.model.heads import BINARY, REGRESSION_LOSSES, TASKS, Head
 from lrfinder.model.spec import ACTIVATIONS, ModelSpec
 
 Preset = Literal["default", "tutorial"]
@@ -25,6 +26,8 @@ Fraction = Annotated[float, Field(gt=0, lt=1)]
 Activation = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 OptimizerName = Literal[tuple(OPTIMIZERS)]  # type: ignore[valid-type]
 SuggestMethod = Literal[tuple(METHODS)]  # type: ignore[valid-type]
+Task = Literal[tuple(TASKS)]  # type: ignore[valid-type]
+RegressionLoss = Literal[tuple(REGRESSION_LOSSES)]  # type: ignore[valid-type]
 
 
 class Group(BaseModel):
@@ -45,17 +48,22 @@ class DataSettings(Group):
     target: str | None = Field(
         None, description="Target column of your own CSV; unset for the wine preset (quality)."
     )
+    task: Task | None = Field(
+        None,
+        description="binary, multiclass or regression; unset: binary for the wine preset and "
+        "with a threshold or positive_label, else inferred where safe (text with more than two "
+        "values: multiclass; two values: binary).",
+    )
     threshold: float | None = Field(
-        6.0,
-        description="Label 1 when target >= threshold (wine: quality >= 6); none to use "
-        "positive_label.",
+        None,
+        description="Binary label 1 when target >= threshold (unset for wine: quality >= 6).",
     )
     positive_label: str | None = Field(
-        None, description="Label 1 when the target column equals this text (own data only)."
+        None, description="Binary label 1 when the target column equals this text (own data)."
     )
 
     def label_rule(self) -> LabelRule:
-        return label_rule(self.target, self.threshold, self.positive_label)
+        return label_rule(self.target, self.threshold, self.positive_label, self.task)
 
 
 class SplitSettings(Group):
@@ -85,14 +93,18 @@ class ModelSettings(Group):
         8, ge=1, description="Replicas trained at once, each with its own seed (init, batches)."
     )
     seed: int = Field(0, ge=0, description="First replica seed; replicas use seed, seed+1, ...")
+    regression_loss: RegressionLoss = Field(
+        "mse", description="Loss of the regression head: mse, or huber for heavy-tailed targets."
+    )
 
     @property
     def seeds(self) -> list[int]:
         return list(range(self.seed, self.seed + self.n_seeds))
 
-    def recipe(self, n_features: int) -> Recipe:
-        """The network for `n_features` inputs, with its optimizer and batch size."""
-        spec = ModelSpec.mlp(n_features, tuple(self.hidden_layers), self.activation)
+    def recipe(self, n_features: int, head: Head = BINARY) -> Recipe:
+        """The network for `n_features` inputs and the task's output `head`, with its optimizer
+        and batch size."""
+        spec = ModelSpec.mlp(n_features, tuple(self.hidden_layers), self.activation, head)
         return Recipe(spec, OPTIMIZERS[self.optimizer], self.batch_size)
 
 
@@ -374,7 +386,17 @@ def _check_rules(settings: RunSettings) -> None:
     try:
         settings.data.label_rule()
     except ValueError as error:
-        problems.append(f"{error} (--target, --threshold, --positive-label)")
+        problems.append(f"{error} (--target, --task, --threshold, --positive-label)")
+    if settings.data.task == "regression" and settings.selection.confirm_metric == "val_accuracy":
+        problems.append(
+            "--confirm-metric val_accuracy has no meaning for --task regression. Fix: use "
+            "--confirm-metric val_loss."
+        )
+    if settings.data.task == "regression" and settings.quality_gate.min_test_accuracy > 0:
+        problems.append(
+            "--min-test-accuracy gates on accuracy, which --task regression has not. Fix: drop "
+            "--min-test-accuracy."
+        )
     if settings.selection.confirm and settings.split.val_size == 0:
         problems.append(
             "--confirm true needs a validation split, but --val-size is 0. Fix: set --val-size "

@@ -47,7 +47,8 @@ def publish(run_dir: Path, selection, evaluation, split: SplitData) -> dict[str,
         "test-metrics": create_table_artifact(
             metric_rows(metrics["test"]),
             key="test-metrics",
-            description="Chosen rate against the baseline on the test set",
+            description=f"{metrics['task']} task: chosen rate against the baseline and a "
+            "trivial predictor on the test set",
         ),
     }
     if rows := confirmation_rows(summary):

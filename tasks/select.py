@@ -29,7 +29,8 @@ def select(
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val")
     where = placement("confirmation-progress", "confirmation (replica-epochs)", execution)
-    selection = select_rate(curves.table, x, y, x_val, y_val, model, settings, where)
+    head = split.head(model.regression_loss)
+    selection = select_rate(curves.table, x, y, x_val, y_val, model, settings, where, head)
     logger = task_logger()
     for warning in selection.summary["warnings"]:
         logger.warning(warning)

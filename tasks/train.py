@@ -20,8 +20,9 @@ from lrfinder.params import (
 )
 from lrfinder.reporting.model_card import model_card
 from lrfinder.reporting.outputs import write_model_outputs
-from lrfinder.reporting.plots import confusion_matrix_chart, roc_chart, training_curves_chart
-from lrfinder.training.final import Trained, evaluate, train_final
+from lrfinder.reporting.plots import result_charts, training_curves_chart
+from lrfinder.training.evaluation import task_metrics
+from lrfinder.training.final import Trained, evaluate, final_output, train_final
 from lrfinder.training.gate import QualityGateError, check_gate
 from tasks.caching import content_cache
 from tasks.groups import placement
@@ -56,13 +57,17 @@ def evaluate_models(trained: Trained, split: SplitData):
     """Test-set metrics of the chosen and the baseline models, per seed and final."""
     metrics, predictions = evaluate(trained, split)
     test = metrics["test"]
+    headline = task_metrics(metrics["task"]).headline
     task_logger().info(
-        "test accuracy: chosen %.4f, baseline %.4f (final %s); paired difference %+.4f ± %.4f",
-        test["chosen"]["final"]["accuracy"],
-        test["baseline"]["final"]["accuracy"],
+        "test %s: chosen %.4f, baseline %.4f, trivial predictor %.4f (final %s); paired "
+        "difference %+.4f ± %.4f",
+        headline,
+        test["chosen"]["final"][headline],
+        test["baseline"]["final"][headline],
+        test["trivial"][headline],
         test["final_model"],
-        test["difference"]["accuracy"]["mean"],
-        test["difference"]["accuracy"]["std"],
+        test["difference"][headline]["mean"],
+        test["difference"][headline]["std"],
     )
     return metrics, predictions
 
@@ -82,21 +87,21 @@ def write_model(
     from lrfinder.model.export import load, save, to_keras
 
     metrics, predictions = evaluation
-    x_test, y_test = split.arrays("test")
+    x_test, _ = split.arrays("test")
     target = run_dir / "model.keras"
     with atomic_path(target) as tmp:
-        save(to_keras(trained.spec, trained.final_replicas("chosen")), tmp)
-        reloaded = load(tmp)
-        gap = np.abs(reloaded.predict(x_test, verbose=0)[:, 0] - predictions["prob_chosen"]).max()
+        replicas = trained.final_replicas("chosen")
+        save(to_keras(trained.spec, replicas, split.scaler.get("target")), tmp)
+        reloaded = load(tmp).predict(x_test, verbose=0)
+        # Compared on the model's own scale: a regression output in large units may differ by
+        # float32 rounding times the target's scale.
+        scale = split.scaler["target"]["scale"] if "target" in split.scaler else 1.0
+        gap = np.abs(reloaded - final_output(trained, split)).max() / scale
         if gap > PREDICTION_TOLERANCE:
             raise RuntimeError(f"model.keras predicts {gap:.2e} away from the saved predictions")
-    test = metrics["test"]
     charts = {
         "training_curves.png": training_curves_chart(trained.history()),
-        "confusion_matrix.png": confusion_matrix_chart(
-            test["chosen"]["final"], test["baseline"]["final"]
-        ),
-        "roc.png": roc_chart(y_test, predictions["prob_chosen"], predictions["prob_baseline"]),
+        **result_charts(split.task, metrics["test"], predictions),
     }
     card = model_card(metrics, source.describe(), settings.flat(), selection.summary["reason"])
     written = write_model_outputs(run_dir, metrics, predictions, card, charts)
@@ -107,7 +112,7 @@ def write_model(
 def quality_gate(evaluation, gate: QualityGateSettings) -> bool:
     """Fail the run, or only warn, when the final model's test accuracy is below the minimum."""
     metrics, _ = evaluation
-    message = check_gate(metrics["test"]["chosen"]["final"]["accuracy"], gate)
+    message = check_gate(metrics["test"]["chosen"]["final"].get("accuracy"), gate)
     if message is None:
         return True
     if gate.quality_gate_mode == "fail":

@@ -31,9 +31,14 @@ TINY = {"hidden_layers": [8, 8], "batch_size": 16}
 
 
 def recipe(
-    n_features: int, hidden: tuple[int, ...] | None = None, batch_size: int | None = None, **model
+    n_features: int,
+    hidden: tuple[int, ...] | None = None,
+    batch_size: int | None = None,
+    head=None,
+    **model,
 ):
-    """The engine recipe of a small MLP (TINY, Adam, ReLU unless told otherwise)."""
+    """The engine recipe of a small MLP (TINY, Adam, ReLU, binary head unless told otherwise)."""
+    from lrfinder.model.heads import BINARY
     from lrfinder.params import ModelSettings
 
     settings = ModelSettings(
@@ -41,7 +46,7 @@ def recipe(
         batch_size=batch_size or TINY["batch_size"],
         **model,
     )
-    return settings.recipe(n_features)
+    return settings.recipe(n_features, head or BINARY)
 
 
 def flow_parameters(**flat) -> dict:

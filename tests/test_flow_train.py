@@ -72,3 +72,52 @@ def test_tutorial_preset_reproduces_the_tutorial(workspace, wine_csv):
     assert metrics["test"]["final_model"] == "single" and not metrics["refit"]
     assert metrics["epochs"]["chosen"] == [100]
     assert metrics["test"]["chosen"]["final"]["accuracy"] >= 0.77, "the tutorial reports 0.79"
+
+
+QUICK = {"n_seeds": 2, "max_epochs": 8, "patience": 2, "confirm_candidates": 3, "confirm_epochs": 2}
+
+
+def test_regression_on_the_wine_score_beats_the_mean_and_answers_in_its_units(workspace, wine_csv):
+    run_dir = Path(lr_finder(**flow_parameters(data=str(wine_csv), task="regression", **QUICK)))
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"predicted_vs_true.png", "residuals.png", "model.keras"} <= names
+    assert "roc.png" not in names
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["task"] == "regression"
+    final, trivial = metrics["test"]["chosen"]["final"], metrics["test"]["trivial"]
+    assert set(final) == {"rmse", "mae", "r2", "rows"}
+    assert final["rmse"] < trivial["rmse"] and final["r2"] > 0.1, "learned more than the mean"
+    predictions = pd.read_parquet(run_dir / "predictions.parquet")
+    test = pd.read_parquet(run_dir / "test.parquet")
+    np.testing.assert_array_equal(predictions["y_true"], test["quality"])
+    assert 4.0 < predictions["pred_chosen"].mean() < 7.5, "in quality points, not standardised"
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    features = test.drop(columns="quality").to_numpy("float32")
+    reloaded = model.predict(features, verbose=0)[:, 0]
+    np.testing.assert_allclose(reloaded, predictions["pred_chosen"], atol=1e-4)
+    scaler = json.loads((run_dir / "scaler.json").read_text())
+    assert scaler["target"]["column"] == "quality"
+    assert "Task: **regression**" in (run_dir / "report.md").read_text()
+    assert "regression model" in (run_dir / "model_card.md").read_text()
+
+
+def test_multiclass_on_the_wine_score_names_its_classes(workspace, wine_csv):
+    run_dir = Path(lr_finder(**flow_parameters(data=str(wine_csv), task="multiclass", **QUICK)))
+    assert {"confusion_matrix.png", "class_recall.png"} <= {p.name for p in run_dir.iterdir()}
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["task"] == "multiclass" and metrics["classes"] == list("3456789")
+    final, trivial = metrics["test"]["chosen"]["final"], metrics["test"]["trivial"]
+    assert len(final["confusion_matrix"]) == 7 and set(final["per_class"]) == set("3456789")
+    assert final["accuracy"] > trivial["accuracy"] and final["macro_f1"] > trivial["macro_f1"]
+    predictions = pd.read_parquet(run_dir / "predictions.parquet")
+    assert set(predictions["y_true"]) <= set("3456789")
+    assert pd.api.types.is_string_dtype(predictions["y_true"]), "class names, not indices"
+    probabilities = predictions[[f"prob_chosen_{c}" for c in "3456789"]].to_numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    test = pd.read_parquet(run_dir / "test.parquet")
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    reloaded = model.predict(test.drop(columns="quality").to_numpy("float32"), verbose=0)
+    np.testing.assert_allclose(reloaded, probabilities, atol=1e-5)
+    data_report = json.loads((run_dir / "data_report.json").read_text())
+    assert data_report["stratified"] == ["test", "val"]
+    assert min(data_report["class_balance"]["test"].values()) >= 1

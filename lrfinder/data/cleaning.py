@@ -1,19 +1,19 @@
-"""Read a CSV defensively and turn it into numeric features plus a binary target."""
+"""Read a CSV defensively and turn it into numeric features plus the target the task needs."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from lrfinder.data.sources import UCI_COLUMNS, DataSource
 from lrfinder.errors import DataError
 from lrfinder.fileio import read_maybe_gzip
-from lrfinder.data.sources import UCI_COLUMNS, DataSource
 
 WINE_FEATURES = list(UCI_COLUMNS[:-1])
 WINE_TYPES = ("red", "white")
@@ -24,55 +24,78 @@ MISSING_TOKENS = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
 
 @dataclass(frozen=True)
 class LabelRule:
-    """How the target column becomes 0/1: `>= threshold` or `== positive_label`."""
+    """How the target column becomes what the model learns. `binary`: 0/1 by `>= threshold` or
+    `== positive_label` (or, with neither, a column of exactly two values: the larger is 1);
+    `multiclass`: its values as classes; `regression`: the number itself. `task` None is
+    inferred from the values when the data is read."""
 
     target: str
     threshold: float | None = None
     positive_label: str | None = None
     output_name: str | None = None
     wine: bool = False
+    task: str | None = None
 
     @property
     def output(self) -> str:
         return self.output_name or self.target
 
     def describe(self) -> str:
+        if self.task == "multiclass":
+            return f"{self.target} as classes"
+        if self.task == "regression":
+            return f"{self.target} as a number"
         if self.positive_label is not None:
             return f"{self.target} == {self.positive_label!r}"
-        return f"{self.target} >= {self.threshold:g}"
+        if self.threshold is not None:
+            return f"{self.target} >= {self.threshold:g}"
+        return f"{self.target}, task inferred from its values"
 
 
 def label_rule(
-    target: str | None, threshold: float | None, positive_label: str | None
+    target: str | None,
+    threshold: float | None,
+    positive_label: str | None,
+    task: str | None = None,
 ) -> LabelRule:
     """The rule for the flow's parameters: wine preset when `target` is None, own data otherwise."""
+    if threshold is not None and positive_label is not None:
+        raise ValueError(
+            "threshold and positive_label are two rules for one label: give one of them."
+        )
+    if task in ("multiclass", "regression") and (threshold, positive_label) != (None, None):
+        raise ValueError(
+            f"threshold and positive_label make a binary label, but task is {task}. Fix: drop "
+            "them, or use --task binary."
+        )
     if target is None:
         if positive_label is not None:
             raise ValueError("positive_label needs target: name the column it applies to.")
+        if task in ("multiclass", "regression"):
+            return LabelRule("quality", output_name="quality", wine=True, task=task)
         return LabelRule(
-            "quality", 6.0 if threshold is None else threshold, None, "is_good_wine", True
+            "quality", 6.0 if threshold is None else threshold, None, "is_good_wine", True, "binary"
         )
-    if (threshold is None) == (positive_label is None):
-        raise ValueError(
-            f"target {target!r}: give exactly one of threshold (numeric target, label = value >= "
-            "threshold) or positive_label (label = value equals it); pass threshold=None to use "
-            "positive_label."
-        )
-    return LabelRule(target, threshold, positive_label)
+    if task is None and (threshold, positive_label) != (None, None):
+        task = "binary"
+    return LabelRule(target, threshold, positive_label, task=task)
 
 
 @dataclass(frozen=True)
 class CleanData:
-    """Numeric features and an integer 0/1 target (last column), with what cleaning found."""
+    """Numeric features and the target (last column): 0/1 (binary), a class index (multiclass,
+    `classes` names them in index order) or a number (regression); with what cleaning found."""
 
     frame: pd.DataFrame
     features: list[str]
     target: str
     report: dict = field(default_factory=dict)
+    task: str = "binary"
+    classes: tuple[str, ...] = ("0", "1")
 
     @property
     def fingerprint(self) -> str:
-        return frame_fingerprint(self.frame)
+        return frame_fingerprint(self.frame) + f"|{self.task}|{','.join(self.classes)}"
 
 
 def frame_fingerprint(frame: pd.DataFrame) -> str:
@@ -219,12 +242,27 @@ def clean_custom(source: DataSource, rule: LabelRule) -> CleanData:
     if not columns:
         raise DataError(f"{path}: no feature columns besides the target {rule.target!r}.")
     features = pd.DataFrame(columns, index=table.index)
-    if rule.positive_label is not None:
-        target = table[rule.target]
-        labels = (target == rule.positive_label).astype("float64").where(target.notna())
-    else:
-        labels = parse_numeric(table, [rule.target], path)[rule.target]
-    return _finish(features, list(features.columns), rule, labels, encodings, str(path))
+    target = table[rule.target]
+    if rule.threshold is not None or rule.task == "regression":
+        _require_numbers(target, rule, path)
+    if rule.positive_label is None and _looks_numeric(target):
+        # A numeric target with a typo: the line is named, rather than the typo becoming text.
+        target = parse_numeric(table, [rule.target], path)[rule.target]
+    return _finish(features, list(features.columns), rule, target, encodings, str(path))
+
+
+def _require_numbers(target: pd.Series, rule: LabelRule, path: Path) -> None:
+    """A rule that needs numbers gets a text target: name its first text value and the fix."""
+    numbers = pd.to_numeric(target, errors="coerce")
+    text = target.notna() & numbers.isna()
+    if text.any() and not _looks_numeric(target):
+        row = int(np.flatnonzero(text.to_numpy())[0])
+        needs = "--task regression" if rule.task == "regression" else "--threshold"
+        raise DataError(
+            f"{path}: target column {rule.target!r} holds text (line {target.index[row]}: "
+            f"{target.iloc[row]!r}), but {needs} needs numbers. Fix: use --task multiclass (its "
+            "values as classes) or --task binary with --positive-label, or pick a numeric column."
+        )
 
 
 def _looks_numeric(column: pd.Series) -> bool:
@@ -263,30 +301,108 @@ def _finish(
 ) -> CleanData:
     rows_read = len(features)
     frame = features[feature_names].copy()
-    frame["__target"] = target_values.astype("float64")
+    frame["__target"] = target_values
     frame = frame.dropna()
     rows_dropped = rows_read - len(frame)
-    positive = frame.pop("__target")
-    if rule.positive_label is None:
-        positive = positive >= rule.threshold
-    frame[rule.output] = positive.astype("int64")
-    counts = frame[rule.output].value_counts().to_dict()
-    if len(counts) < 2:
-        only = next(iter(counts), "none")
-        raise DataError(
-            f"{source_name}: after labelling with {rule.describe()} every one of the "
-            f"{len(frame)} clean rows is class {only}. Fix: choose a threshold or positive_label "
-            "that splits the data into two classes."
-        )
+    rule, labels, classes = settle_target(rule, frame.pop("__target"), source_name)
+    frame[rule.output] = labels
     report = {
         "rows_read": rows_read,
         "rows_dropped_missing": rows_dropped,
         "rows_clean": len(frame),
         "duplicate_rows": int(frame.duplicated().sum()),
+        "task": rule.task,
         "label_rule": rule.describe(),
         "target": rule.output,
         "features": feature_names,
-        "class_balance": {"0": int(counts.get(0, 0)), "1": int(counts.get(1, 0))},
+        **target_summary(frame[rule.output], rule.task, classes),
         "encodings": encodings,
     }
-    return CleanData(frame.reset_index(drop=True), feature_names, rule.output, report)
+    data = frame.reset_index(drop=True)
+    return CleanData(data, feature_names, rule.output, report, rule.task, classes)
+
+
+def target_summary(target: pd.Series, task: str, classes: tuple[str, ...]) -> dict:
+    """Rows per class (by name) for classes; mean, standard deviation and range for a number."""
+    if task == "regression":
+        values = target.to_numpy("float64")
+        stats = ("mean", "std", "min", "max")
+        if not len(values):
+            return {"target_summary": dict.fromkeys(stats)}
+        return {"target_summary": {name: float(getattr(values, name)()) for name in stats}}
+    counts = target.value_counts()
+    return {"class_balance": {name: int(counts.get(i, 0)) for i, name in enumerate(classes)}}
+
+
+def settle_target(
+    rule: LabelRule, target: pd.Series, where: str
+) -> tuple[LabelRule, pd.Series, tuple[str, ...]]:
+    """The rule with its task settled, the target as the model learns it (0/1 or class index as
+    int64, or float64) and the class names (empty for regression), from the clean rows' target
+    values (numbers, or text from an own CSV)."""
+    name = rule.target
+    if target.empty:
+        raise DataError(
+            f"{where}: no clean rows: every row has a missing value. Fix: fill or drop the "
+            "columns with gaps."
+        )
+    numbers = pd.to_numeric(target, errors="coerce")
+    numeric = bool(numbers.notna().all())
+    values = np.sort(numbers.unique()) if numeric else np.array(sorted(target.unique()))
+    names = tuple(_class_name(v) if numeric else str(v) for v in values)
+    has_rule = rule.threshold is not None or rule.positive_label is not None
+    if len(values) < 2 and not has_rule:
+        raise DataError(
+            f"{where}: target {name!r} has one value ({names[0] if names else 'none'}) in all "
+            f"{len(target)} clean rows: there is nothing to learn. Fix: pick another --target, "
+            "or check the file."
+        )
+    task = rule.task or _inferred_task(name, values, numeric, where)
+    if task == "regression":
+        return replace(rule, task=task), numbers.astype("float64"), ()
+    if task == "multiclass":
+        index = {v: i for i, v in enumerate(values)}
+        labels = (numbers if numeric else target).map(index).astype("int64")
+        return replace(rule, task=task), labels, names
+    if rule.positive_label is not None:
+        positive = target.astype(str) == rule.positive_label
+    elif rule.threshold is not None:
+        positive = numbers >= rule.threshold
+    elif len(values) == 2:
+        positive = (numbers if numeric else target) == values[1]
+        given = {"threshold": float(values[1])} if numeric else {"positive_label": str(values[1])}
+        rule = replace(rule, **given)
+    else:
+        raise DataError(
+            f"{where}: --task binary, but target {name!r} has {len(values)} distinct values and "
+            "no rule makes two classes of them. Fix: pass --threshold T (1 when value >= T) or "
+            "--positive-label V (1 when value == V), or use --task multiclass."
+        )
+    rule = replace(rule, task="binary")
+    labels = positive.astype("int64")
+    if labels.nunique() < 2:
+        raise DataError(
+            f"{where}: after labelling with {rule.describe()} every one of the {len(labels)} "
+            f"clean rows is class {labels.iloc[0]}. Fix: choose a threshold or positive_label "
+            "that splits the data into two classes."
+        )
+    return rule, labels, ("0", "1")
+
+
+def _class_name(value: float) -> str:
+    """A numeric class's name: `3` for 3.0, the shortest exact form otherwise."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _inferred_task(name: str, values: np.ndarray, numeric: bool, where: str) -> str:
+    """Only where it is safe: text with more than two values is multiclass, two values (text,
+    or the numbers 0 and 1) binary; any other number is ambiguous."""
+    if not numeric:
+        return "binary" if len(values) == 2 else "multiclass"
+    if len(values) == 2 and set(values.tolist()) <= {0.0, 1.0}:
+        return "binary"
+    raise DataError(
+        f"{where}: target {name!r} is numeric with {len(values)} distinct values, which could "
+        "mean a number to predict, classes, or a threshold to apply. Fix: pass --task "
+        "regression, --task multiclass, or --task binary with --threshold T."
+    )

@@ -11,8 +11,9 @@ import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from lrfinder.data.cleaning import CleanData, frame_fingerprint
+from lrfinder.data.cleaning import CleanData, frame_fingerprint, target_summary
 from lrfinder.errors import DataError
+from lrfinder.model.heads import Head, head_for
 from lrfinder.params import SplitSettings
 
 SPLITS = ("train", "val", "test")
@@ -20,7 +21,9 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class SplitData:
-    """Standardised float32 features and the integer target, per split, with the scaler and a report."""
+    """Standardised float32 features and the target (in its own units: 0/1, class index or
+    number), per split, with the feature scaler, the task, its classes and a report. For
+    regression the model learns the target standardised on train (`target_scaler`)."""
 
     train: pd.DataFrame
     val: pd.DataFrame
@@ -29,19 +32,41 @@ class SplitData:
     target: str
     scaler: dict
     report: dict
+    task: str = "binary"
+    classes: tuple[str, ...] = ("0", "1")
 
     @property
     def fingerprint(self) -> str:
         parts = [frame_fingerprint(getattr(self, name)) for name in SPLITS]
+        parts.append(f"{self.task}:{','.join(self.classes)}")
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in SPLITS}
 
     def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """Features (float32) and target (float32 0/1) of split `name` as arrays."""
+        """Features and the target as the model learns it (0/1, class index, or for regression
+        the standardised number) of split `name`, both float32."""
         frame = getattr(self, name)
-        return frame[self.features].to_numpy("float32"), frame[self.target].to_numpy("float32")
+        y = frame[self.target].to_numpy("float64")
+        if self.task == "regression":
+            y = (y - self.scaler["target"]["mean"]) / self.scaler["target"]["scale"]
+        return frame[self.features].to_numpy("float32"), y.astype("float32")
+
+    def target_values(self, name: str) -> np.ndarray:
+        """The target of split `name` in its own units (class index for classes)."""
+        return getattr(self, name)[self.target].to_numpy()
+
+    def to_target_units(self, values: np.ndarray) -> np.ndarray:
+        """Regression predictions from the model's standardised scale to the target's units."""
+        if self.task != "regression":
+            return values
+        target = self.scaler["target"]
+        return values * target["scale"] + target["mean"]
+
+    def head(self, regression_loss: str = "mse") -> Head:
+        """The output head this task trains."""
+        return head_for(self.task, len(self.classes), regression_loss)
 
 
 def row_keys(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -83,23 +108,49 @@ def _split_two(
     return train_test_split(frame, test_size=size, random_state=seed, stratify=labels)
 
 
+def stratification(task: str) -> dict[str, bool]:
+    """Which splits keep the class shares: binary stratifies validation only (the test split
+    is the tutorial's random one), multiclass both (rare classes reach every split), regression
+    neither (a random split)."""
+    return {"test": task == "multiclass", "val": task != "regression"}
+
+
+def _check_classes(clean: CleanData, config: SplitSettings) -> None:
+    """Every class needs a row in each stratified split and two to split from."""
+    if clean.task == "regression":
+        return
+    needed = 3 if config.val_size else 2
+    counts = clean.frame[clean.target].value_counts()
+    rare = {clean.classes[i]: int(n) for i, n in counts.items() if n < needed}
+    if rare:
+        shown = dict(list(rare.items())[:10])
+        more = f" and {len(rare) - 10} more" if len(rare) > 10 else ""
+        raise DataError(
+            f"{len(rare)} class(es) of {clean.target!r} with too few rows to split: {shown}{more} "
+            f"(each needs at least {needed}: one per split). Fix: merge or drop the rare classes, "
+            "supply more rows, or use --task regression for an ordered score."
+        )
+
+
 def split_frame(
     clean: CleanData, config: SplitSettings
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Rows for (train, val, test); `random` reproduces `train_test_split(X, y, 0.2, 42)` for test."""
     frame = clean.frame
     _check_sizes(len(frame), config)
+    _check_classes(clean, config)
+    strata = stratification(clean.task)
     grouped = config.split_strategy == "grouped"
     groups = row_keys(frame, clean.features) if grouped else None
     try:
         rest, test = _split_two(
-            frame, config.test_size, config.split_seed, groups, False, clean.target
+            frame, config.test_size, config.split_seed, groups, strata["test"], clean.target
         )
         if not config.val_size:
             return rest, rest.iloc[:0], test
         rest_groups = row_keys(rest, clean.features) if grouped else None
         train, val = _split_two(
-            rest, config.val_size, config.val_seed, rest_groups, True, clean.target
+            rest, config.val_size, config.val_seed, rest_groups, strata["val"], clean.target
         )
     except ValueError as exc:
         raise DataError(
@@ -123,37 +174,51 @@ def fit_scaler(train: pd.DataFrame, features: list[str]) -> dict:
     }
 
 
+def fit_target_scaler(train: pd.DataFrame, target: str) -> dict:
+    """Mean and standard deviation of a regression target on train (as StandardScaler)."""
+    values = train[target].to_numpy("float64")
+    return {"column": target, "fit_on": "train", "mean": values.mean(), "scale": values.std()}
+
+
 def apply_scaler(frame: pd.DataFrame, scaler: dict, target: str) -> pd.DataFrame:
-    """Standardised float32 features under their names, then the integer target."""
+    """Standardised float32 features under their names, then the target as it is (integer
+    classes, or a float64 number)."""
     columns = scaler["columns"]
     values = (frame[columns].to_numpy(dtype="float64") - scaler["mean"]) / scaler["scale"]
     out = pd.DataFrame(values.astype("float32"), columns=columns)
-    out[target] = frame[target].to_numpy(dtype="int64")
+    dtype = "float64" if "target" in scaler else "int64"
+    out[target] = frame[target].to_numpy(dtype=dtype)
     return out
-
-
-def _balance(frame: pd.DataFrame, target: str) -> dict[str, int]:
-    counts = frame[target].value_counts()
-    return {"0": int(counts.get(0, 0)), "1": int(counts.get(1, 0))}
 
 
 def split_and_scale(clean: CleanData, config: SplitSettings) -> SplitData:
     """Split, fit the scaler on train only, scale every split and report sizes and leakage."""
     train, val, test = split_frame(clean, config)
     if train[clean.target].nunique() < 2:
+        what = "one value" if clean.task == "regression" else "one class only"
         raise DataError(
-            "the training split holds one class only. Fix: supply more rows of each class."
+            f"the training split's target holds {what}. Fix: supply more rows with other values."
         )
     scaler = fit_scaler(train, clean.features)
+    if clean.task == "regression":
+        scaler["target"] = fit_target_scaler(train, clean.target)
     features = clean.features
     train_and_val = pd.concat([train, val])
+    strata = stratification(clean.task)
+    per_split = {
+        name: target_summary(part[clean.target], clean.task, clean.classes)
+        for name, part in zip(SPLITS, (train, val, test), strict=True)
+    }
+    key = next(iter(per_split["train"]))
     report = {
         "split": config.model_dump(),
+        "stratified": [
+            name
+            for name, kept in strata.items()
+            if kept and config.split_strategy == "random" and (name == "test" or config.val_size)
+        ],
         "rows": {"train": len(train), "val": len(val), "test": len(test)},
-        "class_balance": {
-            name: _balance(part, clean.target)
-            for name, part in zip(SPLITS, (train, val, test), strict=True)
-        },
+        key: {name: summary[key] for name, summary in per_split.items()},
         "leakage": {
             "twin_definition": "identical values in every feature column",
             "val_rows_with_twin_in_train": count_twins(train, val, features),
@@ -165,4 +230,12 @@ def split_and_scale(clean: CleanData, config: SplitSettings) -> SplitData:
         name: apply_scaler(part, scaler, clean.target)
         for name, part in zip(SPLITS, (train, val, test), strict=True)
     }
-    return SplitData(**scaled, features=features, target=clean.target, scaler=scaler, report=report)
+    return SplitData(
+        **scaled,
+        features=features,
+        target=clean.target,
+        scaler=scaler,
+        report=report,
+        task=clean.task,
+        classes=clean.classes,
+    )

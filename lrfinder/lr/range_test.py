@@ -17,6 +17,7 @@ from lrfinder.engine.groups import HERE, Placement, split_groups
 from lrfinder.engine.recipe import Recipe
 from lrfinder.engine.stacked import StackedMLP, StopRule
 from lrfinder.lr.schedule import step_rates, steps_per_epoch
+from lrfinder.model.heads import BINARY, Head
 from lrfinder.params import ModelSettings, RangeTestSettings
 
 COLUMNS = ["replica", "seed", "step", "lr", "loss", "smoothed_loss", "val_loss"]
@@ -43,11 +44,13 @@ def run_range_test(
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
     placement: Placement = HERE,
+    head: Head = BINARY,
 ) -> RangeTestResult:
-    """Train `model.n_seeds` replicas along the rate schedule, in groups of at most
-    `placement.grouping.size` run where `placement` says, and record their losses."""
+    """Train `model.n_seeds` replicas (with the task's output `head`) along the rate schedule,
+    in groups of at most `placement.grouping.size` run where `placement` says, and record their
+    losses."""
     started = time.perf_counter()
-    recipe = model.recipe(x.shape[1])
+    recipe = model.recipe(x.shape[1], head)
     val_x, val_y = _val_sample(x_val, y_val, settings.sweep_val_sample, model.seed)
     seeds = model.seeds
     calls = [

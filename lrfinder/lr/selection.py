@@ -11,6 +11,7 @@ from lrfinder.data.cleaning import frame_fingerprint
 from lrfinder.engine.groups import HERE, Placement
 from lrfinder.lr.confirm import Confirmation, confirm
 from lrfinder.lr.suggest import Aggregate, suggest_table
+from lrfinder.model.heads import BINARY, Head
 from lrfinder.params import ModelSettings, SelectionSettings
 from lrfinder.training.fit import train_candidates
 
@@ -49,15 +50,17 @@ def select_rate(
     model: ModelSettings,
     settings: SelectionSettings,
     placement: Placement = HERE,
+    head: Head = BINARY,
 ) -> Selection:
     """Suggest with every method on the smoothed curves, then confirm around
-    `settings.suggest_method`'s aggregate on the validation split (never the test split)."""
+    `settings.suggest_method`'s aggregate on the validation split (never the test split),
+    training the task's `head`."""
     column = "smoothed_loss" if curves["smoothed_loss"].notna().any() else "loss"
     aggregates = suggest_table(curves, column)
     center = aggregates[settings.suggest_method].lr
     confirmation = None
     if settings.confirm:
-        recipe = model.recipe(x.shape[1])
+        recipe = model.recipe(x.shape[1], head)
         epochs, patience = settings.confirm_epochs, settings.confirm_patience
 
         def train(rates: np.ndarray) -> pd.DataFrame:

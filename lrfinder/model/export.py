@@ -11,9 +11,12 @@ from lrfinder.engine.quiet import quietly
 from lrfinder.model.spec import ModelSpec
 
 
-def to_keras(spec: ModelSpec, replicas: list[list[np.ndarray]]) -> keras.Model:
+def to_keras(
+    spec: ModelSpec, replicas: list[list[np.ndarray]], target_scaler: dict | None = None
+) -> keras.Model:
     """A Keras model of `spec` from Keras-order weights [W1, b1, ...] of one or more replicas:
-    one replica's network, or the average of their outputs (a seed ensemble)."""
+    one replica's network, or the average of their outputs (a seed ensemble). With a regression
+    `target_scaler` ({"mean", "scale"}), a last layer maps the output to the target's units."""
     if not replicas:
         raise ValueError("to_keras needs at least one replica.")
     inputs = keras.Input((spec.n_features,), name="features")
@@ -26,6 +29,11 @@ def to_keras(spec: ModelSpec, replicas: list[list[np.ndarray]]) -> keras.Model:
             dense.set_weights([weights[2 * i], weights[2 * i + 1]])
         outputs.append(h)
     output = outputs[0] if len(outputs) == 1 else keras.layers.Average(name="mean")(outputs)
+    if target_scaler is not None:
+        units = keras.layers.Rescaling(
+            target_scaler["scale"], target_scaler["mean"], name="to_target_units"
+        )
+        output = units(output)
     return keras.Model(inputs, output, name="mlp" if len(outputs) == 1 else "mlp_seed_ensemble")
 
 

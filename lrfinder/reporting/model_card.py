@@ -5,8 +5,19 @@ from __future__ import annotations
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
-PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "prefect")
+PACKAGES = ("tensorflow", "jax", "keras", "numpy", "pandas", "scikit-learn", "prefect")
+TRIVIAL = {
+    "binary": "The trivial predictor gives every row the training share of class 1.",
+    "multiclass": "The trivial predictor gives every row the training class shares (its "
+    "prediction: the majority class).",
+    "regression": "The trivial predictor gives every row the training mean; metrics are in "
+    "the target's units.",
+}
+TASK_TITLES = {
+    "binary": "binary classifier",
+    "multiclass": "multi-class classifier",
+    "regression": "regression model",
+}
 
 
 def library_versions() -> dict[str, str]:
@@ -20,17 +31,19 @@ def library_versions() -> dict[str, str]:
 
 
 def metric_rows(comparison: dict) -> list[dict]:
-    """One record per metric: both final models, the per-seed means and spreads, the paired
-    difference, whether it is larger than its spread and in how many seeds the chosen rate won."""
+    """One record per metric of the task: both final models, the trivial predictor, the
+    per-seed means and spreads, the paired difference, whether it is larger than its spread and
+    in how many seeds the chosen rate won."""
     rows = []
-    for key in METRICS:
+    trivial = comparison.get("trivial", {})
+    for key, difference in comparison["difference"].items():
         chosen, baseline = comparison["chosen"], comparison["baseline"]
-        difference = comparison["difference"][key]
         rows.append(
             {
                 "metric": key,
                 "chosen_final": chosen["final"][key],
                 "baseline_final": baseline["final"][key],
+                "trivial": trivial.get(key, float("nan")),
                 "chosen_mean": chosen["across_seeds"][key]["mean"],
                 "chosen_std": chosen["across_seeds"][key]["std"],
                 "baseline_mean": baseline["across_seeds"][key]["mean"],
@@ -47,14 +60,15 @@ def metric_rows(comparison: dict) -> list[dict]:
 def metrics_table(summary: dict) -> str:
     """Markdown table: final models, per-seed mean ± std, paired difference and its verdict."""
     lines = [
-        "| metric | chosen (final) | baseline (final) | chosen per seed | baseline per seed | "
-        "difference (paired) | larger than spread? |",
-        "|---|---|---|---|---|---|---|",
+        "| metric | chosen (final) | baseline (final) | trivial predictor | chosen per seed | "
+        "baseline per seed | difference (paired) | larger than spread? |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in metric_rows(summary):
         verdict = "yes" if r["larger_than_spread"] else "no"
         lines.append(
             f"| {r['metric']} | {r['chosen_final']:.4f} | {r['baseline_final']:.4f} | "
+            f"{r['trivial']:.4f} | "
             f"{r['chosen_mean']:.4f} ± {r['chosen_std']:.4f} | "
             f"{r['baseline_mean']:.4f} ± {r['baseline_std']:.4f} | "
             f"{r['difference_mean']:+.4f} ± {r['difference_std']:.4f} | {verdict} "
@@ -68,9 +82,13 @@ def model_card(metrics: dict, source: dict, parameters: dict, selection_reason: 
     files = "\n".join(f"- `{f['path']}` sha256 `{f['sha256']}`" for f in source["files"])
     versions = "\n".join(f"- {name} {ver}" for name, ver in library_versions().items())
     params = "\n".join(f"- `{name}` = `{value!r}`" for name, value in sorted(parameters.items()))
-    return f"""# Model card: wine-quality MLP trained at a found learning rate
+    task = metrics.get("task", "binary")
+    classes = f" Classes, in output order: {metrics['classes']}." if "classes" in metrics else ""
+    return f"""# Model card: MLP {TASK_TITLES[task]} trained at a found learning rate
 
 ## Model
+Task: **{task}**.{classes} {TRIVIAL[task]}
+
 Keras MLP, final model: **{test["final_model"]}** of {len(metrics["seeds"])} seed replica(s)
 (seeds {metrics["seeds"]}), {"refit on train + validation" if metrics["refit"] else "trained on train"};
 epochs per replica: chosen {metrics["epochs"]["chosen"]}, baseline {metrics["epochs"]["baseline"]}.

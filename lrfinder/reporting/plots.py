@@ -82,10 +82,12 @@ def confirmation_chart(by_rate: pd.DataFrame, chosen_lr: float, metric: str) -> 
 
 
 def training_curves_chart(history: pd.DataFrame) -> Figure:
-    """Loss and accuracy per epoch, train and validation, chosen and baseline (median over seeds)."""
-    figure = Figure(figsize=(11, 4.5), dpi=110, layout="constrained")
+    """Loss and (for classes) accuracy per epoch, train and validation, chosen and baseline
+    (median over seeds)."""
+    metrics = ("loss", "accuracy") if history["accuracy"].notna().any() else ("loss",)
+    figure = Figure(figsize=(5.5 * len(metrics), 4.5), dpi=110, layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.subplots(1, 2)
+    axes = np.atleast_1d(figure.subplots(1, len(metrics)))
     colours = {"chosen": "tab:red", "baseline": "tab:gray"}
     for stage, dash in (("fit", "-"), ("refit", ":")):
         part = history[history["stage"] == stage]
@@ -94,7 +96,7 @@ def training_curves_chart(history: pd.DataFrame) -> Figure:
                 ["loss", "accuracy", "val_loss", "val_accuracy"]
             ].median()
             lr = rows["lr"].iloc[0]
-            for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+            for ax, metric in zip(axes, metrics, strict=True):
                 label = f"{model} ({lr:.2g}) train" + (" (refit)" if stage == "refit" else "")
                 ax.plot(median.index, median[metric], dash, color=colours[model], label=label)
                 if median[f"val_{metric}"].notna().any():
@@ -106,7 +108,7 @@ def training_curves_chart(history: pd.DataFrame) -> Figure:
                         alpha=0.7,
                         label=f"{model} validation",
                     )
-    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+    for ax, metric in zip(axes, metrics, strict=True):
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(True, alpha=0.3)
@@ -151,3 +153,114 @@ def roc_chart(y_true: np.ndarray, chosen: np.ndarray, baseline: np.ndarray) -> F
     ax.set_title("ROC on the test set")
     ax.legend()
     return figure
+
+
+def class_confusion_chart(chosen: dict, baseline: dict, classes: list[str]) -> Figure:
+    """k x k confusion heatmaps of both final models, each row (true class) normalised to 1,
+    with the counts written in the cells."""
+    figure = Figure(figsize=(12, 5.5), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    ticks = list(range(len(classes)))
+    for ax, (name, metrics) in zip(
+        figure.subplots(1, 2), (("chosen", chosen), ("baseline", baseline)), strict=True
+    ):
+        counts = np.array(metrics["confusion_matrix"])
+        shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+        for (i, j), count in np.ndenumerate(counts):
+            colour = "white" if shares[i, j] > 0.6 else "black"
+            ax.text(j, i, str(count), ha="center", va="center", color=colour, fontsize=9)
+        ax.set_xticks(ticks, classes)
+        ax.set_yticks(ticks, classes)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        ax.set_title(
+            f"{name}: accuracy {metrics['accuracy']:.3f}, "
+            f"balanced {metrics['balanced_accuracy']:.3f}"
+        )
+    figure.colorbar(image, ax=figure.axes, shrink=0.8, label="share of the true class")
+    figure.suptitle("Confusion matrices on the test set (colour: share of the true class)")
+    return figure
+
+
+def class_recall_chart(chosen: dict, baseline: dict) -> Figure:
+    """Recall per class of both final models, with each class's test rows."""
+    figure, ax = _figure()
+    classes = list(chosen["per_class"])
+    positions = np.arange(len(classes))
+    for offset, (name, metrics, colour) in zip(
+        (-0.2, 0.2),
+        (("chosen", chosen, "tab:red"), ("baseline", baseline, "tab:gray")),
+        strict=True,
+    ):
+        recall = [metrics["per_class"][c]["recall"] for c in classes]
+        ax.bar(positions + offset, recall, width=0.4, color=colour, label=name)
+    rows = [chosen["per_class"][c]["rows"] for c in classes]
+    ax.set_xticks(positions, [f"{c}\n({n} rows)" for c, n in zip(classes, rows, strict=True)])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("recall")
+    ax.set_title("Recall per class on the test set")
+    ax.legend()
+    ax.grid(True, axis="y", alpha=0.3)
+    return figure
+
+
+def _jitter(values: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Integer-valued truths spread a little sideways, so rows on one value do not hide each
+    other; other values as they are."""
+    if not np.allclose(values, np.round(values)):
+        return values
+    return values + np.random.default_rng(seed).uniform(-0.2, 0.2, len(values))
+
+
+def predicted_vs_true_chart(y_true: np.ndarray, predicted: dict[str, np.ndarray]) -> Figure:
+    """Each final model's prediction against the truth (jittered when the truth is an
+    integer score), with the identity line."""
+    figure, ax = _figure()
+    for (name, values), colour in zip(predicted.items(), ("tab:red", "tab:gray"), strict=False):
+        ax.scatter(_jitter(y_true), values, s=6, alpha=0.35, color=colour, label=name)
+    low, high = float(np.min(y_true)), float(np.max(y_true))
+    ax.plot([low, high], [low, high], ":", color="black", linewidth=1, label="prediction = truth")
+    ax.set_xlabel("true value" + (" (jittered)" if np.allclose(y_true, np.round(y_true)) else ""))
+    ax.set_ylabel("predicted value")
+    ax.set_title("Predicted against true on the test set")
+    ax.legend()
+    ax.grid(True, alpha=0.3)
+    return figure
+
+
+def residuals_chart(y_true: np.ndarray, predicted: np.ndarray) -> Figure:
+    """Residuals (truth minus prediction) of the chosen-rate model against its prediction."""
+    figure, ax = _figure()
+    ax.scatter(predicted, y_true - predicted, s=6, alpha=0.35, color="tab:red")
+    ax.axhline(0.0, color="black", linestyle=":", linewidth=1)
+    ax.set_xlabel("predicted value (chosen rate)")
+    ax.set_ylabel("residual (true - predicted)")
+    ax.set_title("Residuals on the test set")
+    ax.grid(True, alpha=0.3)
+    return figure
+
+
+def result_charts(task: str, test: dict, predictions: pd.DataFrame) -> dict[str, Figure]:
+    """The test-set charts of a task, by file name."""
+    chosen, baseline = test["chosen"]["final"], test["baseline"]["final"]
+    if task == "binary":
+        return {
+            "confusion_matrix.png": confusion_matrix_chart(chosen, baseline),
+            "roc.png": roc_chart(
+                predictions["y_true"], predictions["prob_chosen"], predictions["prob_baseline"]
+            ),
+        }
+    if task == "multiclass":
+        return {
+            "confusion_matrix.png": class_confusion_chart(
+                chosen, baseline, list(chosen["per_class"])
+            ),
+            "class_recall.png": class_recall_chart(chosen, baseline),
+        }
+    y_true = predictions["y_true"].to_numpy()
+    predicted = {name: predictions[f"pred_{name}"].to_numpy() for name in ("chosen", "baseline")}
+    return {
+        "predicted_vs_true.png": predicted_vs_true_chart(y_true, predicted),
+        "residuals.png": residuals_chart(y_true, predicted["chosen"]),
+    }

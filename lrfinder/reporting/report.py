@@ -10,9 +10,12 @@ from lrfinder.reporting.model_card import metrics_table
 CHART_TITLES = {
     "lr_finder.png": "Range test: loss against learning rate",
     "confirmation.png": "Confirmation: validation metric per candidate rate",
-    "training_curves.png": "Final training: loss and accuracy per epoch",
+    "training_curves.png": "Final training: loss (and accuracy) per epoch",
     "confusion_matrix.png": "Confusion matrices on the test set",
     "roc.png": "ROC curves on the test set",
+    "class_recall.png": "Recall per class on the test set",
+    "predicted_vs_true.png": "Predicted against true on the test set",
+    "residuals.png": "Residuals against predictions on the test set",
 }
 
 
@@ -20,7 +23,8 @@ RUN_FILES = {
     "report.md": "the run report (charts linked by file name)",
     "model.keras": "the final model; keras.saving.load_model(path, safe_mode=True)",
     "metrics.json": "test metrics of the chosen and baseline models",
-    "predictions.parquet": "per test row: label and both final models' probabilities",
+    "predictions.parquet": "per test row: the truth and both final models' predictions "
+    "(probabilities for classes, class names for multiclass, target units for regression)",
     "model_card.md": "data hash, settings, chosen rate and why, metric tables, versions",
     "selection.json": "the chosen rate, every suggestion and the confirmation runs",
     "range_test.parquet": "the range test, one row per replica and step",
@@ -77,28 +81,36 @@ def confirmation_rows(selection: dict) -> list[dict]:
 
 
 def verdict(comparison: dict, n_seeds: int) -> str:
-    """One sentence on what the test accuracy shows, however small the gap."""
-    d = comparison["difference"]["accuracy"]
-    chosen = comparison["chosen"]["final"]["accuracy"]
-    baseline = comparison["baseline"]["final"]["accuracy"]
+    """One sentence on what the task's headline test metric shows, however small the gap, and
+    what a trivial predictor scores."""
+    name = "rmse" if "rmse" in comparison["difference"] else "accuracy"
+    d = comparison["difference"][name]
+    chosen = comparison["chosen"]["final"][name]
+    baseline = comparison["baseline"]["final"][name]
+    trivial = comparison.get("trivial", {}).get(name)
+    against = "" if trivial is None else f" (a trivial predictor: {trivial:.4f})"
+    label = {"rmse": "Test RMSE", "accuracy": "Test accuracy"}[name]
     if n_seeds < 2:
         return (
-            f"Test accuracy {chosen:.4f} at the chosen rate against {baseline:.4f} at the "
-            "baseline rate, from one seed each: no spread to judge the gap by."
+            f"{label} {chosen:.4f} at the chosen rate against {baseline:.4f} at the "
+            f"baseline rate{against}, from one seed each: no spread to judge the gap by."
         )
     judged = "larger" if d["larger_than_spread"] else "not larger"
     return (
-        f"Test accuracy {chosen:.4f} at the chosen rate against {baseline:.4f} at the baseline "
-        f"rate; paired across {n_seeds} seeds the difference is {d['mean']:+.4f} ± "
+        f"{label} {chosen:.4f} at the chosen rate against {baseline:.4f} at the baseline "
+        f"rate{against}; paired across {n_seeds} seeds the difference is {d['mean']:+.4f} ± "
         f"{d['std']:.4f}, {judged} than its spread."
     )
 
 
 def leakage_note(data_report: dict) -> str:
     leakage, rows = data_report["leakage"], data_report["rows"]
+    stratified = data_report.get("stratified", [])
+    strata = f"; stratified by class: {', '.join(stratified)}" if stratified else ""
     return (
         f"Splits: {rows['train']} train, {rows['val']} validation, {rows['test']} test rows "
-        f"({data_report['split']['split_strategy']} split). {leakage['test_rows_with_twin_in_train']} "
+        f"({data_report['split']['split_strategy']} split{strata}). "
+        f"{leakage['test_rows_with_twin_in_train']} "
         f"test rows and {leakage['val_rows_with_twin_in_train']} validation rows have an exact "
         f"twin in train ({leakage['twin_definition']}); "
         f"{leakage['test_rows_with_twin_in_train_or_val']} test rows have one in train or "
@@ -125,7 +137,10 @@ def report_markdown(
         f"### {CHART_TITLES.get(name, name)}\n\n![{name}]({source})"
         for name, source in images.items()
     )
+    task = metrics.get("task", "binary")
     return f"""# Learning-rate report: {title}
+
+Task: **{task}**.
 
 ## Chosen rate: {selection["chosen_lr"]:.4g}
 {selection["reason"]}.

@@ -1,20 +1,28 @@
-"""Test-set metrics for the chosen-rate and baseline models, with their spread across seeds."""
+"""Test-set metrics of the chosen-rate and baseline models (and of a trivial predictor), with
+their spread across seeds, per task: scikit-learn's metrics on plain arrays."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import (
     accuracy_score,
+    balanced_accuracy_score,
     confusion_matrix,
     f1_score,
     log_loss,
+    mean_absolute_error,
+    mean_squared_error,
+    precision_recall_fscore_support,
     precision_score,
+    r2_score,
     recall_score,
     roc_auc_score,
 )
 
-SCALARS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
-HIGHER_IS_BETTER = {name: name != "log_loss" for name in SCALARS}
+LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
 
 
 def binary_metrics(y_true: np.ndarray, probability: np.ndarray, threshold: float = 0.5) -> dict:
@@ -36,10 +44,78 @@ def binary_metrics(y_true: np.ndarray, probability: np.ndarray, threshold: float
     }
 
 
-def seed_summary(per_seed: list[dict]) -> dict:
+def multiclass_metrics(
+    y_true: np.ndarray, probabilities: np.ndarray, classes: tuple[str, ...]
+) -> dict:
+    """Accuracy, balanced accuracy, macro F1, log loss, per-class precision and recall and the
+    k x k confusion matrix (rows: true class) of class probabilities (N, k) against indices."""
+    labels = list(range(len(classes)))
+    y_true = np.asarray(y_true).astype(int)
+    probabilities = np.clip(np.asarray(probabilities, "float64"), 1e-7, 1)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    predicted = probabilities.argmax(axis=1)
+    precision, recall, _, support = precision_recall_fscore_support(
+        y_true, predicted, labels=labels, zero_division=0
+    )
+    return {
+        "accuracy": float(accuracy_score(y_true, predicted)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, predicted)),
+        "macro_f1": float(
+            f1_score(y_true, predicted, labels=labels, average="macro", zero_division=0)
+        ),
+        "log_loss": float(log_loss(y_true, probabilities, labels=labels)),
+        "per_class": {
+            name: {"precision": float(p), "recall": float(r), "rows": int(n)}
+            for name, p, r, n in zip(classes, precision, recall, support, strict=True)
+        },
+        "confusion_matrix": confusion_matrix(y_true, predicted, labels=labels).tolist(),
+        "rows": len(y_true),
+    }
+
+
+def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict:
+    """RMSE, MAE and R² in the target's own units."""
+    y_true = np.asarray(y_true, "float64")
+    predicted = np.asarray(predicted, "float64")
+    return {
+        "rmse": float(np.sqrt(mean_squared_error(y_true, predicted))),
+        "mae": float(mean_absolute_error(y_true, predicted)),
+        "r2": float(r2_score(y_true, predicted)),
+        "rows": len(y_true),
+    }
+
+
+@dataclass(frozen=True)
+class TaskMetrics:
+    """A task's metrics: the function of (true values, predictions), the scalar metrics its
+    tables and paired differences use, and the one a sentence or a gate quotes."""
+
+    of: Callable[[np.ndarray, np.ndarray], dict]
+    scalars: tuple[str, ...]
+    headline: str
+
+
+def task_metrics(task: str, classes: tuple[str, ...] = ("0", "1")) -> TaskMetrics:
+    if task == "binary":
+        scalars = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+        return TaskMetrics(binary_metrics, scalars, "accuracy")
+    if task == "multiclass":
+        scalars = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss")
+        return TaskMetrics(lambda y, p: multiclass_metrics(y, p, classes), scalars, "accuracy")
+    if task == "regression":
+        return TaskMetrics(regression_metrics, ("rmse", "mae", "r2"), "rmse")
+    raise ValueError(f"unknown task {task!r}: use binary, multiclass or regression.")
+
+
+def better(name: str, difference: np.ndarray) -> np.ndarray:
+    """Where a difference (chosen minus baseline) of metric `name` favours the chosen rate."""
+    return difference < 0 if name in LOWER_IS_BETTER else difference > 0
+
+
+def seed_summary(per_seed: list[dict], scalars: tuple[str, ...]) -> dict:
     """Mean, standard deviation, min and max of each scalar metric across seeds."""
     out = {}
-    for name in SCALARS:
+    for name in scalars:
         values = np.array([m[name] for m in per_seed])
         out[name] = {
             "mean": float(values.mean()),
@@ -50,36 +126,48 @@ def seed_summary(per_seed: list[dict]) -> dict:
     return out
 
 
-def paired_difference(chosen: list[dict], baseline: list[dict]) -> dict:
+def paired_difference(chosen: list[dict], baseline: list[dict], scalars: tuple[str, ...]) -> dict:
     """Chosen minus baseline per metric over seed pairs (same seed: same initial weights and batch
     order), its spread, and whether the mean difference is larger than that spread."""
     out = {}
-    for name in SCALARS:
+    for name in scalars:
         diffs = np.array([c[name] - b[name] for c, b in zip(chosen, baseline, strict=True)])
         spread = float(diffs.std(ddof=1)) if len(diffs) > 1 else float("nan")
-        better = diffs > 0 if HIGHER_IS_BETTER[name] else diffs < 0
         out[name] = {
             "mean": float(diffs.mean()),
             "std": spread,
             "larger_than_spread": bool(abs(diffs.mean()) > spread) if len(diffs) > 1 else False,
-            "chosen_better_in": f"{int(better.sum())} of {len(diffs)} seeds",
+            "chosen_better_in": f"{int(better(name, diffs).sum())} of {len(diffs)} seeds",
         }
     return out
 
 
-def compare(y_true: np.ndarray, chosen: np.ndarray, baseline: np.ndarray, final: str) -> dict:
-    """Per-seed, seed-ensemble and single-replica metrics of both groups ((seeds, N)
-    probabilities each), their paired difference, and which model is `final`."""
-    result = {"final_model": final}
+def compare(
+    y_true: np.ndarray,
+    chosen: np.ndarray,
+    baseline: np.ndarray,
+    final: str,
+    metrics: TaskMetrics | None = None,
+    trivial: np.ndarray | None = None,
+) -> dict:
+    """Per-seed, seed-ensemble and single-replica metrics of both groups (predictions per seed,
+    first axis: seeds; the ensemble is their mean), their paired difference, which model is
+    `final`, and the metrics of a `trivial` predictor's predictions when given."""
+    metrics = metrics or task_metrics("binary")
+    result: dict = {"final_model": final}
     per_seed = {}
-    for name, probabilities in (("chosen", chosen), ("baseline", baseline)):
-        per_seed[name] = [binary_metrics(y_true, p) for p in probabilities]
+    for name, predictions in (("chosen", chosen), ("baseline", baseline)):
+        per_seed[name] = [metrics.of(y_true, p) for p in predictions]
         result[name] = {
             "per_seed": per_seed[name],
-            "across_seeds": seed_summary(per_seed[name]),
-            "ensemble": binary_metrics(y_true, probabilities.mean(axis=0)),
+            "across_seeds": seed_summary(per_seed[name], metrics.scalars),
+            "ensemble": metrics.of(y_true, predictions.mean(axis=0)),
             "single": per_seed[name][0],
         }
         result[name]["final"] = result[name][final]
-    result["difference"] = paired_difference(per_seed["chosen"], per_seed["baseline"])
+    result["difference"] = paired_difference(
+        per_seed["chosen"], per_seed["baseline"], metrics.scalars
+    )
+    if trivial is not None:
+        result["trivial"] = metrics.of(y_true, trivial)
     return result

@@ -13,7 +13,7 @@ from lrfinder.engine.groups import HERE, Placement
 from lrfinder.model.forward import predict, replica
 from lrfinder.model.spec import ModelSpec
 from lrfinder.params import ModelSettings, TrainingSettings
-from lrfinder.training.evaluation import compare
+from lrfinder.training.evaluation import compare, task_metrics
 from lrfinder.training.fit import Fit, fit_grouped, fit_replicas, refit_replicas
 
 
@@ -74,7 +74,7 @@ def train_final(
     all_seeds = seeds * 2
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val")
-    recipe = model.recipe(x.shape[1])
+    recipe = model.recipe(x.shape[1], split.head(model.regression_loss))
     budget = {"max_epochs": settings.max_epochs, "patience": settings.patience}
     data = {"x": x, "y": y, "x_val": x_val, "y_val": y_val}
     shared = {**data, **budget, "recipe": recipe}
@@ -95,15 +95,51 @@ def no_twin_mask(split: SplitData) -> np.ndarray:
     return ~np.isin(row_keys(split.test, split.features), row_keys(seen, split.features))
 
 
+def trivial_prediction(split: SplitData, rows: int, refit: bool) -> np.ndarray:
+    """What a model that ignores the features predicts for `rows` rows, learned from the rows the
+    final model trained on: the class shares (so the majority class wins) or the mean."""
+    seen = [split.target_values("train")] + ([split.target_values("val")] if refit else [])
+    target = np.concatenate(seen)
+    if split.task == "regression":
+        return np.full(rows, target.mean())
+    shares = np.bincount(target.astype(int), minlength=len(split.classes)) / len(target)
+    if split.task == "binary":
+        return np.full(rows, shares[1])
+    return np.tile(shares, (rows, 1))
+
+
+def test_predictions(trained: Trained, split: SplitData) -> tuple[np.ndarray, np.ndarray]:
+    """Every replica's test-set predictions in the target's units (probabilities for classes),
+    chosen and baseline groups: (seeds, N) or (seeds, N, classes) each."""
+    x_test, _ = split.arrays("test")
+    predictions = split.to_target_units(predict(trained.spec, trained.final.weights, x_test))
+    return predictions[trained.group("chosen")], predictions[trained.group("baseline")]
+
+
+def final_output(trained: Trained, split: SplitData, name: str = "chosen") -> np.ndarray:
+    """What the saved final model of group `name` outputs on the test set: (N, units)."""
+    chosen, baseline = test_predictions(trained, split)
+    return _final(chosen if name == "chosen" else baseline, trained.final_model)
+
+
+def _final(group: np.ndarray, final_model: str) -> np.ndarray:
+    """The final model's output from its group's per-replica predictions: (N, units)."""
+    pick = slice(None) if final_model == "ensemble" else slice(0, 1)
+    output = group[pick].mean(axis=0)
+    return output if output.ndim == 2 else output[:, None]
+
+
 def evaluate(trained: Trained, split: SplitData) -> tuple[dict, pd.DataFrame]:
-    """Metrics on all test rows and on the rows without a twin in train, plus the per-row
-    predictions of both final models."""
-    x_test, y_test = split.arrays("test")
-    probabilities = predict(trained.spec, trained.final.weights, x_test)
-    chosen = probabilities[trained.group("chosen")]
-    baseline = probabilities[trained.group("baseline")]
+    """Metrics on all test rows and on the rows without a twin in train (with a trivial
+    predictor's beside them), plus the per-row predictions of both final models."""
+    y_test = split.target_values("test")
+    chosen, baseline = test_predictions(trained, split)
     mask = no_twin_mask(split)
+    metrics_of = task_metrics(split.task, split.classes)
+    trivial = trivial_prediction(split, len(y_test), trained.refit is not None)
     metrics = {
+        "task": split.task,
+        **({"classes": list(split.classes)} if split.task == "multiclass" else {}),
         "chosen_lr": trained.chosen_lr,
         "baseline_lr": trained.baseline_lr,
         "seeds": trained.seeds,
@@ -112,18 +148,43 @@ def evaluate(trained: Trained, split: SplitData) -> tuple[dict, pd.DataFrame]:
             "chosen": trained.final.epochs[: len(trained.seeds)],
             "baseline": trained.final.epochs[len(trained.seeds) :],
         },
-        "test": compare(y_test, chosen, baseline, trained.final_model),
+        "test": compare(y_test, chosen, baseline, trained.final_model, metrics_of, trivial),
         "test_without_twins": compare(
-            y_test[mask], chosen[:, mask], baseline[:, mask], trained.final_model
+            y_test[mask],
+            chosen[:, mask],
+            baseline[:, mask],
+            trained.final_model,
+            metrics_of,
+            trivial[mask],
         ),
     }
-    pick = slice(None) if trained.final_model == "ensemble" else slice(0, 1)
-    predictions = pd.DataFrame(
-        {
+    final = {
+        "chosen": _final(chosen, trained.final_model),
+        "baseline": _final(baseline, trained.final_model),
+    }
+    return metrics, prediction_table(split, y_test, final, ~mask)
+
+
+def prediction_table(
+    split: SplitData, y_test: np.ndarray, final: dict[str, np.ndarray], twin: np.ndarray
+) -> pd.DataFrame:
+    """One row per test row: the truth and both final models' predictions, in the target's
+    units and labels (class names for multiclass, with each class's probability)."""
+    if split.task == "binary":
+        columns = {
             "y_true": y_test.astype("int64"),
-            "prob_chosen": chosen[pick].mean(axis=0).astype("float32"),
-            "prob_baseline": baseline[pick].mean(axis=0).astype("float32"),
-            "has_twin_in_train": ~mask,
+            **{f"prob_{name}": out[:, 0].astype("float32") for name, out in final.items()},
         }
-    )
-    return metrics, predictions
+    elif split.task == "multiclass":
+        names = np.array(split.classes)
+        columns = {"y_true": names[y_test.astype(int)]}
+        columns.update({f"pred_{name}": names[out.argmax(axis=1)] for name, out in final.items()})
+        for name, out in final.items():
+            for k, label in enumerate(split.classes):
+                columns[f"prob_{name}_{label}"] = out[:, k].astype("float32")
+    else:
+        columns = {
+            "y_true": y_test.astype("float64"),
+            **{f"pred_{name}": out[:, 0].astype("float64") for name, out in final.items()},
+        }
+    return pd.DataFrame({**columns, "has_twin_in_train": twin})

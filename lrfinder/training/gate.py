@@ -9,9 +9,10 @@ class QualityGateError(RuntimeError):
     """The final model's test accuracy is below the configured minimum."""
 
 
-def check_gate(accuracy: float, gate: QualityGateSettings) -> str | None:
-    """None when the gate passes, else the message (the caller warns or fails with it)."""
-    if accuracy >= gate.min_test_accuracy:
+def check_gate(accuracy: float | None, gate: QualityGateSettings) -> str | None:
+    """None when the gate passes, else the message (the caller warns or fails with it). A task
+    without accuracy (regression) passes: the settings allow no minimum there."""
+    if accuracy is None or accuracy >= gate.min_test_accuracy:
         return None
     return (
         f"quality gate: test accuracy {accuracy:.4f} is below the minimum "

@@ -180,8 +180,13 @@ def test_own_data_numeric_column_with_a_typo_is_an_error_not_a_category(tmp_path
 
 def test_label_rule_parameters_are_checked():
     assert label_rule(None, None, None).describe() == "quality >= 6"
-    with pytest.raises(ValueError, match="exactly one of threshold"):
+    with pytest.raises(ValueError, match="two rules for one label"):
         label_rule("y", 1.0, "yes")
+    with pytest.raises(ValueError, match="but task is regression"):
+        label_rule("y", 1.0, None, "regression")
+    assert label_rule("y", None, "yes").task == "binary"
+    assert label_rule("y", None, None).task is None, "inferred from the values"
+    assert label_rule(None, None, None, "multiclass").describe() == "quality as classes"
     with pytest.raises(ValueError, match="positive_label needs target"):
         label_rule(None, None, "yes")
 

@@ -10,14 +10,15 @@ from lrfinder.engine.optimizers import OPTIMIZERS
 from lrfinder.engine.stacked import StackedMLP, StopRule, batch_order
 from lrfinder.model.export import to_keras
 from lrfinder.model.forward import predict
+from lrfinder.model.heads import MulticlassHead, RegressionHead
 from lrfinder.model.spec import ACTIVATIONS
 from tests.helpers import recipe
 
 HIDDEN = (16, 8)
 
 
-def stacked(seeds: list[int], batch_size: int = 32, **model) -> StackedMLP:
-    return StackedMLP(recipe(5, HIDDEN, batch_size, **model), seeds)
+def stacked(seeds: list[int], batch_size: int = 32, head=None, **model) -> StackedMLP:
+    return StackedMLP(recipe(5, HIDDEN, batch_size, head, **model), seeds)
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +27,22 @@ def data():
     x = rng.normal(size=(150, 5)).astype("float32")
     y = (x[:, 0] - x[:, 1] + rng.normal(size=150) > 0).astype("float32")
     return x, y
+
+
+HEADS = {
+    "multiclass": MulticlassHead(3),
+    "regression": RegressionHead("mse"),
+    "huber": RegressionHead("huber"),
+}
+
+
+def head_target(x: np.ndarray, name: str) -> np.ndarray:
+    """A learnable target for a head: class indices 0..2, or a standardised number."""
+    signal = x[:, 0] - x[:, 1] + 0.5 * x[:, 2]
+    if name == "multiclass":
+        return np.digitize(signal, np.quantile(signal, [1 / 3, 2 / 3])).astype("float32")
+    y = 2.0 * signal + np.sin(3 * x[:, 3])
+    return ((y - y.mean()) / y.std()).astype("float32")
 
 
 def keras_optimizer(engine: StackedMLP, lr: float) -> keras.optimizers.Optimizer:
@@ -207,3 +224,45 @@ def test_a_slot_loaded_with_a_new_replica_trains_as_a_fresh_engine(data):
     fresh.train(x, y, np.full(4, 1e-2))
     for ours, theirs in zip(engine.replica_weights(1), fresh.replica_weights(0), strict=True):
         np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(HEADS))
+def test_every_head_follows_keras_fit_step_by_step_and_exports_alike(data, name):
+    x, _ = data
+    y = head_target(x, name)
+    lr = 3e-3
+    engine = stacked([11], head=HEADS[name])
+    model = keras_twin(engine, lr)
+    recorder = WeightRecorder()
+    for epoch in range(2):  # 150 rows: batches of 32, 32, 32, 32 and 22 per epoch
+        rows = np.concatenate(batch_order(len(x), 32, 11, 5, start=5 * epoch))
+        model.fit(x[rows], y[rows], batch_size=32, shuffle=False, verbose=0, callbacks=[recorder])
+    for step in range(10):
+        trace = engine.train(x, y, np.array([lr]))
+        for ours, theirs in zip(engine.replica_weights(0), recorder.weights[step], strict=True):
+            np.testing.assert_allclose(ours, theirs, atol=2e-6, err_msg=f"step {step}")
+        assert np.isfinite(trace.loss).all()
+    keras_output = model.predict(x, verbose=0)
+    ours = engine.predict(x)[0]
+    np.testing.assert_allclose(ours.reshape(keras_output.shape), keras_output, atol=1e-6)
+    exported = to_keras(engine.spec, [engine.replica_weights(0)])
+    np.testing.assert_allclose(exported.predict(x, verbose=0), keras_output, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(HEADS))
+def test_with_every_head_a_replica_of_a_k_run_equals_its_solo_run(data, name):
+    x, _ = data
+    y = head_target(x, name)
+    rates = np.geomspace(1e-4, 1e-1, 12)
+    group = stacked([3, 4, 5], head=HEADS[name])
+    group_trace = group.train(x, y, np.stack([rates, rates * 0.5, rates * 2], axis=1))
+    solo = stacked([4], head=HEADS[name])
+    solo_trace = solo.train(x, y, rates * 0.5)
+    np.testing.assert_allclose(group_trace.loss[:, 1], solo_trace.loss[:, 0], rtol=1e-5)
+    for ours, theirs in zip(group.replica_weights(1), solo.replica_weights(0), strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    # The recorded loss is the head's own loss of the batch (NumPy, from the engine's logits).
+    start = stacked([7], head=HEADS[name])
+    first = batch_order(len(x), 32, 7, 1)[0]
+    expected = start.spec.head.loss(start.logits(x[first]), y[first])[0]
+    assert start.train(x, y, np.array([1e-3])).loss[0, 0] == pytest.approx(expected, rel=1e-5)

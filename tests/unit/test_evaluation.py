@@ -5,7 +5,7 @@ import pytest
 from lrfinder.data.splitting import SplitData
 from lrfinder.params import QualityGateSettings
 from lrfinder.reporting.model_card import metrics_table
-from lrfinder.training.evaluation import binary_metrics, compare, paired_difference
+from lrfinder.training.evaluation import binary_metrics, compare, paired_difference, task_metrics
 from lrfinder.training.final import no_twin_mask
 from lrfinder.training.gate import check_gate
 
@@ -27,13 +27,14 @@ def test_paired_difference_and_its_verdict():
         for a in (0.80, 0.81, 0.82)
     ]
     baseline = [dict(m, accuracy=m["accuracy"] - 0.05) for m in chosen]
-    diff = paired_difference(chosen, baseline)["accuracy"]
+    scalars = task_metrics("binary").scalars
+    diff = paired_difference(chosen, baseline, scalars)["accuracy"]
     assert diff["mean"] == pytest.approx(0.05) and diff["std"] == pytest.approx(0.0, abs=1e-12)
     assert diff["larger_than_spread"] and diff["chosen_better_in"] == "3 of 3 seeds"
     noisy = [
         dict(m, accuracy=m["accuracy"] + s) for m, s in zip(baseline, (0.1, -0.1, 0.0), strict=True)
     ]
-    assert not paired_difference(chosen, noisy)["accuracy"]["larger_than_spread"]
+    assert not paired_difference(chosen, noisy, scalars)["accuracy"]["larger_than_spread"]
 
 
 def test_compare_reports_ensemble_single_and_final():

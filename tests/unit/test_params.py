@@ -59,7 +59,12 @@ def test_flat_names_nest_into_groups_and_unknown_ones_are_refused():
         (["--val-size", "0"], r"--confirm true needs a validation split.*--confirm false"),
         (["--cluster-address", "tcp://x:8786"], r"--task-runner is threads"),
         (["--gpus-per-group", "1"], r"--gpus-per-group asks a cluster"),
-        (["--target", "label", "--positive-label", "yes"], r"give exactly one of threshold"),
+        (
+            ["--target", "label", "--threshold", "1", "--positive-label", "yes"],
+            r"two rules for one label",
+        ),
+        (["--task", "regression", "--threshold", "7"], r"but task is regression"),
+        (["--task", "regression", "--confirm-metric", "val_accuracy"], r"no meaning"),
         (["--positive-label", "yes"], r"positive_label needs target"),
         (
             ["--preset", "tutorial", "--n-seeds", "4"],

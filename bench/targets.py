@@ -1,0 +1,158 @@
+"""The three tasks on the wine data, each a cold run of the flow with its defaults, in one process
+run; then, per task:
+
+- peers on the same split, trained on train + validation as our final model is: the trivial
+  predictor (from metrics.json), scikit-learn's Ridge (regression) and HistGradientBoosting
+  (regressor or classifier), with test RMSE/MAE/R² or accuracy and macro F1;
+- selection quality: a grid of 9 fixed rates from 1e-4 to 1 plus the chosen one, 3 seeds each,
+  trained on the engine with the final training's early stopping (100 epochs, patience 10) on the
+  same split; the chosen rate's median best validation loss against the grid's best.
+
+Usage: python -m bench.targets [--tasks binary regression multiclass] [--grid-seeds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.common import Timer, wine_csv
+from bench.flow import start_prefect
+
+GRID = np.geomspace(1e-4, 1.0, 9)
+SHOWN = {
+    "binary": ("accuracy", "f1"),
+    "multiclass": ("accuracy", "macro_f1"),
+    "regression": ("rmse", "mae", "r2"),
+}
+
+
+def show(metrics: dict, task: str) -> str:
+    return ", ".join(f"{n} {metrics[n]:.4f}" for n in SHOWN[task] if n in metrics)
+
+
+def peers(run_dir: Path, task: str) -> dict[str, dict]:
+    """Test metrics of the scikit-learn peers on the run's own split (fit on train + val)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from lrfinder.training.evaluation import regression_metrics
+
+    frames = {
+        name: pd.read_parquet(run_dir / f"{name}.parquet") for name in ("train", "val", "test")
+    }
+    target = frames["test"].columns[-1]
+    seen = pd.concat([frames["train"], frames["val"]])
+    x, y = seen.drop(columns=target).to_numpy(), seen[target].to_numpy()
+    x_test, y_test = (
+        frames["test"].drop(columns=target).to_numpy(),
+        frames["test"][target].to_numpy(),
+    )
+    if task == "regression":
+        models = {
+            "Ridge": Ridge(),
+            "HistGradientBoosting": HistGradientBoostingRegressor(random_state=0),
+        }
+        return {
+            name: regression_metrics(y_test, m.fit(x, y).predict(x_test))
+            for name, m in models.items()
+        }
+    model = HistGradientBoostingClassifier(random_state=0).fit(x, y)
+    predicted = model.predict(x_test)
+    f1 = "f1" if task == "binary" else "macro_f1"
+    average = "binary" if task == "binary" else "macro"
+    return {
+        "HistGradientBoosting": {
+            "accuracy": accuracy_score(y_test, predicted),
+            f1: f1_score(y_test, predicted, average=average),
+        }
+    }
+
+
+def grid_check(run_dir: Path, task: str, chosen_lr: float, seeds: list[int]) -> pd.DataFrame:
+    """Median best validation loss per rate (the grid and the chosen rate), same seeds each."""
+    from lrfinder.data.splitting import SplitData
+    from lrfinder.params import ModelSettings, TrainingSettings
+    from lrfinder.training.fit import train_candidates
+
+    frames = {
+        name: pd.read_parquet(run_dir / f"{name}.parquet") for name in ("train", "val", "test")
+    }
+    target = frames["test"].columns[-1]
+    scaler = json.loads((run_dir / "scaler.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    classes = tuple(metrics.get("classes", ("0", "1")))
+    split = SplitData(
+        **frames,
+        features=scaler["columns"],
+        target=target,
+        scaler=scaler,
+        report={},
+        task=task,
+        classes=classes if task != "regression" else (),
+    )
+    x, y = split.arrays("train")
+    x_val, y_val = split.arrays("val")
+    model = ModelSettings(seed=seeds[0], n_seeds=len(seeds))
+    training = TrainingSettings()
+    recipe = model.recipe(x.shape[1], split.head(model.regression_loss))
+    rates = np.append(GRID, chosen_lr)
+    table = train_candidates(
+        x, y, x_val, y_val, rates, seeds, recipe, training.max_epochs, training.patience
+    )
+    return table.groupby("lr")["val_loss"].median()
+
+
+def main() -> None:
+    from flows.lr_finder import lr_finder
+    from lrfinder.params import nest
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", nargs="+", default=["binary", "regression", "multiclass"])
+    parser.add_argument("--grid-seeds", type=int, default=3)
+    args = parser.parse_args()
+    with Timer() as server:
+        start_prefect()
+    print(f"temporary Prefect server start: {server.seconds:.1f} s")
+    runs = {}
+    for task in args.tasks:
+        with Timer() as cold:
+            run_dir = Path(lr_finder(**nest({"data": str(wine_csv()), "task": task})))
+        runs[task] = (run_dir, cold.seconds)
+        print(f"{task}: cold flow {cold.seconds:.1f} s -> {run_dir}", flush=True)
+    base = runs.get("binary", (None, None))[1]
+    lines = [
+        "| task | cold flow, s | vs binary | chosen lr | test (ensemble, chosen rate) | trivial | peers | chosen rate's median val loss vs grid best |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for task, (run_dir, seconds) in runs.items():
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        chosen_lr = json.loads((run_dir / "selection.json").read_text())["chosen_lr"]
+        final, trivial = metrics["test"]["chosen"]["final"], metrics["test"]["trivial"]
+        others = "; ".join(f"{name}: {show(m, task)}" for name, m in peers(run_dir, task).items())
+        with Timer() as grid_time:
+            medians = grid_check(run_dir, task, chosen_lr, list(range(100, 100 + args.grid_seeds)))
+        grid_only = medians.drop(chosen_lr) if chosen_lr not in GRID else medians
+        best_lr, best = grid_only.idxmin(), grid_only.min()
+        gap = medians[chosen_lr] / best - 1
+        grid = ", ".join(f"{lr:.3g}: {v:.4f}" for lr, v in medians.items())
+        print(
+            f"{task} grid ({grid_time.seconds:.0f} s) median best val loss per rate: {grid}",
+            flush=True,
+        )
+        ratio = f"{seconds / base:.2f}" if base else "-"
+        lines.append(
+            f"| {task} | {seconds:.1f} | {ratio} | {chosen_lr:.3g} | {show(final, task)} | {show(trivial, task)} | {others} | "
+            f"{medians[chosen_lr]:.4f} vs {best:.4f} at {best_lr:.3g} ({gap:+.1%}) |"
+        )
+    print()
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
