@@ -93,6 +93,9 @@ class ModelSettings(Group):
         8, ge=1, description="Replicas trained at once, each with its own seed (init, batches)."
     )
     seed: int = Field(0, ge=0, description="First replica seed; replicas use seed, seed+1, ...")
+    l2: float = Field(
+        0.0, ge=0, description="L2 penalty factor on every Dense kernel, added to the loss."
+    )
     regression_loss: RegressionLoss = Field(
         "mse", description="Loss of the regression head: mse, or huber for heavy-tailed targets."
     )
@@ -104,7 +107,7 @@ class ModelSettings(Group):
     def recipe(self, n_features: int, head: Head = BINARY) -> Recipe:
         """The network for `n_features` inputs and the task's output `head`, with its optimizer
         and batch size."""
-        spec = ModelSpec.mlp(n_features, tuple(self.hidden_layers), self.activation, head)
+        spec = ModelSpec.mlp(n_features, tuple(self.hidden_layers), self.activation, head, self.l2)
         return Recipe(spec, OPTIMIZERS[self.optimizer], self.batch_size)
 
 
@@ -186,8 +189,11 @@ class TrainingSettings(Group):
         "ensemble",
         description="ensemble (mean of the seed replicas' predictions) or single (first seed).",
     )
-    baseline_lr: float = Field(
-        1e-3, gt=0, description="Rate of the baseline trained next to the chosen one."
+    baseline_lr: float | None = Field(
+        None,
+        gt=0,
+        description="Rate of the baseline trained next to the chosen one; unset: the "
+        "optimizer's Keras default (1e-3 for adam, adamw and rmsprop, 1e-2 for sgd).",
     )
 
 

@@ -17,6 +17,7 @@ State = dict[str, Any]
 
 class Optimizer(Protocol):
     name: str
+    default_lr: float  # Keras's default rate: the baseline a chosen rate is compared with
 
     def init(self, params: list[Any]) -> State: ...
     def reset(self, state: State, slot: int) -> State: ...
@@ -40,8 +41,15 @@ def _zeroed(tensor: Any, slot: int) -> Any:
     return ops.scatter_update(tensor, [[slot]], ops.zeros((1, *tensor.shape[1:]), tensor.dtype))
 
 
+class _SlotState:
+    """Resetting a slot zeroes its entry in every state tensor (optimizers start from zeros)."""
+
+    def reset(self, state: State, slot: int) -> State:
+        return {name: _reset_all(value, slot) for name, value in state.items()}
+
+
 @dataclass(frozen=True)
-class Adam:
+class Adam(_SlotState):
     """Keras 3's Adam: bias-corrected step size, epsilon outside the square root; each replica
     counts its own steps."""
 
@@ -49,6 +57,7 @@ class Adam:
     beta_1: float = 0.9
     beta_2: float = 0.999
     epsilon: float = 1e-7
+    default_lr: float = 1e-3
 
     def init(self, params: list[Any]) -> State:
         from lrfinder.engine.backend import keras
@@ -59,9 +68,6 @@ class Adam:
             "v": [ops.zeros_like(p) for p in params],
             "iterations": ops.zeros(params[0].shape[0]),
         }
-
-    def reset(self, state: State, slot: int) -> State:
-        return {name: _reset_all(value, slot) for name, value in state.items()}
 
     def update(
         self, state: State, params: list[Any], grads: list[Any], lr: Any, active: Any
@@ -86,9 +92,97 @@ class Adam:
         return new_params, new
 
 
+@dataclass(frozen=True)
+class AdamW(Adam):
+    """Keras 3's AdamW: Adam after decoupled weight decay, `p -= p * weight_decay * lr` on every
+    weight (biases too, as Keras does by default)."""
+
+    name: str = "adamw"
+    weight_decay: float = 0.004
+
+    def update(
+        self, state: State, params: list[Any], grads: list[Any], lr: Any, active: Any
+    ) -> tuple[list[Any], State]:
+        decayed = []
+        for p in params:
+            step = _per_replica(lr, len(p.shape))
+            decayed.append(p - p * self.weight_decay * step)
+        new_params, new = super().update(state, decayed, grads, lr, active)
+        return [_kept(n, p, active) for n, p in zip(new_params, params, strict=True)], new
+
+
+@dataclass(frozen=True)
+class SGD(_SlotState):
+    """Keras 3's SGD with momentum (0.9 here; Keras's own default is 0) and optional Nesterov."""
+
+    name: str = "sgd"
+    momentum: float = 0.9
+    nesterov: bool = False
+    default_lr: float = 1e-2
+
+    def init(self, params: list[Any]) -> State:
+        from lrfinder.engine.backend import keras
+
+        return {"m": [keras.ops.zeros_like(p) for p in params]}
+
+    def update(
+        self, state: State, params: list[Any], grads: list[Any], lr: Any, active: Any
+    ) -> tuple[list[Any], State]:
+        new: State = {"m": []}
+        new_params = []
+        for p, m, g in zip(params, state["m"], grads, strict=True):
+            step = _per_replica(lr, len(p.shape))
+            new_m = m * self.momentum - g * step
+            delta = new_m * self.momentum - g * step if self.nesterov else new_m
+            new["m"].append(_kept(new_m, m, active))
+            new_params.append(_kept(p + delta, p, active))
+        return new_params, new
+
+
+@dataclass(frozen=True)
+class RMSprop(_SlotState):
+    """Keras 3's RMSprop: a moving average of squared gradients (rho 0.9), epsilon inside the
+    square root, no momentum, not centred."""
+
+    name: str = "rmsprop"
+    rho: float = 0.9
+    epsilon: float = 1e-7
+    default_lr: float = 1e-3
+
+    def init(self, params: list[Any]) -> State:
+        from lrfinder.engine.backend import keras
+
+        return {"v": [keras.ops.zeros_like(p) for p in params]}
+
+    def update(
+        self, state: State, params: list[Any], grads: list[Any], lr: Any, active: Any
+    ) -> tuple[list[Any], State]:
+        from lrfinder.engine.backend import keras
+
+        ops = keras.ops
+        new: State = {"v": []}
+        new_params = []
+        for p, v, g in zip(params, state["v"], grads, strict=True):
+            new_v = self.rho * v + (1 - self.rho) * ops.square(g)
+            step = _per_replica(lr, len(p.shape))
+            increment = step * g / ops.sqrt(new_v + self.epsilon)
+            new["v"].append(_kept(new_v, v, active))
+            new_params.append(_kept(p - increment, p, active))
+        return new_params, new
+
+
+def _kept(new: Any, old: Any, active: Any) -> Any:
+    """`new` for active replicas, `old` for frozen or stopped ones."""
+    from lrfinder.engine.backend import keras
+
+    return keras.ops.where(_per_replica(active, len(new.shape)), new, old)
+
+
 def _reset_all(value: Any, slot: int) -> Any:
     """A state entry (a tensor or a list of them) with slot `slot` zeroed."""
     return [_zeroed(v, slot) for v in value] if isinstance(value, list) else _zeroed(value, slot)
 
 
-OPTIMIZERS: dict[str, Optimizer] = {"adam": Adam()}
+OPTIMIZERS: dict[str, Optimizer] = {
+    optimizer.name: optimizer for optimizer in (Adam(), AdamW(), SGD(), RMSprop())
+}

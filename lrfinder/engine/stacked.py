@@ -221,7 +221,7 @@ def _train_step(
 
     def objective(params: list[Any]) -> tuple[Any, tuple[Any, Any]]:
         logits = _logits(spec, params, xb)
-        losses = spec.head.batch_loss(logits, yb, weight)
+        losses = _with_penalty(spec, spec.head.batch_loss(logits, yb, weight), params)
         return ops.sum(losses), (losses, logits)
 
     (_, (losses, logits)), grads = backend.value_and_grad(objective)(params)
@@ -232,7 +232,14 @@ def _train_step(
 
 
 def _val_loss(spec: ModelSpec, params: list[Any], x_val: Any, y_val: Any) -> Any:
-    return spec.head.batch_loss(_logits(spec, params, x_val), y_val, ops.ones_like(y_val))
+    """The validation loss as Keras reports it: the head's loss plus the L2 penalty."""
+    loss = spec.head.batch_loss(_logits(spec, params, x_val), y_val, ops.ones_like(y_val))
+    return _with_penalty(spec, loss, params)
+
+
+def _with_penalty(spec: ModelSpec, losses: Any, params: list[Any]) -> Any:
+    """Per-replica losses plus the L2 penalty, as Keras adds it (nothing added without L2)."""
+    return losses + spec.penalty(params, ops) if spec.l2 else losses
 
 
 @cache

@@ -70,11 +70,12 @@ def train_final(
     `settings.refit` and there is a validation split) a refit on train + validation for each
     replica's best epoch count."""
     seeds = model.seeds
-    rates = [chosen_lr] * len(seeds) + [settings.baseline_lr] * len(seeds)
-    all_seeds = seeds * 2
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val")
     recipe = model.recipe(x.shape[1], split.head(model.regression_loss))
+    baseline_lr = settings.baseline_lr or recipe.optimizer.default_lr
+    rates = [chosen_lr] * len(seeds) + [baseline_lr] * len(seeds)
+    all_seeds = seeds * 2
     budget = {"max_epochs": settings.max_epochs, "patience": settings.patience}
     data = {"x": x, "y": y, "x_val": x_val, "y_val": y_val}
     shared = {**data, **budget, "recipe": recipe}
@@ -84,9 +85,7 @@ def train_final(
         x_all, y_all = np.concatenate([x, x_val]), np.concatenate([y, y_val])
         shared = {"x": x_all, "y": y_all, "recipe": recipe}
         refit = fit_grouped(refit_replicas, shared, rates, all_seeds, placement, fit.epochs)
-    return Trained(
-        recipe.spec, chosen_lr, settings.baseline_lr, seeds, fit, refit, settings.final_model
-    )
+    return Trained(recipe.spec, chosen_lr, baseline_lr, seeds, fit, refit, settings.final_model)
 
 
 def no_twin_mask(split: SplitData) -> np.ndarray:

@@ -45,11 +45,14 @@ def head_target(x: np.ndarray, name: str) -> np.ndarray:
     return ((y - y.mean()) / y.std()).astype("float32")
 
 
+OURS = ("name", "default_lr")  # optimizer fields that are not Keras hyperparameters
+
+
 def keras_optimizer(engine: StackedMLP, lr: float) -> keras.optimizers.Optimizer:
     """The Keras optimizer of the engine's optimizer's name, with the same hyperparameters."""
     optimizer = engine.recipe.optimizer
     fields = {f.name: getattr(optimizer, f.name) for f in dataclasses.fields(optimizer)}
-    config = {"learning_rate": lr, **{k: v for k, v in fields.items() if k != "name"}}
+    config = {"learning_rate": lr, **{k: v for k, v in fields.items() if k not in OURS}}
     return keras.optimizers.get({"class_name": optimizer.name, "config": config})
 
 
@@ -59,7 +62,11 @@ def keras_twin(engine: StackedMLP, lr: float) -> keras.Model:
     model = keras.Sequential(
         [keras.Input((spec.n_features,))]
         + [
-            keras.layers.Dense(units, activation=activation)
+            keras.layers.Dense(
+                units,
+                activation=activation,
+                kernel_regularizer=keras.regularizers.L2(spec.l2) if spec.l2 else None,
+            )
             for units, activation in zip(spec.sizes[1:], spec.activations, strict=True)
         ]
     )
@@ -214,13 +221,14 @@ def test_every_activation_trains_like_keras_and_exports_alike(data, activation):
     np.testing.assert_allclose(predict(engine.spec, weights, x)[0], engine.predict(x)[0], atol=1e-6)
 
 
-def test_a_slot_loaded_with_a_new_replica_trains_as_a_fresh_engine(data):
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+def test_a_slot_loaded_with_a_new_replica_trains_as_a_fresh_engine(data, optimizer):
     x, y = data
-    engine = stacked([1, 2])
+    engine = stacked([1, 2], optimizer=optimizer)
     engine.train(x, y, np.full(6, 1e-2))
     engine.load(1, 9)
     engine.train(x, y, np.full(4, 1e-2))
-    fresh = stacked([9])
+    fresh = stacked([9], optimizer=optimizer)
     fresh.train(x, y, np.full(4, 1e-2))
     for ours, theirs in zip(engine.replica_weights(1), fresh.replica_weights(0), strict=True):
         np.testing.assert_allclose(ours, theirs, atol=1e-6)
@@ -266,3 +274,28 @@ def test_with_every_head_a_replica_of_a_k_run_equals_its_solo_run(data, name):
     first = batch_order(len(x), 32, 7, 1)[0]
     expected = start.spec.head.loss(start.logits(x[first]), y[first])[0]
     assert start.train(x, y, np.array([1e-3])).loss[0, 0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_l2_with_a_smooth_activation_follows_keras_fit_and_reports_the_penalised_loss(data):
+    x, y = data
+    lr, l2 = 1e-2, 1e-2
+    engine = stacked([11], activation="gelu", l2=l2)
+    model = keras_twin(engine, lr)
+    model.compile(optimizer=keras_optimizer(engine, lr), loss=engine.spec.head.keras_loss)
+    recorder = WeightRecorder()
+    history = []
+    for epoch in range(2):  # 150 rows: batches of 32, 32, 32, 32 and 22 per epoch
+        rows = np.concatenate(batch_order(len(x), 32, 11, 5, start=5 * epoch))
+        fitted = model.fit(
+            x[rows], y[rows], batch_size=32, shuffle=False, verbose=0, callbacks=[recorder]
+        )
+        history += fitted.history["loss"]
+    losses = []
+    for step in range(10):
+        losses.append(engine.train(x, y, np.array([lr])).loss[0, 0])
+        for ours, theirs in zip(engine.replica_weights(0), recorder.weights[step], strict=True):
+            np.testing.assert_allclose(ours, theirs, atol=2e-6, err_msg=f"step {step}")
+    share = np.array([32, 32, 32, 32, 22]) / 150
+    assert np.dot(losses[5:], share) == pytest.approx(history[1], rel=1e-5), "penalty included"
+    penalty = engine.spec.penalty(engine.weights())[0]
+    assert penalty > 0.01 * losses[-1]

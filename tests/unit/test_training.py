@@ -45,3 +45,26 @@ def test_refit_trains_each_replica_for_its_own_epoch_count(noisy):
     counts = refit.history.groupby("replica")["epoch"].count().to_dict()
     assert counts == {0: 2, 1: 4}
     assert refit.epochs == [2, 4]
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "baseline"), [("adam", 1e-3), ("sgd", 1e-2), ("rmsprop", 1e-3)]
+)
+def test_the_baseline_is_the_optimizers_keras_default_rate(optimizer, baseline):
+    import pandas as pd
+
+    from lrfinder.data.cleaning import CleanData
+    from lrfinder.data.splitting import split_and_scale
+    from lrfinder.params import ModelSettings, SplitSettings, TrainingSettings
+    from lrfinder.training.final import train_final
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"a": rng.normal(size=120), "b": rng.normal(size=120)})
+    frame["y"] = (frame["a"] > 0).astype("int64")
+    split = split_and_scale(CleanData(frame, ["a", "b"], "y"), SplitSettings())
+    model = ModelSettings(optimizer=optimizer, hidden_layers=[4], n_seeds=1)
+    trained = train_final(split, 0.05, model, TrainingSettings(max_epochs=2, refit=False))
+    assert trained.baseline_lr == baseline
+    assert trained.fit.rates == [0.05, baseline]
+    given = train_final(split, 0.05, model, TrainingSettings(max_epochs=1, baseline_lr=0.3))
+    assert given.baseline_lr == 0.3

@@ -1,0 +1,147 @@
+"""The learning rate per optimizer on the wine data, in one process run: for Adam, AdamW, SGD
+(momentum 0.9) and RMSprop, our default selection (range test with 8 seeds, confirmation) on the
+flow's own split, next to a grid of 9 fixed rates from 1e-4 to 1 (3 seeds each, the final
+training's early stopping: 100 epochs, patience 10); then the engine's model-steps/s at K = 8
+and 32 for Adam and SGD beside Keras fit's steps/s (TensorFlow unless KERAS_BACKEND says).
+
+Usage: python -m bench.optimizers [--optimizers adam adamw sgd rmsprop] [--grid-seeds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import numpy as np
+
+from bench.common import Timer, wine_csv
+
+GRID = np.geomspace(1e-4, 1.0, 9)
+
+
+def wine_split():
+    """The flow's default data: wine, quality >= 6, the tutorial's test split plus validation."""
+    from lrfinder.data.cleaning import clean, label_rule
+    from lrfinder.data.sources import DataSource, SourceFile
+    from lrfinder.data.splitting import split_and_scale
+    from lrfinder.fileio import sha256_file
+    from lrfinder.params import SplitSettings
+
+    path = wine_csv()
+    source = DataSource((SourceFile(path, sha256_file(path)),), "bench")
+    return split_and_scale(clean(source, label_rule(None, None, None)), SplitSettings())
+
+
+def selection_against_grid(split, optimizer: str, grid_seeds: list[int]) -> dict:
+    from lrfinder.lr.range_test import run_range_test
+    from lrfinder.lr.selection import select_rate
+    from lrfinder.params import (
+        ModelSettings,
+        RangeTestSettings,
+        SelectionSettings,
+        TrainingSettings,
+    )
+    from lrfinder.training.fit import train_candidates
+
+    x, y = split.arrays("train")
+    x_val, y_val = split.arrays("val")
+    model = ModelSettings(optimizer=optimizer)
+    with Timer() as timer:
+        curves = run_range_test(x, y, model, RangeTestSettings())
+        selection = select_rate(curves.table, x, y, x_val, y_val, model, SelectionSettings())
+    training = TrainingSettings()
+    grid_model = ModelSettings(optimizer=optimizer, seed=grid_seeds[0], n_seeds=len(grid_seeds))
+    recipe = grid_model.recipe(x.shape[1])
+    rates = np.append(GRID, selection.chosen_lr)
+    table = train_candidates(
+        x, y, x_val, y_val, rates, grid_seeds, recipe, training.max_epochs, training.patience
+    )
+    medians = table.groupby("lr")["val_loss"].median()
+    grid = medians.drop(selection.chosen_lr) if selection.chosen_lr not in GRID else medians
+    return {
+        "suggestions": {name: agg.lr for name, agg in selection.aggregates.items()},
+        "chosen": selection.chosen_lr,
+        "selection_seconds": timer.seconds,
+        "chosen_median": float(medians[selection.chosen_lr]),
+        "grid": grid,
+        "best_lr": float(grid.idxmin()),
+        "best": float(grid.min()),
+        "baseline_lr": recipe.optimizer.default_lr,
+    }
+
+
+def throughput(split, optimizer: str, ks: list[int], steps: int = 320) -> dict[int, float]:
+    from lrfinder.engine.stacked import StackedMLP
+    from lrfinder.params import ModelSettings
+
+    x, y = split.arrays("train")
+    recipe = ModelSettings(optimizer=optimizer).recipe(x.shape[1])
+    rates = {}
+    for k in ks:
+        engine = StackedMLP(recipe, list(range(k)))
+        engine.train(x, y, np.full(64, 1e-3))
+        with Timer() as timer:
+            engine.train(x, y, np.full(steps, 1e-3))
+        rates[k] = steps * k / timer.seconds
+    return rates
+
+
+def keras_fit_steps_per_second(split, optimizer: str) -> float:
+    """Steady-state steps/s of model.fit on the same MLP with this optimizer (warm-up epoch first)."""
+    from lrfinder.engine.backend import keras
+
+    x, y = split.arrays("train")
+    model = keras.Sequential(
+        [keras.Input((x.shape[1],))]
+        + [keras.layers.Dense(w, activation="relu") for w in (128, 256, 256)]
+        + [keras.layers.Dense(1, activation="sigmoid")]
+    )
+    keras_names = {"adam": "adam", "adamw": "adamw", "rmsprop": "rmsprop"}
+    chosen = keras_names.get(optimizer) or keras.optimizers.SGD(momentum=0.9)
+    model.compile(optimizer=chosen, loss="binary_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    with Timer() as timer:
+        model.fit(x, y, epochs=2, verbose=0)
+    return 2 * math.ceil(len(x) / 32) / timer.seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--optimizers", nargs="+", default=["adam", "adamw", "sgd", "rmsprop"])
+    parser.add_argument("--grid-seeds", type=int, default=3)
+    args = parser.parse_args()
+    split = wine_split()
+    seeds = list(range(100, 100 + args.grid_seeds))
+    results = {}
+    for name in args.optimizers:
+        with Timer() as timer:
+            results[name] = selection_against_grid(split, name, seeds)
+        r = results[name]
+        grid = ", ".join(f"{lr:.3g}: {v:.4f}" for lr, v in r["grid"].items())
+        print(f"{name} ({timer.seconds:.0f} s) grid median best val loss: {grid}", flush=True)
+    lines = [
+        "| optimizer | valley | steepest | minimum/10 | chosen | Keras default | chosen's median val loss | grid best | gap |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        s = r["suggestions"]
+        lines.append(
+            f"| {name} | {s['valley']:.3g} | {s['steepest']:.3g} | {s['minimum/10']:.3g} | "
+            f"{r['chosen']:.3g} | {r['baseline_lr']:g} | {r['chosen_median']:.4f} | "
+            f"{r['best']:.4f} at {r['best_lr']:.3g} | {r['chosen_median'] / r['best'] - 1:+.1%} |"
+        )
+    print()
+    print("\n".join(lines))
+    if "sgd" in results and "adam" in results:
+        ratio = results["sgd"]["chosen"] / results["adam"]["chosen"]
+        print(f"\nSGD's chosen rate / Adam's: {ratio:.1f}x")
+    print("\n| optimizer | Keras fit, steps/s | engine K=8 | engine K=32 |\n|---|---|---|---|")
+    for name in [n for n in ("adam", "sgd") if n in args.optimizers]:
+        fit = keras_fit_steps_per_second(split, name)
+        rates = throughput(split, name, [8, 32])
+        cells = " | ".join(f"{rates[k]:,.0f} ({rates[k] / fit:.1f}x)" for k in (8, 32))
+        print(f"| {name} | {fit:.0f} | {cells} |")
+
+
+if __name__ == "__main__":
+    main()
