@@ -2,7 +2,8 @@
 (momentum 0.9) and RMSprop, our default selection (range test with 8 seeds, confirmation) on the
 flow's own split, next to a grid of 9 fixed rates from 1e-4 to 1 (3 seeds each, the final
 training's early stopping: 100 epochs, patience 10); then the engine's model-steps/s at K = 8
-and 32 for Adam and SGD beside Keras fit's steps/s (TensorFlow unless KERAS_BACKEND says).
+and 32 for Adam and SGD beside Keras fit's steps/s (TensorFlow unless KERAS_BACKEND says), and
+Adam's with dropout 0.2 after every hidden layer.
 
 Usage: python -m bench.optimizers [--optimizers adam adamw sgd rmsprop] [--grid-seeds 3]
 """
@@ -70,12 +71,14 @@ def selection_against_grid(split, optimizer: str, grid_seeds: list[int]) -> dict
     }
 
 
-def throughput(split, optimizer: str, ks: list[int], steps: int = 320) -> dict[int, float]:
+def throughput(
+    split, optimizer: str, ks: list[int], dropout: float = 0.0, steps: int = 320
+) -> dict[int, float]:
     from lrfinder.engine.stacked import StackedMLP
     from lrfinder.params import ModelSettings
 
     x, y = split.arrays("train")
-    recipe = ModelSettings(optimizer=optimizer).recipe(x.shape[1])
+    recipe = ModelSettings(optimizer=optimizer, dropout=dropout).recipe(x.shape[1])
     rates = {}
     for k in ks:
         engine = StackedMLP(recipe, list(range(k)))
@@ -141,6 +144,13 @@ def main() -> None:
         rates = throughput(split, name, [8, 32])
         cells = " | ".join(f"{rates[k]:,.0f} ({rates[k] / fit:.1f}x)" for k in (8, 32))
         print(f"| {name} | {fit:.0f} | {cells} |")
+        if name == "adam":
+            dropped = throughput(split, name, [8, 32], dropout=0.2)
+            cells = " | ".join(
+                f"{dropped[k]:,.0f} ({rates[k] / dropped[k]:.2f}x slower than without)"
+                for k in (8, 32)
+            )
+            print(f"| adam, dropout 0.2 | - | {cells} |")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Every field name is unique across the groups and is also its flat command-line f
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -96,8 +97,18 @@ class ModelSettings(Group):
     l2: float = Field(
         0.0, ge=0, description="L2 penalty factor on every Dense kernel, added to the loss."
     )
+    dropout: float = Field(
+        0.0, ge=0, lt=1, description="Share of units dropped after every hidden layer in training."
+    )
     regression_loss: RegressionLoss = Field(
         "mse", description="Loss of the regression head: mse, or huber for heavy-tailed targets."
+    )
+    model_file: Path | None = Field(
+        None,
+        description="A saved Keras model (.keras) whose chain of Input, Dense, Activation and "
+        "Dropout layers (L2 on kernels) is the network, trained from fresh seeded weights; "
+        "replaces hidden_layers, activation, l2 and dropout.",
+        json_schema_extra={"flag": "model"},
     )
 
     @property
@@ -105,9 +116,16 @@ class ModelSettings(Group):
         return list(range(self.seed, self.seed + self.n_seeds))
 
     def recipe(self, n_features: int, head: Head = BINARY) -> Recipe:
-        """The network for `n_features` inputs and the task's output `head`, with its optimizer
-        and batch size."""
-        spec = ModelSpec.mlp(n_features, tuple(self.hidden_layers), self.activation, head, self.l2)
+        """The network for `n_features` inputs and the task's output `head` (from the settings,
+        or from `model_file`), with its optimizer and batch size."""
+        if self.model_file is not None:
+            from lrfinder.model.keras_file import read_structure, spec_from_structure
+
+            structure = read_structure(self.model_file)
+            spec = spec_from_structure(structure, n_features, head, self.model_file)
+        else:
+            widths = tuple(self.hidden_layers)
+            spec = ModelSpec.mlp(n_features, widths, self.activation, head, self.l2, self.dropout)
         return Recipe(spec, OPTIMIZERS[self.optimizer], self.batch_size)
 
 
@@ -386,6 +404,34 @@ def _apply_preset(settings: RunSettings, strict: bool) -> RunSettings:
     return settings.model_copy(update=updates)
 
 
+NETWORK_FIELDS = ("hidden_layers", "activation", "l2", "dropout")
+
+
+def _model_file_problems(model: ModelSettings) -> list[str]:
+    """A model file replaces the network settings, and must be a chain the engine can train."""
+    if model.model_file is None:
+        return []
+    given = [
+        flag_of("model", name)
+        for name in NETWORK_FIELDS
+        if getattr(model, name) != ModelSettings.model_fields[name].default
+    ]
+    if given:
+        return [
+            f"--model {model.model_file} describes the network, so {', '.join(given)} cannot "
+            "apply. Fix: drop them, or drop --model."
+        ]
+    if not Path(model.model_file).is_file():
+        return [f"--model {model.model_file}: no such file. Fix: give the path of a .keras file."]
+    from lrfinder.model.keras_file import read_structure
+
+    try:
+        read_structure(Path(model.model_file))
+    except SettingsError as error:
+        return [str(error)]
+    return []
+
+
 def _check_rules(settings: RunSettings) -> None:
     """Rules that span settings; each message names the settings and the fix."""
     problems = []
@@ -408,6 +454,7 @@ def _check_rules(settings: RunSettings) -> None:
             "--confirm true needs a validation split, but --val-size is 0. Fix: set --val-size "
             "(for example 0.2) or pass --confirm false."
         )
+    problems += _model_file_problems(settings.model)
     execution = settings.execution
     if execution.task_runner == "threads" and execution.cluster_address:
         problems.append(

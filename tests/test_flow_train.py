@@ -121,3 +121,31 @@ def test_multiclass_on_the_wine_score_names_its_classes(workspace, wine_csv):
     data_report = json.loads((run_dir / "data_report.json").read_text())
     assert data_report["stratified"] == ["test", "val"]
     assert min(data_report["class_balance"]["test"].values()) >= 1
+
+
+def test_a_users_keras_model_goes_through_the_flow_and_keeps_its_layer_names(
+    workspace, wine_csv, tmp_path
+):
+    names = ["wide_1", "drop_1", "wide_2", "drop_2", "good_wine"]
+    l2 = keras.regularizers.L2(1e-4)
+    user = keras.Sequential(
+        [
+            keras.Input((12,)),
+            keras.layers.Dense(256, activation="gelu", kernel_regularizer=l2, name=names[0]),
+            keras.layers.Dropout(0.2, name=names[1]),
+            keras.layers.Dense(256, activation="gelu", kernel_regularizer=l2, name=names[2]),
+            keras.layers.Dropout(0.2, name=names[3]),
+            keras.layers.Dense(1, activation="sigmoid", name=names[4]),
+        ]
+    )
+    user.save(tmp_path / "mine.keras")
+    given = {"model": str(tmp_path / "mine.keras"), "final_model": "single", **QUICK}
+    run_dir = Path(lr_finder(**flow_parameters(data=str(wine_csv), **given)))
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    assert [layer.name for layer in model.layers][1:] == names
+    test = pd.read_parquet(run_dir / "test.parquet")
+    reloaded = model.predict(test.drop(columns="is_good_wine").to_numpy("float32"), verbose=0)
+    predictions = pd.read_parquet(run_dir / "predictions.parquet")
+    np.testing.assert_allclose(reloaded[:, 0], predictions["prob_chosen"], atol=1e-5)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test"]["chosen"]["final"]["accuracy"] > metrics["test"]["trivial"]["accuracy"]

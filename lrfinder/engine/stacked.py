@@ -22,6 +22,7 @@ from lrfinder.engine import backend
 from lrfinder.engine.backend import keras, pick_device, to_numpy
 from lrfinder.engine.optimizers import Optimizer
 from lrfinder.engine.recipe import Recipe
+from lrfinder.model import dropout
 from lrfinder.model.spec import ModelSpec
 
 ops = keras.ops
@@ -120,14 +121,20 @@ class StopRule:
     factor: float = 4.0
 
 
-def _logits(spec: ModelSpec, params: list[Any], x: Any) -> Any:
-    """x: (K, B, F) per replica or (B, F) shared by all -> head logits (K, B, units)."""
+def _logits(spec: ModelSpec, params: list[Any], x: Any, noise: dict | None = None) -> Any:
+    """x: (K, B, F) per replica or (B, F) shared by all -> head logits (K, B, units). With
+    `noise` (each replica's seed and step count, in training) the layers' dropout applies."""
     h = x
     for layer, activation in enumerate(spec.activations):
         pattern = "kbi,kio->kbo" if len(h.shape) == 3 else "bi,kio->kbo"
         h = ops.einsum(pattern, h, params[2 * layer]) + params[2 * layer + 1][:, None, :]
         if layer < len(spec.layers):
             h = keras.activations.get(activation)(h)
+            rate = spec.layers[layer].dropout
+            if noise is not None and rate:
+                rows, units = h.shape[1], h.shape[2]
+                kept = dropout.keep(ops, noise["seed"], noise["step"], layer, rows, units, rate)
+                h = dropout.apply(ops, h, kept, rate)
     return h
 
 
@@ -150,12 +157,11 @@ def _run_steps(
     def put(record: Any, step: Any, values: Any) -> Any:
         return ops.slice_update(record, [step, 0], values[None, :])
 
-    def body(step, params, opt_state, active, ema, best, count, records):
-        params, opt_state, losses, accuracy = _train_step(
+    def body(step, state, active, ema, best, count, records):
+        state, losses, accuracy = _train_step(
             spec,
             optimizer,
-            params,
-            opt_state,
+            state,
             ops.take(data["x"], index[step], axis=0),
             ops.take(data["y"], index[step], axis=0),
             weight[step],
@@ -174,7 +180,7 @@ def _run_steps(
             val = ops.cond(
                 (chunk["step0"] + step + 1) % chunk["val_every"] == 0,
                 lambda: ops.where(
-                    active, _val_loss(spec, params, data["x_val"], data["y_val"]), nan
+                    active, _val_loss(spec, state["params"], data["x_val"], data["y_val"]), nan
                 ),
                 lambda: nan,
             )
@@ -182,53 +188,54 @@ def _run_steps(
         finite = ops.isfinite(losses) & ops.isfinite(smoothed)
         active = active & finite & ~(smoothed > factor * best)
         records["alive"] = put(records["alive"], step, active)
-        return step + 1, params, opt_state, active, ema, best, count, records
+        return step + 1, state, active, ema, best, count, records
 
-    def more(step, params, opt_state, active, *_):
+    def more(step, state, active, *_):
         return ops.logical_and(step < chunk["n_valid"], ops.any(active))
 
     records = {name: blank for name in ("loss", "smoothed", "val_loss", "accuracy")}
     records["alive"] = ops.zeros([n_steps, k], "bool")
     initial = (
         ops.convert_to_tensor(0, "int32"),
-        state["params"],
-        state["optimizer"],
+        state,
         carry["active"],
         carry["ema"],
         carry["best"],
         carry["count"],
         records,
     )
-    step, params, opt_state, active, ema, best, count, records = ops.while_loop(more, body, initial)
+    step, state, active, ema, best, count, records = ops.while_loop(more, body, initial)
     records["steps"] = step
-    new_state = {"params": params, "optimizer": opt_state}
-    return new_state, records, {"active": active, "ema": ema, "best": best, "count": count}
+    return state, records, {"active": active, "ema": ema, "best": best, "count": count}
 
 
 def _train_step(
     spec: ModelSpec,
     optimizer: Optimizer,
-    params: list[Any],
-    opt_state: dict,
+    state: dict,
     xb: Any,
     yb: Any,
     weight: Any,
     lr: Any,
     active: Any,
-) -> tuple[list[Any], dict, Any, Any]:
-    """One optimizer step of every active replica; returns the new weights and optimizer state
-    and each replica's batch loss and batch accuracy, both (K,)."""
+) -> tuple[dict, Any, Any]:
+    """One optimizer step of every active replica; returns the new state (weights, optimizer
+    state, dropout step counts) and each replica's batch loss and batch accuracy, both (K,)."""
+    noise = state.get("noise")
 
     def objective(params: list[Any]) -> tuple[Any, tuple[Any, Any]]:
-        logits = _logits(spec, params, xb)
+        logits = _logits(spec, params, xb, noise)
         losses = _with_penalty(spec, spec.head.batch_loss(logits, yb, weight), params)
         return ops.sum(losses), (losses, logits)
 
-    (_, (losses, logits)), grads = backend.value_and_grad(objective)(params)
+    (_, (losses, logits)), grads = backend.value_and_grad(objective)(state["params"])
     hits = spec.head.batch_hits(logits, yb) * weight
     accuracy = ops.sum(hits, axis=-1) / ops.sum(weight, axis=-1)
-    params, opt_state = optimizer.update(opt_state, params, grads, lr, active)
-    return params, opt_state, losses, accuracy
+    params, opt_state = optimizer.update(state["optimizer"], state["params"], grads, lr, active)
+    new = {"params": params, "optimizer": opt_state}
+    if noise is not None:
+        new["noise"] = {"seed": noise["seed"], "step": noise["step"] + ops.cast(active, "int32")}
+    return new, losses, accuracy
 
 
 def _val_loss(spec: ModelSpec, params: list[Any], x_val: Any, y_val: Any) -> Any:
@@ -239,7 +246,7 @@ def _val_loss(spec: ModelSpec, params: list[Any], x_val: Any, y_val: Any) -> Any
 
 def _with_penalty(spec: ModelSpec, losses: Any, params: list[Any]) -> Any:
     """Per-replica losses plus the L2 penalty, as Keras adds it (nothing added without L2)."""
-    return losses + spec.penalty(params, ops) if spec.l2 else losses
+    return losses + spec.penalty(params, ops) if any(spec.l2) else losses
 
 
 @cache
@@ -267,6 +274,14 @@ class StackedMLP:
                 ops.convert_to_tensor(layer) for layer in stacked_init(self.spec.sizes, self.seeds)
             ]
             self.optimizer_state = recipe.optimizer.init(self.params)
+            self.noise = (
+                {
+                    "seed": ops.convert_to_tensor(np.array(self.seeds, "int32")),
+                    "step": ops.zeros(len(self.seeds), "int32"),
+                }
+                if self.spec.has_dropout
+                else None
+            )
         self.streams: list[BatchStream | None] = [None] * len(self.seeds)
 
     @property
@@ -282,6 +297,11 @@ class StackedMLP:
                 for p, value in zip(self.params, glorot_init(self.spec.sizes, seed), strict=True)
             ]
             self.optimizer_state = self.recipe.optimizer.reset(self.optimizer_state, slot)
+            if self.noise is not None:
+                self.noise = {
+                    "seed": ops.scatter_update(self.noise["seed"], [[slot]], [seed]),
+                    "step": ops.scatter_update(self.noise["step"], [[slot]], [0]),
+                }
         self.seeds[slot] = seed
         self.streams[slot] = None
 
@@ -371,9 +391,10 @@ class StackedMLP:
                 }
                 state = self._state
                 # The loop may take over the state's buffers (JAX on a GPU donates them).
-                self.params = self.optimizer_state = None
+                self.params = self.optimizer_state = self.noise = None
                 state, records, carry = loop(state, data, chunk, carry)
             self.params, self.optimizer_state = state["params"], state["optimizer"]
+            self.noise = state.get("noise")
             ran = int(to_numpy(records["steps"]))
             parts.append(
                 tuple(
@@ -393,7 +414,8 @@ class StackedMLP:
 
     @property
     def _state(self) -> dict:
-        return {"params": self.params, "optimizer": self.optimizer_state}
+        state = {"params": self.params, "optimizer": self.optimizer_state}
+        return state if self.noise is None else {**state, "noise": self.noise}
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Head logits of every replica: (K, N, units)."""

@@ -68,7 +68,7 @@ def run_range_test(
     ]
     parts = placement.run(range_test_group, calls)
     merged = parts[0] if len(parts) == 1 else _merge(parts, time.perf_counter() - started)
-    config = {"model": model.model_dump(), "range_test": settings.model_dump()}
+    config = {"model": model.model_dump(mode="json"), "range_test": settings.model_dump()}
     return RangeTestResult(merged.table, {**merged.summary, "config": config})
 
 

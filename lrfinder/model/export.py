@@ -22,10 +22,13 @@ def to_keras(
     inputs = keras.Input((spec.n_features,), name="features")
     outputs = []
     for k, weights in enumerate(replicas):
-        h = inputs
-        for i, (units, activation) in enumerate(zip(spec.sizes[1:], spec.activations, strict=True)):
-            dense = keras.layers.Dense(units, activation=activation, name=f"replica{k}_dense{i}")
-            h = dense(h)
+        prefix = "" if spec.pieces and len(replicas) == 1 else f"replica{k}_"
+        h, dense_layers = inputs, []
+        for layer in _layers(spec, prefix):
+            h = layer(h)
+            if isinstance(layer, keras.layers.Dense):
+                dense_layers.append(layer)
+        for i, dense in enumerate(dense_layers):
             dense.set_weights([weights[2 * i], weights[2 * i + 1]])
         outputs.append(h)
     output = outputs[0] if len(outputs) == 1 else keras.layers.Average(name="mean")(outputs)
@@ -35,6 +38,38 @@ def to_keras(
         )
         output = units(output)
     return keras.Model(inputs, output, name="mlp" if len(outputs) == 1 else "mlp_seed_ensemble")
+
+
+def _layers(spec: ModelSpec, prefix: str) -> list:
+    """The Keras layers of one replica, in order: a user's own chain (its kinds and names,
+    `prefix`ed in an ensemble) when the spec came from one, else Dense layers (and Dropout after
+    those that drop) named `{prefix}dense{i}`."""
+    if spec.pieces:
+        made, dense = [], 0
+        for piece in spec.pieces:
+            name = prefix + piece.name
+            if piece.kind == "dense":
+                units, activation = piece.value
+                factor = spec.kernel_l2(dense)
+                regulariser = keras.regularizers.L2(factor) if factor else None
+                dense += 1
+                made.append(
+                    keras.layers.Dense(
+                        units, activation=activation, kernel_regularizer=regulariser, name=name
+                    )
+                )
+            elif piece.kind == "activation":
+                made.append(keras.layers.Activation(piece.value, name=name))
+            else:
+                made.append(keras.layers.Dropout(piece.value, name=name))
+        return made
+    made = []
+    rates = [layer.dropout for layer in spec.layers] + [0.0]
+    for i, (units, activation) in enumerate(zip(spec.sizes[1:], spec.activations, strict=True)):
+        made.append(keras.layers.Dense(units, activation=activation, name=f"{prefix}dense{i}"))
+        if rates[i]:
+            made.append(keras.layers.Dropout(rates[i], name=f"{prefix}dropout{i}"))
+    return made
 
 
 def save(model: keras.Model, path: Path) -> None:

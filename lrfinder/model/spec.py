@@ -47,14 +47,18 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 @dataclass(frozen=True)
 class Layer:
-    """A Dense hidden layer (Glorot-uniform kernel, zero bias) and its activation."""
+    """A Dense hidden layer (Glorot-uniform kernel, zero bias), its activation, and the share of
+    its units dropped in training (`dropout`, a Dropout layer after it; 0 for none)."""
 
     width: int
     activation: str = "relu"
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if self.width < 1:
             raise ValueError(f"a layer needs at least one unit, got width {self.width}.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
         if self.activation not in ACTIVATIONS:
             raise ValueError(
                 f"activation {self.activation!r} is unknown: use one of {sorted(ACTIVATIONS)}."
@@ -63,13 +67,16 @@ class Layer:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """An MLP: `n_features` inputs, the hidden `layers`, then a Dense output `head`; `l2` puts
-    Keras's L2 kernel penalty (`l2 * sum(kernel**2)`, added to the loss) on every Dense kernel."""
+    """An MLP: `n_features` inputs, the hidden `layers`, then a Dense output `head`; `l2` holds
+    Keras's L2 kernel factor of each Dense layer, the head's last (`factor * sum(kernel**2)`,
+    added to the loss); empty for none."""
 
     n_features: int
     layers: tuple[Layer, ...]
     head: Head = BINARY
-    l2: float = 0.0
+    l2: tuple[float, ...] = ()
+    # A user's Keras model's layers (lrfinder.model.keras_file.Piece), kept for the export.
+    pieces: tuple = ()
 
     @classmethod
     def mlp(
@@ -79,16 +86,28 @@ class ModelSpec:
         activation: str = "relu",
         head: Head = BINARY,
         l2: float = 0.0,
+        dropout: float = 0.0,
     ) -> ModelSpec:
-        return cls(n_features, tuple(Layer(w, activation) for w in widths), head, l2)
+        layers = tuple(Layer(w, activation, dropout) for w in widths)
+        return cls(n_features, layers, head, (l2,) * (len(widths) + 1) if l2 else ())
+
+    @property
+    def has_dropout(self) -> bool:
+        return any(layer.dropout for layer in self.layers)
 
     def penalty(self, stacked: list[Any], ops: Any = np) -> Any:
         """Each replica's L2 penalty from stacked weights [W1 (K, F, H1), b1, ...]: (K,), in
         `ops` (NumPy, or `keras.ops` inside the engine); 0 without L2."""
-        if not self.l2:
-            return 0.0
-        kernels = stacked[0::2]
-        return self.l2 * sum(ops.sum(ops.square(w), axis=(1, 2)) for w in kernels)
+        terms = [
+            factor * ops.sum(ops.square(kernel), axis=(1, 2))
+            for factor, kernel in zip(self.l2, stacked[0::2], strict=True)
+            if factor
+        ]
+        return sum(terms) if terms else 0.0
+
+    def kernel_l2(self, index: int) -> float:
+        """The L2 factor of Dense layer `index` (the head is the last), 0 for none."""
+        return self.l2[index] if self.l2 else 0.0
 
     @property
     def sizes(self) -> list[int]:

@@ -31,7 +31,7 @@ def _scores(model: StackedMLP, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray
     """Validation loss (with the L2 penalty, as Keras reports it) and accuracy per slot."""
     logits = model.logits(x)
     loss = model.spec.head.loss(logits, y)
-    if model.spec.l2:
+    if any(model.spec.l2):
         loss = loss + model.spec.penalty(model.weights())
     return loss, model.spec.head.accuracy(logits, y)
 

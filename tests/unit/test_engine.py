@@ -65,9 +65,13 @@ def keras_twin(engine: StackedMLP, lr: float) -> keras.Model:
             keras.layers.Dense(
                 units,
                 activation=activation,
-                kernel_regularizer=keras.regularizers.L2(spec.l2) if spec.l2 else None,
+                kernel_regularizer=keras.regularizers.L2(spec.kernel_l2(i))
+                if spec.kernel_l2(i)
+                else None,
             )
-            for units, activation in zip(spec.sizes[1:], spec.activations, strict=True)
+            for i, (units, activation) in enumerate(
+                zip(spec.sizes[1:], spec.activations, strict=True)
+            )
         ]
     )
     model.set_weights(engine.replica_weights(0))
@@ -299,3 +303,93 @@ def test_l2_with_a_smooth_activation_follows_keras_fit_and_reports_the_penalised
     assert np.dot(losses[5:], share) == pytest.approx(history[1], rel=1e-5), "penalty included"
     penalty = engine.spec.penalty(engine.weights())[0]
     assert penalty > 0.01 * losses[-1]
+
+
+class ReplayDropout(keras.layers.Layer):
+    """Keras's inverted dropout (kept units scaled by 1 / (1 - rate)) with masks set from
+    outside: the engine's masks, replayed through `keras.Model.fit`."""
+
+    def __init__(self, rate: float, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+
+    def build(self, input_shape):
+        self.kept = self.add_weight(
+            shape=(32, input_shape[-1]), initializer="ones", trainable=False, name="kept"
+        )
+
+    def call(self, x, training=False):
+        if not training:
+            return x
+        kept = self.kept[: keras.ops.shape(x)[0]] > 0.5
+        return keras.ops.where(kept, x / (1.0 - self.rate), 0.0)
+
+
+def test_dropout_with_l2_follows_keras_fit_with_the_engines_masks_and_is_off_in_prediction(data):
+    from lrfinder.model import dropout
+
+    x, y = data
+    lr, rate, seed, l2 = 3e-3, 0.3, 11, 1e-3
+    engine = stacked([seed], activation="elu", dropout=rate, l2=l2)
+    spec = engine.spec
+    dense = [
+        keras.layers.Dense(
+            layer.width, activation="elu", kernel_regularizer=keras.regularizers.L2(l2)
+        )
+        for layer in spec.layers
+    ]
+    replay = [ReplayDropout(rate) for _ in spec.layers]
+    head = keras.layers.Dense(
+        spec.head.units,
+        activation=spec.head.activation,
+        kernel_regularizer=keras.regularizers.L2(l2),
+    )
+    model = keras.Sequential(
+        [
+            keras.Input((spec.n_features,)),
+            *[m for pair in zip(dense, replay, strict=True) for m in pair],
+            head,
+        ]
+    )
+    start = engine.replica_weights(0)
+    for i, layer in enumerate([*dense, head]):
+        layer.set_weights(start[2 * i : 2 * i + 2])
+    model.compile(optimizer=keras_optimizer(engine, lr), loss=spec.head.keras_loss)
+    for step in range(10):  # two epochs of 150 rows: the fifth batch of each has 22 rows
+        rows = batch_order(len(x), 32, seed, 1, start=step)[0]
+        for index, layer in enumerate(replay):
+            kept = dropout.keep(
+                np,
+                np.array([seed], "int32"),
+                np.array([step], "int32"),
+                index,
+                32,
+                layer.kept.shape[1],
+                rate,
+            )
+            layer.kept.assign(kept[0].astype("float32"))
+        model.fit(x[rows], y[rows], batch_size=32, shuffle=False, verbose=0)
+        engine.train(x, y, np.array([lr]))
+        theirs = [w for layer in [*dense, head] for w in layer.get_weights()]
+        for ours, keras_w in zip(engine.replica_weights(0), theirs, strict=True):
+            np.testing.assert_allclose(ours, keras_w, atol=2e-6, err_msg=f"step {step}")
+    np.testing.assert_allclose(engine.predict(x)[0], model.predict(x, verbose=0)[:, 0], atol=1e-6)
+    np.testing.assert_allclose(predict(spec, engine.weights(), x), engine.predict(x), atol=1e-6)
+
+
+def test_dropout_replicas_draw_their_own_masks_from_their_seeds(data):
+    x, y = data
+    rates = np.geomspace(1e-3, 1e-1, 12)
+    group = stacked([3, 4, 5], dropout=0.4)
+    group.train(x, y, np.stack([rates, rates, rates], axis=1))
+    solo = stacked([4], dropout=0.4)
+    solo.train(x, y, rates)
+    for ours, theirs in zip(group.replica_weights(1), solo.replica_weights(0), strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    plain = stacked([4])
+    plain.train(x, y, rates)
+    assert not np.allclose(plain.replica_weights(0)[0], solo.replica_weights(0)[0], atol=1e-4)
+    group.load(2, 4)
+    group.train(x, y, np.stack([rates, rates, rates], axis=1))
+    for ours, theirs in zip(group.replica_weights(2), solo.replica_weights(0), strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
