@@ -7,6 +7,7 @@ Every field name is unique across the groups and is also its flat command-line f
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -89,6 +90,7 @@ class ModelSettings(Group):
     )
     activation: Activation = Field("relu", description="Activation of the hidden layers.")
     optimizer: OptimizerName = Field("adam", description="Optimizer of every replica.")
+    nesterov: bool = Field(False, description="Nesterov momentum for --optimizer sgd.")
     batch_size: int = Field(32, ge=1, description="Rows per training batch (tutorial: 32).")
     n_seeds: int = Field(
         8, ge=1, description="Replicas trained at once, each with its own seed (init, batches)."
@@ -126,7 +128,10 @@ class ModelSettings(Group):
         else:
             widths = tuple(self.hidden_layers)
             spec = ModelSpec.mlp(n_features, widths, self.activation, head, self.l2, self.dropout)
-        return Recipe(spec, OPTIMIZERS[self.optimizer], self.batch_size)
+        optimizer = OPTIMIZERS[self.optimizer]
+        if self.nesterov:
+            optimizer = replace(optimizer, nesterov=True)
+        return Recipe(spec, optimizer, self.batch_size)
 
 
 class RangeTestSettings(Group):
@@ -455,6 +460,11 @@ def _check_rules(settings: RunSettings) -> None:
             "(for example 0.2) or pass --confirm false."
         )
     problems += _model_file_problems(settings.model)
+    if settings.model.nesterov and settings.model.optimizer != "sgd":
+        problems.append(
+            f"--nesterov applies to --optimizer sgd, not {settings.model.optimizer}. Fix: drop "
+            "--nesterov or use --optimizer sgd."
+        )
     execution = settings.execution
     if execution.task_runner == "threads" and execution.cluster_address:
         problems.append(

@@ -276,7 +276,9 @@ class StackedMLP:
             self.optimizer_state = recipe.optimizer.init(self.params)
             self.noise = (
                 {
-                    "seed": ops.convert_to_tensor(np.array(self.seeds, "int32")),
+                    "seed": ops.convert_to_tensor(
+                        np.array([dropout.as_seed(seed) for seed in self.seeds], "int32")
+                    ),
                     "step": ops.zeros(len(self.seeds), "int32"),
                 }
                 if self.spec.has_dropout
@@ -299,7 +301,9 @@ class StackedMLP:
             self.optimizer_state = self.recipe.optimizer.reset(self.optimizer_state, slot)
             if self.noise is not None:
                 self.noise = {
-                    "seed": ops.scatter_update(self.noise["seed"], [[slot]], [seed]),
+                    "seed": ops.scatter_update(
+                        self.noise["seed"], [[slot]], [dropout.as_seed(seed)]
+                    ),
                     "step": ops.scatter_update(self.noise["step"], [[slot]], [0]),
                 }
         self.seeds[slot] = seed

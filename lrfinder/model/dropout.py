@@ -24,7 +24,7 @@ def uniform(xp: Any, seed: Any, step: Any, layer: int, rows: int, units: int) ->
     a, b, c, d, e = COORDINATES
     h = seed * a
     h = xp.bitwise_xor(h, step * b)
-    h = xp.bitwise_xor(h, xp.bitwise_xor(row * c + layer * e, unit * d))
+    h = xp.bitwise_xor(h, xp.bitwise_xor(row * c + _int32(layer * e), unit * d))
     for multiplier in MIX:
         h = xp.bitwise_xor(h, xp.right_shift(h, 15))
         h = h * multiplier
@@ -32,6 +32,16 @@ def uniform(xp: Any, seed: Any, step: Any, layer: int, rows: int, units: int) ->
     low = xp.bitwise_and(h, 0xFFFFFF)
     as_float = xp.cast(low, "float32") if hasattr(xp, "cast") else low.astype("float32")
     return as_float / 16777216.0
+
+
+def _int32(value: int) -> int:
+    """A Python integer wrapped into int32's range, as the array arithmetic wraps."""
+    return (value + 2**31) % 2**32 - 2**31
+
+
+def as_seed(seed: int) -> int:
+    """A replica seed as the int32 the masks are drawn from (seeds of any size)."""
+    return _int32(seed)
 
 
 def keep(xp: Any, seed: Any, step: Any, layer: int, rows: int, units: int, rate: float) -> Any:

@@ -20,6 +20,10 @@ SUPPORTED = (
 )
 
 
+# Names the exported model gives its own layers.
+RESERVED = ("features", "mean", "to_target_units")
+
+
 @dataclass(frozen=True)
 class Piece:
     """One layer of the user's chain: `dense` (units, activation), `activation` (name) or
@@ -48,18 +52,27 @@ def read_structure(path: Path) -> KerasStructure:
 
     try:
         model = load(path)
+        inputs, outputs = model.inputs, model.outputs
     except Exception as exc:
         raise SettingsError(
             f"--model {path}: cannot load it as a Keras model in safe mode ({exc}). Fix: save "
             "it with model.save('name.keras') from Keras 3, without custom objects."
         ) from None
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise SettingsError(f"--model {path}: needs one input and one output (a chain of layers).")
+    if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0].shape) != 2:
+        raise SettingsError(
+            f"--model {path}: needs one input of shape (features,) and one output (a chain of "
+            "layers)."
+        )
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     pieces, l2 = [], []
     previous = None
     for position, layer in enumerate(layers, start=1):
         where = f"--model {path}: layer {position} {layer.name!r} ({type(layer).__name__})"
+        if layer.name in RESERVED:
+            raise SettingsError(
+                f"{where}: the name {layer.name!r} is taken by the saved final model. Fix: "
+                "rename the layer."
+            )
         chained = isinstance(model, keras.Sequential) or previous is None
         if not chained and layer.input is not previous.output:
             raise SettingsError(
@@ -112,11 +125,17 @@ def spec_from_structure(
                 f"--model {path}: layer {piece.name!r} comes before any Dense layer."
             )
         elif piece.kind == "activation":
-            if groups[-1]["activation"] != "linear":
+            if groups[-1]["activation"] != "linear" or groups[-1]["dropout"]:
                 raise SettingsError(
-                    f"--model {path}: Activation {piece.name!r} follows a Dense layer that has its own activation."
+                    f"--model {path}: Activation {piece.name!r} must directly follow a Dense "
+                    "layer without an activation of its own (and come before its Dropout)."
                 )
             groups[-1]["activation"] = piece.value
+        elif groups[-1]["dropout"]:
+            raise SettingsError(
+                f"--model {path}: Dropout {piece.name!r} follows another Dropout; use one "
+                "Dropout per Dense layer."
+            )
         else:
             groups[-1]["dropout"] = piece.value
     if len(groups) < 2:

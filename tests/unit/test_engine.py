@@ -393,3 +393,28 @@ def test_dropout_replicas_draw_their_own_masks_from_their_seeds(data):
     group.train(x, y, np.stack([rates, rates, rates], axis=1))
     for ours, theirs in zip(group.replica_weights(2), solo.replica_weights(0), strict=True):
         np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+def test_sgd_with_nesterov_momentum_follows_keras_fit(data):
+    x, y = data
+    lr = 1e-2
+    engine = stacked([11], optimizer="sgd", nesterov=True)
+    assert engine.recipe.optimizer.nesterov
+    model = keras_twin(engine, lr)
+    rows = np.concatenate(batch_order(len(x), 32, 11, 5))
+    model.fit(x[rows], y[rows], batch_size=32, shuffle=False, verbose=0)
+    engine.train(x, y, np.full(5, lr))
+    for ours, theirs in zip(engine.replica_weights(0), model.get_weights(), strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=2e-6)
+
+
+def test_dropout_on_many_layers_keeps_replicas_apart_and_runs_on_every_backend(data):
+    x, y = data
+    deep = {"dropout": 0.2}
+    group = StackedMLP(recipe(5, (8, 8, 8, 8, 8), 32, **deep), [3, 2**31 + 5])
+    trace = group.train(x, y, np.full(6, 1e-2))
+    assert np.isfinite(trace.loss).all()
+    solo = StackedMLP(recipe(5, (8, 8, 8, 8, 8), 32, **deep), [2**31 + 5])
+    solo.train(x, y, np.full(6, 1e-2))
+    for ours, theirs in zip(group.replica_weights(1), solo.replica_weights(0), strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)

@@ -111,3 +111,36 @@ def test_settings_check_the_file_before_any_work(tmp_path):
     with pytest.raises(SettingsError, match="no such file"):
         parse_settings({"model": {"model_file": str(tmp_path / "none.keras")}}).resolved()
     assert parse_settings({"model": {"model_file": str(path)}}).resolved().model.model_file == path
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        (
+            [
+                keras.layers.Dense(8),
+                keras.layers.Dropout(0.5),
+                keras.layers.Dropout(0.5, name="again"),
+                keras.layers.Dense(1, activation="sigmoid"),
+            ],
+            r"Dropout 'again' follows another Dropout",
+        ),
+        (
+            [
+                keras.layers.Dense(8),
+                keras.layers.Dropout(0.5),
+                keras.layers.Activation("tanh", name="late"),
+                keras.layers.Dense(1, activation="sigmoid"),
+            ],
+            r"Activation 'late' must directly follow a Dense layer",
+        ),
+        (
+            [keras.layers.Dense(8, name="features"), keras.layers.Dense(1, activation="sigmoid")],
+            r"the name 'features' is taken by the saved final model",
+        ),
+    ],
+)
+def test_a_chain_the_engine_would_train_differently_is_refused(tmp_path, layers, message):
+    path = user_model(tmp_path / "odd.keras", *layers)
+    with pytest.raises(SettingsError, match=message):
+        spec_from_structure(read_structure(path), 4, BINARY, path)
