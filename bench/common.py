@@ -53,9 +53,9 @@ def tutorial_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-def tutorial_model():
+def tutorial_model(optimizer=None):
     """The tutorial's MLP, compiled as it compiles it (on the backend Keras runs on; under
-    TensorFlow, `keras` is `tf.keras`)."""
+    TensorFlow, `keras` is `tf.keras`), with Adam or the Keras `optimizer` given."""
     from lrfinder.engine.backend import keras
 
     model = keras.Sequential(
@@ -68,7 +68,7 @@ def tutorial_model():
     )
     model.compile(
         loss=keras.losses.binary_crossentropy,
-        optimizer=keras.optimizers.Adam(),
+        optimizer=optimizer or keras.optimizers.Adam(),
         metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
     )
     return model
@@ -96,3 +96,25 @@ class Timer:
 
     def __exit__(self, *_: object) -> None:
         self.seconds = time.perf_counter() - self.start
+
+
+# Fixed rates a selection is compared with: 9 log-spaced from 1e-4 to 1.
+GRID = np.geomspace(1e-4, 1.0, 9)
+
+
+def grid_medians(data, recipe, chosen_lr: float, seeds: list[int]) -> pd.Series:
+    """Median best validation loss per rate, for the GRID and `chosen_lr`, each trained from
+    `seeds` with the final training's early stopping; `data` is (x, y, x_val, y_val)."""
+    from lrfinder.params import TrainingSettings
+    from lrfinder.training.fit import train_candidates
+
+    training = TrainingSettings()
+    rates = np.append(GRID, chosen_lr)
+    table = train_candidates(*data, rates, seeds, recipe, training.max_epochs, training.patience)
+    return table.groupby("lr")["val_loss"].median()
+
+
+def grid_best(medians: pd.Series, chosen_lr: float) -> tuple[float, float]:
+    """The best GRID rate and its median loss (the chosen rate counts only if on the grid)."""
+    grid = medians.drop(chosen_lr) if chosen_lr not in GRID else medians
+    return float(grid.idxmin()), float(grid.min())

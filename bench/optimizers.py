@@ -11,13 +11,11 @@ Usage: python -m bench.optimizers [--optimizers adam adamw sgd rmsprop] [--grid-
 from __future__ import annotations
 
 import argparse
-import math
 
-import numpy as np
+from bench.common import Timer, grid_best, grid_medians, wine_csv
+from bench.throughput import engine_throughput, keras_fit_steps_per_second
 
-from bench.common import Timer, wine_csv
-
-GRID = np.geomspace(1e-4, 1.0, 9)
+STEPS = 320  # timed steps per K, after a warm-up call
 
 
 def wine_split():
@@ -36,13 +34,7 @@ def wine_split():
 def selection_against_grid(split, optimizer: str, grid_seeds: list[int]) -> dict:
     from lrfinder.lr.range_test import run_range_test
     from lrfinder.lr.selection import select_rate
-    from lrfinder.params import (
-        ModelSettings,
-        RangeTestSettings,
-        SelectionSettings,
-        TrainingSettings,
-    )
-    from lrfinder.training.fit import train_candidates
+    from lrfinder.params import ModelSettings, RangeTestSettings, SelectionSettings
 
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val")
@@ -50,65 +42,32 @@ def selection_against_grid(split, optimizer: str, grid_seeds: list[int]) -> dict
     with Timer() as timer:
         curves = run_range_test(x, y, model, RangeTestSettings())
         selection = select_rate(curves.table, x, y, x_val, y_val, model, SelectionSettings())
-    training = TrainingSettings()
     grid_model = ModelSettings(optimizer=optimizer, seed=grid_seeds[0], n_seeds=len(grid_seeds))
     recipe = grid_model.recipe(x.shape[1])
-    rates = np.append(GRID, selection.chosen_lr)
-    table = train_candidates(
-        x, y, x_val, y_val, rates, grid_seeds, recipe, training.max_epochs, training.patience
-    )
-    medians = table.groupby("lr")["val_loss"].median()
-    grid = medians.drop(selection.chosen_lr) if selection.chosen_lr not in GRID else medians
+    medians = grid_medians((x, y, x_val, y_val), recipe, selection.chosen_lr, grid_seeds)
+    best_lr, best = grid_best(medians, selection.chosen_lr)
     return {
         "suggestions": {name: agg.lr for name, agg in selection.aggregates.items()},
         "chosen": selection.chosen_lr,
         "selection_seconds": timer.seconds,
         "chosen_median": float(medians[selection.chosen_lr]),
-        "grid": grid,
-        "best_lr": float(grid.idxmin()),
-        "best": float(grid.min()),
+        "grid": medians,
+        "best_lr": best_lr,
+        "best": best,
         "baseline_lr": recipe.optimizer.default_lr,
     }
 
 
-def throughput(
-    split, optimizer: str, ks: list[int], dropout: float = 0.0, steps: int = 320
-) -> dict[int, float]:
-    from lrfinder.engine.stacked import StackedMLP
-    from lrfinder.params import ModelSettings
-
-    x, y = split.arrays("train")
-    recipe = ModelSettings(optimizer=optimizer, dropout=dropout).recipe(x.shape[1])
-    rates = {}
-    for k in ks:
-        engine = StackedMLP(recipe, list(range(k)))
-        engine.train(x, y, np.full(64, 1e-3))
-        with Timer() as timer:
-            engine.train(x, y, np.full(steps, 1e-3))
-        rates[k] = steps * k / timer.seconds
-    return rates
-
-
-def keras_fit_steps_per_second(split, optimizer: str) -> float:
-    """Steady-state steps/s of model.fit on the same MLP with this optimizer (warm-up epoch first)."""
+def keras_optimizer(name: str):
+    """Keras's optimizer of our name, as our engine sets it (SGD with momentum 0.9)."""
     from lrfinder.engine.backend import keras
 
-    x, y = split.arrays("train")
-    model = keras.Sequential(
-        [keras.Input((x.shape[1],))]
-        + [keras.layers.Dense(w, activation="relu") for w in (128, 256, 256)]
-        + [keras.layers.Dense(1, activation="sigmoid")]
-    )
-    keras_names = {"adam": "adam", "adamw": "adamw", "rmsprop": "rmsprop"}
-    chosen = keras_names.get(optimizer) or keras.optimizers.SGD(momentum=0.9)
-    model.compile(optimizer=chosen, loss="binary_crossentropy")
-    model.fit(x, y, epochs=1, verbose=0)
-    with Timer() as timer:
-        model.fit(x, y, epochs=2, verbose=0)
-    return 2 * math.ceil(len(x) / 32) / timer.seconds
+    return keras.optimizers.SGD(momentum=0.9) if name == "sgd" else keras.optimizers.get(name)
 
 
 def main() -> None:
+    from lrfinder.params import ModelSettings
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--optimizers", nargs="+", default=["adam", "adamw", "sgd", "rmsprop"])
     parser.add_argument("--grid-seeds", type=int, default=3)
@@ -139,13 +98,16 @@ def main() -> None:
         ratio = results["sgd"]["chosen"] / results["adam"]["chosen"]
         print(f"\nSGD's chosen rate / Adam's: {ratio:.1f}x")
     print("\n| optimizer | Keras fit, steps/s | engine K=8 | engine K=32 |\n|---|---|---|---|")
+    x, y = split.arrays("train")
     for name in [n for n in ("adam", "sgd") if n in args.optimizers]:
-        fit = keras_fit_steps_per_second(split, name)
-        rates = throughput(split, name, [8, 32])
+        fit = keras_fit_steps_per_second(x, y, keras_optimizer(name))
+        rates = engine_throughput([8, 32], STEPS, x, y, ModelSettings(optimizer=name))
         cells = " | ".join(f"{rates[k]:,.0f} ({rates[k] / fit:.1f}x)" for k in (8, 32))
         print(f"| {name} | {fit:.0f} | {cells} |")
         if name == "adam":
-            dropped = throughput(split, name, [8, 32], dropout=0.2)
+            dropped = engine_throughput(
+                [8, 32], STEPS, x, y, ModelSettings(optimizer=name, dropout=0.2)
+            )
             cells = " | ".join(
                 f"{dropped[k]:,.0f} ({rates[k] / dropped[k]:.2f}x slower than without)"
                 for k in (8, 32)

@@ -17,13 +17,11 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from bench.common import Timer, wine_csv
+from bench.common import Timer, grid_best, grid_medians, wine_csv
 from bench.flow import start_prefect
 
-GRID = np.geomspace(1e-4, 1.0, 9)
 SHOWN = {
     "binary": ("accuracy", "f1"),
     "multiclass": ("accuracy", "macro_f1"),
@@ -74,11 +72,10 @@ def peers(run_dir: Path, task: str) -> dict[str, dict]:
     }
 
 
-def grid_check(run_dir: Path, task: str, chosen_lr: float, seeds: list[int]) -> pd.DataFrame:
-    """Median best validation loss per rate (the grid and the chosen rate), same seeds each."""
+def grid_check(run_dir: Path, task: str, chosen_lr: float, seeds: list[int]) -> pd.Series:
+    """Median best validation loss per rate (the grid and the chosen rate) on the run's split."""
     from lrfinder.data.splitting import SplitData
-    from lrfinder.params import ModelSettings, TrainingSettings
-    from lrfinder.training.fit import train_candidates
+    from lrfinder.params import ModelSettings
 
     frames = {
         name: pd.read_parquet(run_dir / f"{name}.parquet") for name in ("train", "val", "test")
@@ -96,16 +93,10 @@ def grid_check(run_dir: Path, task: str, chosen_lr: float, seeds: list[int]) -> 
         task=task,
         classes=classes if task != "regression" else (),
     )
-    x, y = split.arrays("train")
-    x_val, y_val = split.arrays("val")
+    data = (*split.arrays("train"), *split.arrays("val"))
     model = ModelSettings(seed=seeds[0], n_seeds=len(seeds))
-    training = TrainingSettings()
-    recipe = model.recipe(x.shape[1], split.head(model.regression_loss))
-    rates = np.append(GRID, chosen_lr)
-    table = train_candidates(
-        x, y, x_val, y_val, rates, seeds, recipe, training.max_epochs, training.patience
-    )
-    return table.groupby("lr")["val_loss"].median()
+    recipe = model.recipe(data[0].shape[1], split.head(model.regression_loss))
+    return grid_medians(data, recipe, chosen_lr, seeds)
 
 
 def main() -> None:
@@ -137,8 +128,7 @@ def main() -> None:
         others = "; ".join(f"{name}: {show(m, task)}" for name, m in peers(run_dir, task).items())
         with Timer() as grid_time:
             medians = grid_check(run_dir, task, chosen_lr, list(range(100, 100 + args.grid_seeds)))
-        grid_only = medians.drop(chosen_lr) if chosen_lr not in GRID else medians
-        best_lr, best = grid_only.idxmin(), grid_only.min()
+        best_lr, best = grid_best(medians, chosen_lr)
         gap = medians[chosen_lr] / best - 1
         grid = ", ".join(f"{lr:.3g}: {v:.4f}" for lr, v in medians.items())
         print(

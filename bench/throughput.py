@@ -21,15 +21,16 @@ from bench.common import BACKENDS, Timer, in_each_backend, tutorial_data
 FIT_EPOCHS = 3
 
 
-def engine_throughput(ks: list[int], steps: int, x, y) -> dict[int, float]:
-    """Steady-state model-steps/s of the stacked engine (compile excluded: a warm-up call
-    first). Stops at the first K that does not fit in the device's memory."""
+def engine_throughput(ks: list[int], steps: int, x, y, model=None) -> dict[int, float]:
+    """Steady-state model-steps/s of the stacked engine on the `model` settings (default: the
+    tutorial's MLP with Adam; compile excluded: a warm-up call first). Stops at the first K
+    that does not fit in the device's memory."""
     import numpy as np
 
     from lrfinder.engine.stacked import StackedMLP
     from lrfinder.params import ModelSettings
 
-    recipe = ModelSettings().recipe(x.shape[1])
+    recipe = (model or ModelSettings()).recipe(x.shape[1])
     rates = {}
     for k in ks:
         try:
@@ -48,11 +49,12 @@ def engine_throughput(ks: list[int], steps: int, x, y) -> dict[int, float]:
     return rates
 
 
-def keras_fit_steps_per_second(x, y) -> float:
-    """Steady-state steps/s of model.fit on the tutorial's model (after a warm-up epoch)."""
+def keras_fit_steps_per_second(x, y, optimizer=None) -> float:
+    """Steady-state steps/s of model.fit on the tutorial's model (with Adam or the Keras
+    `optimizer` given; after a warm-up epoch)."""
     from bench.common import tutorial_model
 
-    model = tutorial_model()
+    model = tutorial_model(optimizer)
     model.fit(x, y, epochs=1, verbose=0)
     with Timer() as timer:
         model.fit(x, y, epochs=FIT_EPOCHS, verbose=0)

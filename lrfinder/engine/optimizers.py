@@ -62,11 +62,10 @@ class Adam(_SlotState):
     def init(self, params: list[Any]) -> State:
         from lrfinder.engine.backend import keras
 
-        ops = keras.ops
         return {
-            "m": [ops.zeros_like(p) for p in params],
-            "v": [ops.zeros_like(p) for p in params],
-            "iterations": ops.zeros(params[0].shape[0]),
+            "m": _zeros(params),
+            "v": _zeros(params),
+            "iterations": keras.ops.zeros(params[0].shape[0]),
         }
 
     def update(
@@ -81,14 +80,13 @@ class Adam(_SlotState):
         new: State = {"m": [], "v": [], "iterations": ops.where(active, t, iterations)}
         new_params = []
         for p, m, v, g in zip(params, state["m"], state["v"], grads, strict=True):
-            live = _per_replica(active, len(p.shape))
             new_m = m + (g - m) * (1.0 - self.beta_1)
             new_v = v + (ops.square(g) - v) * (1.0 - self.beta_2)
             step = _per_replica(alpha, len(p.shape))
             new_p = p - step * new_m / (ops.sqrt(new_v) + self.epsilon)
-            new["m"].append(ops.where(live, new_m, m))
-            new["v"].append(ops.where(live, new_v, v))
-            new_params.append(ops.where(live, new_p, p))
+            new["m"].append(_kept(new_m, m, active))
+            new["v"].append(_kept(new_v, v, active))
+            new_params.append(_kept(new_p, p, active))
         return new_params, new
 
 
@@ -121,9 +119,7 @@ class SGD(_SlotState):
     default_lr: float = 1e-2
 
     def init(self, params: list[Any]) -> State:
-        from lrfinder.engine.backend import keras
-
-        return {"m": [keras.ops.zeros_like(p) for p in params]}
+        return {"m": _zeros(params)}
 
     def update(
         self, state: State, params: list[Any], grads: list[Any], lr: Any, active: Any
@@ -150,9 +146,7 @@ class RMSprop(_SlotState):
     default_lr: float = 1e-3
 
     def init(self, params: list[Any]) -> State:
-        from lrfinder.engine.backend import keras
-
-        return {"v": [keras.ops.zeros_like(p) for p in params]}
+        return {"v": _zeros(params)}
 
     def update(
         self, state: State, params: list[Any], grads: list[Any], lr: Any, active: Any
@@ -169,6 +163,13 @@ class RMSprop(_SlotState):
             new["v"].append(_kept(new_v, v, active))
             new_params.append(_kept(p - increment, p, active))
         return new_params, new
+
+
+def _zeros(params: list[Any]) -> list[Any]:
+    """One zero tensor per weight tensor: a fresh optimizer slot for every replica."""
+    from lrfinder.engine.backend import keras
+
+    return [keras.ops.zeros_like(p) for p in params]
 
 
 def _kept(new: Any, old: Any, active: Any) -> Any:

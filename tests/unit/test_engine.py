@@ -88,6 +88,22 @@ class WeightRecorder(keras.callbacks.Callback):
         self.weights.append([w.copy() for w in self.model.get_weights()])
 
 
+def fit_in_engine_order(model, x, y, seed: int, epochs: int = 2) -> tuple[list, list[float]]:
+    """`model.fit` one epoch at a time on the batches the engine's replica `seed` draws
+    (150 rows: four batches of 32 and one of 22 per epoch); returns the weights after every
+    step and each epoch's History loss."""
+    per_epoch = 5
+    recorder = WeightRecorder()
+    losses = []
+    for epoch in range(epochs):
+        rows = np.concatenate(batch_order(len(x), 32, seed, per_epoch, start=epoch * per_epoch))
+        fitted = model.fit(
+            x[rows], y[rows], batch_size=32, shuffle=False, verbose=0, callbacks=[recorder]
+        )
+        losses += fitted.history["loss"]
+    return recorder.weights, losses
+
+
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
 def test_k1_follows_keras_fit_step_by_step(data, optimizer):
     x, y = data
@@ -95,23 +111,11 @@ def test_k1_follows_keras_fit_step_by_step(data, optimizer):
     engine = stacked([11], optimizer=optimizer)
     model = keras_twin(engine, lr)
     per_epoch = 5  # 150 rows: four batches of 32 and one of 22
-    recorder = WeightRecorder()
-    for epoch in range(epochs):
-        batches = batch_order(len(x), 32, 11, per_epoch, start=epoch * per_epoch)
-        rows = np.concatenate(batches)
-        model.fit(
-            x[rows],
-            y[rows],
-            batch_size=32,
-            epochs=1,
-            shuffle=False,
-            verbose=0,
-            callbacks=[recorder],
-        )
-    assert len(recorder.weights) == epochs * per_epoch
+    weights, _ = fit_in_engine_order(model, x, y, 11, epochs)
+    assert len(weights) == epochs * per_epoch
     for step in range(epochs * per_epoch):
         engine.train(x, y, np.array([lr]))
-        for ours, theirs in zip(engine.replica_weights(0), recorder.weights[step], strict=True):
+        for ours, theirs in zip(engine.replica_weights(0), weights[step], strict=True):
             np.testing.assert_allclose(ours, theirs, atol=2e-6, err_msg=f"step {step}")
     np.testing.assert_allclose(engine.predict(x)[0], model.predict(x, verbose=0)[:, 0], atol=1e-6)
 
@@ -245,13 +249,10 @@ def test_every_head_follows_keras_fit_step_by_step_and_exports_alike(data, name)
     lr = 3e-3
     engine = stacked([11], head=HEADS[name])
     model = keras_twin(engine, lr)
-    recorder = WeightRecorder()
-    for epoch in range(2):  # 150 rows: batches of 32, 32, 32, 32 and 22 per epoch
-        rows = np.concatenate(batch_order(len(x), 32, 11, 5, start=5 * epoch))
-        model.fit(x[rows], y[rows], batch_size=32, shuffle=False, verbose=0, callbacks=[recorder])
+    weights, _ = fit_in_engine_order(model, x, y, 11)
     for step in range(10):
         trace = engine.train(x, y, np.array([lr]))
-        for ours, theirs in zip(engine.replica_weights(0), recorder.weights[step], strict=True):
+        for ours, theirs in zip(engine.replica_weights(0), weights[step], strict=True):
             np.testing.assert_allclose(ours, theirs, atol=2e-6, err_msg=f"step {step}")
         assert np.isfinite(trace.loss).all()
     keras_output = model.predict(x, verbose=0)
@@ -286,18 +287,11 @@ def test_l2_with_a_smooth_activation_follows_keras_fit_and_reports_the_penalised
     engine = stacked([11], activation="gelu", l2=l2)
     model = keras_twin(engine, lr)
     model.compile(optimizer=keras_optimizer(engine, lr), loss=engine.spec.head.keras_loss)
-    recorder = WeightRecorder()
-    history = []
-    for epoch in range(2):  # 150 rows: batches of 32, 32, 32, 32 and 22 per epoch
-        rows = np.concatenate(batch_order(len(x), 32, 11, 5, start=5 * epoch))
-        fitted = model.fit(
-            x[rows], y[rows], batch_size=32, shuffle=False, verbose=0, callbacks=[recorder]
-        )
-        history += fitted.history["loss"]
+    weights, history = fit_in_engine_order(model, x, y, 11)
     losses = []
     for step in range(10):
         losses.append(engine.train(x, y, np.array([lr])).loss[0, 0])
-        for ours, theirs in zip(engine.replica_weights(0), recorder.weights[step], strict=True):
+        for ours, theirs in zip(engine.replica_weights(0), weights[step], strict=True):
             np.testing.assert_allclose(ours, theirs, atol=2e-6, err_msg=f"step {step}")
     share = np.array([32, 32, 32, 32, 22]) / 150
     assert np.dot(losses[5:], share) == pytest.approx(history[1], rel=1e-5), "penalty included"
