@@ -193,6 +193,13 @@ class SelectionSettings(Group):
     confirm_extensions: int = Field(
         2, ge=0, description="Times the candidate set may grow past an edge where the best sits."
     )
+    confirm_tolerance: float = Field(
+        0.005,
+        ge=0,
+        lt=1,
+        description="Candidates whose median is within this fraction of the best one's count as "
+        "tied, and the lowest tied rate wins: short runs favour faster rates.",
+    )
 
 
 class TrainingSettings(Group):

@@ -43,6 +43,17 @@ def best_rate(by_rate: pd.DataFrame, metric: Metric) -> float:
     return float(ordered["lr"].iloc[0])
 
 
+def lowest_tied_rate(by_rate: pd.DataFrame, metric: Metric, tolerance: float) -> float:
+    """The lowest rate whose median is within `tolerance` (a fraction) of the best median: a
+    few epochs favour faster rates, and full-length training does not reward them for it."""
+    best = by_rate.loc[by_rate["lr"] == best_rate(by_rate, metric), "median"].iloc[0]
+    if LOWER_IS_BETTER[metric]:
+        tied = by_rate["median"] <= best + tolerance * abs(best)
+    else:
+        tied = by_rate["median"] >= best - tolerance * abs(best)
+    return float(by_rate.loc[tied, "lr"].min())
+
+
 @dataclass(frozen=True)
 class Confirmation:
     table: pd.DataFrame
@@ -59,7 +70,8 @@ def confirm(
 ) -> Confirmation:
     """Train the candidates around `center` with `train_candidates(rates)` (one row per rate and
     seed); while the best median sits at an edge of the set, add two more rates beyond it (at
-    most `confirm_extensions` times, within 1e-7..10); choose the best median."""
+    most `confirm_extensions` times, within 1e-7..10); choose the lowest rate tied with the best
+    median (`lowest_tied_rate`)."""
     metric = settings.confirm_metric
     rates = candidate_rates(center, settings)
     step = rates[1] / rates[0]
@@ -78,14 +90,21 @@ def confirm(
             break
         table = pd.concat([table, train_candidates(more)], ignore_index=True)
         extensions += 1
-    row = by_rate[by_rate["lr"] == chosen].iloc[0]
     at_edge = chosen in (by_rate["lr"].min(), by_rate["lr"].max())
+    best = chosen
+    chosen = lowest_tied_rate(by_rate, metric, settings.confirm_tolerance)
+    row = by_rate[by_rate["lr"] == chosen].iloc[0]
     better = "lowest" if LOWER_IS_BETTER[metric] else "highest"
+    what = (
+        f"{better} median {metric}"
+        if chosen == best
+        else f"lowest rate within {settings.confirm_tolerance:.1%} of the best median {metric} "
+        f"(at lr {best:.3g}), median"
+    )
     reason = (
-        f"{better} median {metric} ({row['median']:.4f}, quartiles {row['q25']:.4f}-"
-        f"{row['q75']:.4f}, {int(row['seeds'])} seeds) at lr {chosen:.3g} among {len(by_rate)} "
-        f"candidates from {by_rate['lr'].min():.3g} to {by_rate['lr'].max():.3g} around "
-        f"{center:.3g}, after {extensions} extension(s)"
-        + (" and still at the edge of the set" if at_edge else "")
+        f"{what} ({row['median']:.4f}, quartiles {row['q25']:.4f}-{row['q75']:.4f}, "
+        f"{int(row['seeds'])} seeds) at lr {chosen:.3g} among {len(by_rate)} candidates from "
+        f"{by_rate['lr'].min():.3g} to {by_rate['lr'].max():.3g} around {center:.3g}, after "
+        f"{extensions} extension(s)" + (" and still at the edge of the set" if at_edge else "")
     )
     return Confirmation(table, by_rate, chosen, extensions, reason)

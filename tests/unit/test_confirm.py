@@ -75,3 +75,38 @@ def test_binary_head_loss_matches_the_definition():
     assert BINARY.loss(logits, y)[0] == pytest.approx(expected)
     np.testing.assert_allclose(BINARY.predict(logits)[0], p)
     assert BINARY.accuracy(logits, y)[0] == pytest.approx(2 / 3)
+
+
+def plateau(rates_and_medians: dict[float, float]):
+    """A fake trainer returning the given median per rate (three seeds around it)."""
+
+    def train(rates: np.ndarray) -> pd.DataFrame:
+        rows = []
+        for rate in rates:
+            value = min(rates_and_medians.items(), key=lambda kv: abs(np.log(kv[0] / rate)))[1]
+            rows += [
+                {"lr": rate, "seed": s, "val_loss": value + d, "val_accuracy": 1 - value - d}
+                for s, d in enumerate((-0.01, 0.0, 0.01))
+            ]
+        return pd.DataFrame(rows)
+
+    return train
+
+
+def test_the_lowest_rate_tied_with_the_best_wins():
+    rates = candidate_rates(1e-3, SelectionSettings())
+    medians = dict(zip(rates, [0.60, 0.52, 0.4815, 0.4820, 0.4800, 0.49, 0.55], strict=True))
+    result = confirm(1e-3, SelectionSettings(), plateau(medians))
+    assert result.chosen_lr == pytest.approx(rates[2])  # within 0.5 % of 0.48 (at rates[4])
+    assert "lowest rate within 0.5% of the best median val_loss" in result.reason
+    strict = confirm(1e-3, SelectionSettings(confirm_tolerance=0.0), plateau(medians))
+    assert strict.chosen_lr == pytest.approx(rates[4])
+    assert strict.reason.startswith("lowest median val_loss")
+
+
+def test_ties_on_accuracy_count_below_the_best():
+    rates = candidate_rates(1e-3, SelectionSettings())
+    losses = dict(zip(rates, [0.60, 0.52, 0.255, 0.2520, 0.2500, 0.26, 0.55], strict=True))
+    settings = SelectionSettings(confirm_metric="val_accuracy", confirm_tolerance=0.003)
+    result = confirm(1e-3, settings, plateau(losses))
+    assert result.chosen_lr == pytest.approx(rates[3])  # 0.748 >= 0.75 * 0.997 > 0.745
