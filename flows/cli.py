@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import types
 import typing
@@ -17,6 +18,19 @@ from lrfinder.params import RunSettings, flags, nest, parse_settings
 from lrfinder.settings import project_root
 
 NONE_WORDS = ("none", "null")
+STOPPED = (
+    "stopped by {what}: the flow run ends Crashed and its unfinished stage wrote nothing; the "
+    "same command again reuses the finished stages (Cached)"
+)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised as an exception so that the process unwinds and stops what it started
+    (the temporary Prefect server) instead of dying at once."""
+
+
+def _raise_terminated(signum: int, frame: types.FrameType | None) -> None:
+    raise Terminated
 
 
 def prefect_defaults() -> None:
@@ -98,9 +112,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     prefect_defaults()
+    from flows.local_server import api_for_this_run
     from flows.lr_finder import lr_finder
 
     flow = lr_finder if retries is None else lr_finder.with_options(retries=retries)
-    run_dir = flow(**dict(settings))
+    # Prefect turns SIGTERM into a crash of the flow run, then hands the signal to this handler.
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        with api_for_this_run():
+            run_dir = flow(**dict(settings))
+    except KeyboardInterrupt:
+        print(f"\n{STOPPED.format(what='Ctrl-C')}", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Terminated:
+        print(STOPPED.format(what="SIGTERM"), file=sys.stderr)
+        return 128 + signal.SIGTERM
     print(f"Run outputs: {run_dir}")
     return 0

@@ -77,6 +77,13 @@ class SplitSettings(Group):
         0.2, ge=0, lt=1, description="Fraction of the remaining rows for validation; 0 for none."
     )
     val_seed: int = Field(0, description="Seed of the validation split.")
+    val_check_rows: int = Field(
+        2048,
+        ge=1,
+        description="Most validation rows scored at each check of the confirmation and the final "
+        "training: a larger validation split is sampled to this many rows (stratified, seeded by "
+        "val_seed); final validation figures use the whole split.",
+    )
     split_strategy: Literal["random", "grouped"] = Field(
         "random", description="random (tutorial) or grouped (identical rows stay in one split)."
     )
@@ -92,6 +99,13 @@ class ModelSettings(Group):
     optimizer: OptimizerName = Field("adam", description="Optimizer of every replica.")
     nesterov: bool = Field(False, description="Nesterov momentum for --optimizer sgd.")
     batch_size: int = Field(32, ge=1, description="Rows per training batch (tutorial: 32).")
+    max_epoch_steps: int = Field(
+        200,
+        ge=1,
+        description="Longest epoch in steps: on data with more batches an epoch (a validation "
+        "check, the unit of patience and of epoch budgets) ends after this many steps and the "
+        "next continues through the shuffled rows, so budgets do not grow with the rows.",
+    )
     n_seeds: int = Field(
         8, ge=1, description="Replicas trained at once, each with its own seed (init, batches)."
     )
@@ -131,7 +145,7 @@ class ModelSettings(Group):
         optimizer = OPTIMIZERS[self.optimizer]
         if self.nesterov:
             optimizer = replace(optimizer, nesterov=True)
-        return Recipe(spec, optimizer, self.batch_size)
+        return Recipe(spec, optimizer, self.batch_size, self.max_epoch_steps)
 
 
 class RangeTestSettings(Group):

@@ -9,11 +9,16 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
+from prefect.futures import PrefectFuture, wait
+from prefect.states import Cancelled
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from lrfinder.engine.groups import GroupFn, GroupMap, Placement, group_name, run_locally
+from lrfinder.engine.interrupt import Interrupted, clear_stop, request_stop
 from lrfinder.params import ExecutionSettings
 from tasks.progress import StepProgress
+
+STOP_WAIT_S = 5.0  # a group stops within one compiled chunk (milliseconds to a second)
 
 
 @task(name="replica-group", cache_policy=NO_CACHE, persist_result=False)
@@ -21,8 +26,11 @@ def replica_group(
     fn: GroupFn, call: dict[str, Any], progress_key: str, label: str, bar: bool
 ) -> Any:
     """Train one group of replicas as one vectorized engine, wherever the runner placed it."""
-    with StepProgress(label, key=progress_key, bar=bar) as progress:
-        return fn(**call, on_progress=progress.update)
+    try:
+        with StepProgress(label, key=progress_key, bar=bar) as progress:
+            return fn(**call, on_progress=progress.update)
+    except Interrupted as stopped:
+        return Cancelled(message=str(stopped))
 
 
 def gpu_request(runner: Any, gpus: float) -> AbstractContextManager:
@@ -67,6 +75,20 @@ def group_map(key: str, label: str, gpus: float = 0.0) -> GroupMap:
                 )
                 for i, call in enumerate(calls, 1)
             ]
-        return [future.result() for future in futures]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            stop_groups(futures)
+            raise
 
     return run
+
+
+def stop_groups(futures: list[PrefectFuture]) -> None:
+    """On a signal (Prefect's TerminationSignal for SIGTERM, KeyboardInterrupt for SIGINT) or a
+    failed group: stop the groups still training in this process's threads, which signals do not
+    reach, and wait until they have ended so that none outlives the run. The flag stays raised
+    if one has not ended (the process is on its way out)."""
+    request_stop()
+    if not wait(futures, timeout=STOP_WAIT_S).not_done:
+        clear_stop()

@@ -1,16 +1,22 @@
-"""Progress of a long task: a line on the terminal's shared bar display and a Prefect progress
-artifact. Replica groups training in threads share one display (rich allows one at a time)."""
+"""Progress of a long task: a line on the terminal's shared bar display, a Prefect progress
+artifact and, on long work, a log line with the time left. Replica groups training in threads
+share one display (rich allows one at a time)."""
 
 from __future__ import annotations
 
 import threading
+import time
 from types import TracebackType
 
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.context import TaskRunContext
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-ARTIFACT_STEP = 5.0
+from tasks.logs import task_logger
+
+ARTIFACT_STEP = 5.0  # percent
+ARTIFACT_EVERY_S = 2.0  # or at least this often while there is news
+LOG_EVERY_S = 10.0
 
 
 class _SharedDisplay:
@@ -44,6 +50,14 @@ class _SharedDisplay:
 DISPLAY = _SharedDisplay()
 
 
+def progress_line(label: str, done: int, total: int, active: int, seconds: float) -> str:
+    """`label: done/total steps, N replicas active, about T left`; the time left assumes the
+    remaining planned steps all run (early stopping can only shorten it)."""
+    left = (total - done) * seconds / done if done else float("nan")
+    when = f"at most about {left:.0f} s left" if done else "time left not known yet"
+    return f"{label}: {done:,}/{total:,} steps, {active} replicas active, {when}"
+
+
 class StepProgress:
     """`update(done, total, active)` moves both; the artifact exists only inside a task run and
     the bar only with `bar=True` (off on cluster workers, whose terminal nobody watches)."""
@@ -55,6 +69,7 @@ class StepProgress:
         self.bar_id: int | None = None
         self.artifact_id = None
         self.reported = 0.0
+        self.started = self.artifact_at = self.logged_at = time.monotonic()
 
     def __enter__(self) -> StepProgress:
         if self.bar:
@@ -70,9 +85,16 @@ class StepProgress:
             )
         percent = 100.0 * done / total if total else 100.0
         finished = active == 0 or done >= total
-        if self.artifact_id and (percent - self.reported >= ARTIFACT_STEP or finished):
+        now = time.monotonic()
+        news = percent > self.reported and now - self.artifact_at >= ARTIFACT_EVERY_S
+        if self.artifact_id and (percent - self.reported >= ARTIFACT_STEP or finished or news):
             update_progress_artifact(self.artifact_id, 100.0 if finished else percent)
-            self.reported = percent
+            self.reported, self.artifact_at = percent, now
+        if not finished and now - self.logged_at >= LOG_EVERY_S:
+            task_logger().info(
+                "%s", progress_line(self.label, done, total, active, now - self.started)
+            )
+            self.logged_at = now
 
     def __exit__(
         self,

@@ -27,8 +27,8 @@ def select(
 ) -> Selection:
     """Suggest from the range-test curves and confirm on the validation split."""
     x, y = split.arrays("train")
-    x_val, y_val = split.arrays("val")
-    where = placement("confirmation-progress", "confirmation (replica-epochs)", execution)
+    x_val, y_val = split.arrays("val_check")
+    where = placement("confirmation-progress", "confirmation (replica-steps)", execution)
     head = split.head(model.regression_loss)
     selection = select_rate(curves.table, x, y, x_val, y_val, model, settings, where, head)
     logger = task_logger()

@@ -11,6 +11,7 @@ from lrfinder.data.sources import DataSource
 from lrfinder.data.splitting import SplitData
 from lrfinder.fileio import atomic_path
 from lrfinder.lr.selection import Selection
+from lrfinder.model.forward import ROWS_AT_ONCE
 from lrfinder.params import (
     ExecutionSettings,
     ModelSettings,
@@ -40,7 +41,7 @@ def train(
     execution: ExecutionSettings,
 ) -> Trained:
     """The chosen rate and the baseline, `n_seeds` replicas each, trained together."""
-    where = placement("training-progress", "final training (replica-epochs)", execution)
+    where = placement("training-progress", "final training (replica-steps)", execution)
     trained = train_final(split, selection.chosen_lr, model, settings, where)
     task_logger().info(
         "trained lr %.4g and baseline %.4g; epochs per replica %s%s",
@@ -49,6 +50,8 @@ def train(
         trained.fit.epochs,
         ", refit on train + validation" if trained.refit else "",
     )
+    if trained.no_refit_because and settings.refit:
+        task_logger().info("no refit: %s", trained.no_refit_because)
     return trained
 
 
@@ -92,7 +95,7 @@ def write_model(
     with atomic_path(target) as tmp:
         replicas = trained.final_replicas("chosen")
         save(to_keras(trained.spec, replicas, split.scaler.get("target")), tmp)
-        reloaded = load(tmp).predict(x_test, verbose=0)
+        reloaded = load(tmp).predict(x_test, batch_size=ROWS_AT_ONCE, verbose=0)
         # Compared on the model's own scale: a regression output in large units may differ by
         # float32 rounding times the target's scale.
         scale = split.scaler["target"]["scale"] if "target" in split.scaler else 1.0

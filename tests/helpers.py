@@ -56,6 +56,15 @@ def flow_parameters(**flat) -> dict:
     return nest(flat)
 
 
+def cli_flags(settings: dict) -> list[str]:
+    """Command-line flags for flat setting names: `{"n_seeds": 2}` -> `--n-seeds 2`."""
+    flags = []
+    for name, value in settings.items():
+        values = value if isinstance(value, list) else [value]
+        flags += [f"--{name.replace('_', '-')}", *(str(v) for v in values)]
+    return flags
+
+
 def tiny_classification(seed: int, n_rows: int = 120) -> tuple[np.ndarray, np.ndarray]:
     """Four noisy features, the label mostly from the first."""
     rng = np.random.default_rng(seed)

@@ -1,6 +1,6 @@
 """Derived cache keys, end to end: a copy of the project runs the flow twice against the real
-server; an edit deep in the chain (the rate schedule, imported by the range test and, through
-the fit, by selection and training) recomputes exactly the stages that import it."""
+server; an edit deep in the chain (the engine's stop flag, imported by the engine that the range
+test, selection and training run) recomputes exactly the stages that import it."""
 
 import os
 import shutil
@@ -10,21 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import N_TASKS
-from tests.prefect_api import task_states
+from tests.helpers import N_TASKS, cli_flags
+from tests.prefect_api import rest, task_states
 from tests.test_flow_data import SMALL_SWEEP
-from tests.test_server import rest
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("prefect_api")
-
-
-def _flags(settings: dict) -> list[str]:
-    flags = []
-    for name, value in settings.items():
-        values = value if isinstance(value, list) else [value]
-        flags += [f"--{name.replace('_', '-')}", *(str(v) for v in values)]
-    return flags
 
 
 def _run(project: Path, argv: list[str], env: dict, api: str) -> str:
@@ -54,10 +45,10 @@ def test_an_edit_deep_in_the_chain_recomputes_the_stages_that_import_it(
         "LRFINDER_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
         "LRFINDER_DATA_DIR": str(tmp_path / "data"),
     }
-    argv = ["--data", str(wine_csv), *_flags(SMALL_SWEEP | {"seed": 31})]
+    argv = ["--data", str(wine_csv), *cli_flags(SMALL_SWEEP | {"seed": 31})]
     _run(project, argv, env, prefect_api)
-    schedule = project / "lrfinder" / "lr" / "schedule.py"
-    schedule.write_text(schedule.read_text() + "\n# an edit that changes no number\n")
+    edited = project / "lrfinder" / "engine" / "interrupt.py"
+    edited.write_text(edited.read_text() + "\n# an edit that changes no number\n")
     states = task_states(_run(project, argv, env, prefect_api), N_TASKS)
     assert states["load-clean"] == "Cached" and states["split-scale"] == "Cached", states
     for stage in ("sweep", "select", "train"):

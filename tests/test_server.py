@@ -8,16 +8,14 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 import tasks.train
 from flows.lr_finder import lr_finder
 from tests.helpers import flow_parameters
-from tests.prefect_api import FINAL
+from tests.prefect_api import latest_task_states, rest
 from tests.test_flow_data import SMALL_SWEEP
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,33 +30,6 @@ PROGRESS = {"sweep-progress-group-1", "confirmation-progress-group-1", "training
 CHARTS = 5
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
-
-
-def rest(api: str, path: str, body: dict | None = None) -> list | dict:
-    """One call to the server's REST API: GET without a body, POST (a filter) with one."""
-    if body is None:
-        response = httpx.get(f"{api}/{path}", timeout=30)
-    else:
-        response = httpx.post(f"{api}/{path}", json=body, timeout=30)
-    response.raise_for_status()
-    return response.json()
-
-
-def latest_task_states(api: str, flow_run_id: str, names: set[str]) -> dict[str, str]:
-    """Stage name -> state of its newest task run in the flow run (a retry adds new ones), once
-    the newest run of every stage in `names` has reached a final state (states arrive as events,
-    a moment after the run returns)."""
-    deadline = time.monotonic() + 60
-    while True:
-        runs = rest(api, "task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}})
-        runs.sort(key=lambda run: run["created"])
-        states = {run["name"].rsplit("-", 1)[0]: run["state"]["name"] for run in runs}
-        if all(states.get(name) in FINAL for name in names):
-            return states
-        if time.monotonic() > deadline:
-            pending = {name: states.get(name) for name in names if states.get(name) not in FINAL}
-            raise TimeoutError(f"task runs not final after 60 s: {pending}")
-        time.sleep(0.2)
 
 
 def artifacts_of(api: str, flow_run_id: str) -> dict[str, dict]:

@@ -34,11 +34,14 @@ class SplitData:
     report: dict
     task: str = "binary"
     classes: tuple[str, ...] = ("0", "1")
+    val_check: pd.DataFrame | None = None
 
     @property
     def fingerprint(self) -> str:
         parts = [frame_fingerprint(getattr(self, name)) for name in SPLITS]
         parts.append(f"{self.task}:{','.join(self.classes)}")
+        if self.val_check is not None:
+            parts.append(frame_fingerprint(self.val_check))
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -46,8 +49,9 @@ class SplitData:
 
     def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Features and the target as the model learns it (0/1, class index, or for regression
-        the standardised number) of split `name`, both float32."""
-        frame = getattr(self, name)
+        the standardised number) of split `name`, both float32. `val_check` is the validation
+        rows that training checks score (the whole split unless it was sampled)."""
+        frame = self.val if name == "val_check" and self.val_check is None else getattr(self, name)
         y = frame[self.target].to_numpy("float64")
         if self.task == "regression":
             y = (y - self.scaler["target"]["mean"]) / self.scaler["target"]["scale"]
@@ -160,6 +164,23 @@ def split_frame(
     return train, val, test
 
 
+def check_sample(
+    frame: pd.DataFrame, target: str, task: str, rows: int, seed: int
+) -> pd.DataFrame | None:
+    """At most `rows` rows of `frame`, stratified by class (by decile for regression) and
+    seeded, in their original order; None when the frame is no larger."""
+    if len(frame) <= rows:
+        return None
+    labels = frame[target].to_numpy()
+    if task == "regression":
+        labels = np.digitize(labels, np.quantile(labels, np.linspace(0.1, 0.9, 9)))
+    strata = labels if np.bincount(np.unique(labels, return_inverse=True)[1]).min() >= 2 else None
+    kept, _ = train_test_split(
+        np.arange(len(frame)), train_size=rows, random_state=seed, stratify=strata
+    )
+    return frame.iloc[np.sort(kept)].reset_index(drop=True)
+
+
 def fit_scaler(train: pd.DataFrame, features: list[str]) -> dict:
     """StandardScaler parameters fit on `train`, as JSON-ready lists."""
     scaler = StandardScaler().fit(train[features].to_numpy(dtype="float64"))
@@ -218,6 +239,7 @@ def split_and_scale(clean: CleanData, config: SplitSettings) -> SplitData:
             if kept and config.split_strategy == "random" and (name == "test" or config.val_size)
         ],
         "rows": {"train": len(train), "val": len(val), "test": len(test)},
+        "val_check_rows": min(len(val), config.val_check_rows),
         key: {name: summary[key] for name, summary in per_split.items()},
         "leakage": {
             "twin_definition": "identical values in every feature column",
@@ -238,4 +260,7 @@ def split_and_scale(clean: CleanData, config: SplitSettings) -> SplitData:
         report=report,
         task=clean.task,
         classes=clean.classes,
+        val_check=check_sample(
+            scaled["val"], clean.target, clean.task, config.val_check_rows, config.val_seed
+        ),
     )

@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from lrfinder.engine import backend
+from lrfinder.engine import backend, interrupt
 from lrfinder.engine.backend import keras, pick_device, to_numpy
 from lrfinder.engine.optimizers import Optimizer
 from lrfinder.engine.recipe import Recipe
 from lrfinder.model import dropout
+from lrfinder.model.forward import ROWS_AT_ONCE
 from lrfinder.model.spec import ModelSpec
 
 ops = keras.ops
@@ -285,6 +286,7 @@ class StackedMLP:
                 else None
             )
         self.streams: list[BatchStream | None] = [None] * len(self.seeds)
+        self._data: tuple[tuple, dict] | None = None
 
     @property
     def k(self) -> int:
@@ -352,18 +354,10 @@ class StackedMLP:
             lrs = np.repeat(lrs[:, None], self.k, axis=1)
         total = lrs.shape[0]
         stop = stop or StopRule(factor=math.inf)
-        no_val = x_val is None or len(x_val) == 0
         live = np.ones(self.k, bool) if active is None else np.asarray(active, bool)
         loop, _ = _compiled(self.spec, self.recipe.optimizer)
+        data = self._on_device(x, y, x_val, y_val)
         with keras.device(self.device):
-            data = {
-                "x": ops.convert_to_tensor(_pad_rows(x), "float32"),
-                "y": ops.convert_to_tensor(_pad_rows(y), "float32"),
-                "x_val": ops.convert_to_tensor(
-                    np.zeros((0, x.shape[1])) if no_val else x_val, "float32"
-                ),
-                "y_val": ops.convert_to_tensor(np.zeros(0) if no_val else y_val, "float32"),
-            }
             carry = {
                 "active": ops.convert_to_tensor(live),
                 "ema": ops.zeros(self.k),
@@ -375,6 +369,7 @@ class StackedMLP:
         sizes: list[int] = []
         done = 0
         while done < total and live.any():
+            interrupt.check()
             n = min(CHUNK_STEPS, total - done)
             batches = [self._batches(k, len(x), n) if on else None for k, on in enumerate(live)]
             index, weight = _pad_chunk(batches, self.batch_size)
@@ -416,16 +411,44 @@ class StackedMLP:
         loss, smooth, val, accuracy = (np.concatenate([p[i] for p in parts]) for i in range(4))
         return Trace(loss, smooth, val, accuracy, np.array(sizes[:done]), stopped_at)
 
+    def _on_device(
+        self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None, y_val: np.ndarray | None
+    ) -> dict:
+        """The training rows (padded, see `_pad_rows`) and validation rows as device tensors,
+        made once for as long as the same arrays come back (every epoch of a fit)."""
+        arrays = (x, y, x_val, y_val)
+        if self._data is not None and all(
+            a is b for a, b in zip(self._data[0], arrays, strict=True)
+        ):
+            return self._data[1]
+        no_val = x_val is None or len(x_val) == 0
+        with keras.device(self.device):
+            data = {
+                "x": ops.convert_to_tensor(_pad_rows(x), "float32"),
+                "y": ops.convert_to_tensor(_pad_rows(y), "float32"),
+                "x_val": ops.convert_to_tensor(
+                    np.zeros((0, x.shape[1])) if no_val else x_val, "float32"
+                ),
+                "y_val": ops.convert_to_tensor(np.zeros(0) if no_val else y_val, "float32"),
+            }
+        self._data = (arrays, data)
+        return data
+
     @property
     def _state(self) -> dict:
         state = {"params": self.params, "optimizer": self.optimizer_state}
         return state if self.noise is None else {**state, "noise": self.noise}
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """Head logits of every replica: (K, N, units)."""
+        """Head logits of every replica: (K, N, units), ROWS_AT_ONCE rows per pass."""
         _, forward = _compiled(self.spec, self.recipe.optimizer)
-        with keras.device(self.device):
-            return to_numpy(forward(self.params, ops.convert_to_tensor(x, "float32")))
+        parts = []
+        for start in range(0, max(len(x), 1), ROWS_AT_ONCE):
+            interrupt.check()
+            with keras.device(self.device):
+                rows = ops.convert_to_tensor(x[start : start + ROWS_AT_ONCE], "float32")
+                parts.append(to_numpy(forward(self.params, rows)))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The head's predictions of every replica (binary: probabilities (K, N))."""

@@ -16,7 +16,7 @@ from lrfinder.data.cleaning import frame_fingerprint
 from lrfinder.engine.groups import HERE, Placement, split_groups
 from lrfinder.engine.recipe import Recipe
 from lrfinder.engine.stacked import StackedMLP, StopRule
-from lrfinder.lr.schedule import step_rates, steps_per_epoch
+from lrfinder.lr.schedule import step_rates
 from lrfinder.model.heads import BINARY, Head
 from lrfinder.params import ModelSettings, RangeTestSettings
 
@@ -105,8 +105,8 @@ def range_test_group(
     """The range test of `replicas` (seeded `seeds`) as one vectorized engine; `x_val`, `y_val`
     is the validation sample (empty for none)."""
     started = time.perf_counter()
-    rates = step_rates(settings, len(x), recipe.batch_size)
-    per_epoch = steps_per_epoch(len(x), recipe.batch_size)
+    per_epoch = recipe.steps_per_epoch(len(x))
+    rates = step_rates(settings, per_epoch)
     model = StackedMLP(recipe, seeds, device)
     epoch_mode = settings.sweep_mode == "epoch"
     stop = StopRule(settings.smoothing, math.inf if epoch_mode else settings.diverge_factor)

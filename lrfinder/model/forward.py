@@ -6,9 +6,22 @@ import numpy as np
 
 from lrfinder.model.spec import ACTIVATIONS, ModelSpec
 
+ROWS_AT_ONCE = 8192  # rows per pass: the hidden activations of K replicas stay small
+
 
 def logits(spec: ModelSpec, stacked: list[np.ndarray], x: np.ndarray) -> np.ndarray:
-    """Stacked weights [W1 (K, F, H1), b1 (K, H1), ...] and x (N, F) -> head logits (K, N, units)."""
+    """Stacked weights [W1 (K, F, H1), b1 (K, H1), ...] and x (N, F) -> head logits (K, N, units),
+    computed ROWS_AT_ONCE rows at a time."""
+    if len(x) <= ROWS_AT_ONCE:
+        return _logits(spec, stacked, x)
+    parts = [
+        _logits(spec, stacked, x[start : start + ROWS_AT_ONCE])
+        for start in range(0, len(x), ROWS_AT_ONCE)
+    ]
+    return np.concatenate(parts, axis=1)
+
+
+def _logits(spec: ModelSpec, stacked: list[np.ndarray], x: np.ndarray) -> np.ndarray:
     h = np.broadcast_to(np.asarray(x, "float32"), (stacked[0].shape[0], *np.shape(x)))
     for i, layer in enumerate(spec.layers):
         h = ACTIVATIONS[layer.activation](h @ stacked[2 * i] + stacked[2 * i + 1][:, None, :])

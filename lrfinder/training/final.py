@@ -10,6 +10,7 @@ import pandas as pd
 
 from lrfinder.data.splitting import SplitData, row_keys
 from lrfinder.engine.groups import HERE, Placement
+from lrfinder.engine.recipe import Recipe
 from lrfinder.model.forward import predict, replica
 from lrfinder.model.spec import ModelSpec
 from lrfinder.params import ModelSettings, TrainingSettings
@@ -29,6 +30,7 @@ class Trained:
     fit: Fit
     refit: Fit | None
     final_model: str
+    no_refit_because: str | None = None
 
     @property
     def final(self) -> Fit:
@@ -71,7 +73,7 @@ def train_final(
     replica's best epoch count."""
     seeds = model.seeds
     x, y = split.arrays("train")
-    x_val, y_val = split.arrays("val")
+    x_val, y_val = split.arrays("val_check")
     recipe = model.recipe(x.shape[1], split.head(model.regression_loss))
     baseline_lr = settings.baseline_lr or recipe.optimizer.default_lr
     rates = [chosen_lr] * len(seeds) + [baseline_lr] * len(seeds)
@@ -81,11 +83,31 @@ def train_final(
     shared = {**data, **budget, "recipe": recipe}
     fit = fit_grouped(fit_replicas, shared, rates, all_seeds, placement)
     refit = None
-    if settings.refit and len(x_val):
-        x_all, y_all = np.concatenate([x, x_val]), np.concatenate([y, y_val])
+    no_refit = why_no_refit(len(x), len(split.val), recipe) if settings.refit else None
+    if settings.refit and no_refit is None:
+        x_full_val, y_full_val = split.arrays("val")
+        x_all, y_all = np.concatenate([x, x_full_val]), np.concatenate([y, y_full_val])
         shared = {"x": x_all, "y": y_all, "recipe": recipe}
         refit = fit_grouped(refit_replicas, shared, rates, all_seeds, placement, fit.epochs)
-    return Trained(recipe.spec, chosen_lr, baseline_lr, seeds, fit, refit, settings.final_model)
+    final = settings.final_model
+    return Trained(recipe.spec, chosen_lr, baseline_lr, seeds, fit, refit, final, no_refit)
+
+
+def why_no_refit(n_train: int, n_val: int, recipe: Recipe) -> str | None:
+    """Why the early-stopped models are final as they are, with no refit on train + validation
+    (None: refit). A refit retrains for the epochs early stopping found, which counts passes
+    over the data only while an epoch is a whole pass."""
+    if n_val == 0:
+        return "there is no validation split"
+    per_pass = recipe.steps_per_pass(n_train)
+    if recipe.steps_per_epoch(n_train) < per_pass:
+        return (
+            f"epochs are capped at {recipe.max_epoch_steps} steps, shorter than a pass over the "
+            f"{n_train:,} training rows ({per_pass:,} steps): on data this large a refit would "
+            "repeat the fit's steps on a quarter more rows and double the training time. For "
+            f"whole-pass epochs and a refit, set --max-epoch-steps {per_pass} or more"
+        )
+    return None
 
 
 def no_twin_mask(split: SplitData) -> np.ndarray:
@@ -116,9 +138,13 @@ def test_predictions(trained: Trained, split: SplitData) -> tuple[np.ndarray, np
 
 
 def final_output(trained: Trained, split: SplitData, name: str = "chosen") -> np.ndarray:
-    """What the saved final model of group `name` outputs on the test set: (N, units)."""
-    chosen, baseline = test_predictions(trained, split)
-    return _final(chosen if name == "chosen" else baseline, trained.final_model)
+    """What the saved final model of group `name` outputs on the test set: (N, units), from the
+    forward pass of that model's replicas only."""
+    x_test, _ = split.arrays("test")
+    members = trained.group(name)
+    members = members if trained.final_model == "ensemble" else members[:1]
+    weights = [layer[members] for layer in trained.final.weights]
+    return _final(split.to_target_units(predict(trained.spec, weights, x_test)), "ensemble")
 
 
 def _final(group: np.ndarray, final_model: str) -> np.ndarray:
@@ -128,9 +154,21 @@ def _final(group: np.ndarray, final_model: str) -> np.ndarray:
     return output if output.ndim == 2 else output[:, None]
 
 
+def validation_metrics(trained: Trained, split: SplitData) -> dict:
+    """The early-stopped models (before any refit) on the whole validation split, whose checks
+    during training may have scored a sample of it."""
+    x_val, _ = split.arrays("val")
+    predictions = split.to_target_units(predict(trained.spec, trained.fit.weights, x_val))
+    chosen, baseline = (predictions[trained.group(name)] for name in ("chosen", "baseline"))
+    metrics_of = task_metrics(split.task, split.classes)
+    result = compare(split.target_values("val"), chosen, baseline, "ensemble", metrics_of)
+    return {"rows": len(x_val), "checked_rows": len(split.arrays("val_check")[0]), **result}
+
+
 def evaluate(trained: Trained, split: SplitData) -> tuple[dict, pd.DataFrame]:
     """Metrics on all test rows and on the rows without a twin in train (with a trivial
-    predictor's beside them), plus the per-row predictions of both final models."""
+    predictor's beside them), on the whole validation split (early-stopped models), plus the
+    per-row predictions of both final models."""
     y_test = split.target_values("test")
     chosen, baseline = test_predictions(trained, split)
     mask = no_twin_mask(split)
@@ -143,6 +181,7 @@ def evaluate(trained: Trained, split: SplitData) -> tuple[dict, pd.DataFrame]:
         "baseline_lr": trained.baseline_lr,
         "seeds": trained.seeds,
         "refit": trained.refit is not None,
+        **({"no_refit_because": trained.no_refit_because} if trained.no_refit_because else {}),
         "epochs": {
             "chosen": trained.final.epochs[: len(trained.seeds)],
             "baseline": trained.final.epochs[len(trained.seeds) :],
@@ -157,6 +196,8 @@ def evaluate(trained: Trained, split: SplitData) -> tuple[dict, pd.DataFrame]:
             trivial[mask],
         ),
     }
+    if len(split.val):
+        metrics["validation"] = validation_metrics(trained, split)
     final = {
         "chosen": _final(chosen, trained.final_model),
         "baseline": _final(baseline, trained.final_model),

@@ -12,7 +12,6 @@ import pandas as pd
 from lrfinder.engine.groups import HERE, GroupFn, Placement, Progress
 from lrfinder.engine.recipe import Recipe
 from lrfinder.engine.stacked import StackedMLP, stacked_init
-from lrfinder.lr.schedule import steps_per_epoch
 
 
 @dataclass(frozen=True)
@@ -63,9 +62,8 @@ class _Slots:
         training loss and accuracy over the epoch's batches (NaN for empty slots)."""
         live = np.array([r is not None for r in self.replica])
         slot_rates = [rates[r] if r is not None else 0.0 for r in self.replica]
-        plan = np.tile(
-            np.asarray(slot_rates, "float32"), (steps_per_epoch(len(x), self.model.batch_size), 1)
-        )
+        steps = self.model.recipe.steps_per_epoch(len(x))
+        plan = np.tile(np.asarray(slot_rates, "float32"), (steps, 1))
         trace = self.model.train(x, y, plan, active=live)
         self.epochs += live
         rows = trace.batch_sizes[:, None] / trace.batch_sizes.sum()
@@ -84,18 +82,20 @@ class _Slots:
 
 
 class _Tally:
-    """Progress in replica-epochs: a replica that finishes counts its whole planned budget."""
+    """Progress in replica-steps (epochs of `epoch_steps`): a replica that finishes counts its
+    whole planned budget."""
 
-    def __init__(self, budgets: list[int], on_progress: Progress | None):
-        self.budgets = budgets
+    def __init__(self, budgets: list[int], epoch_steps: int, on_progress: Progress | None):
+        self.budgets = np.asarray(budgets) * epoch_steps
+        self.epoch_steps = epoch_steps
         self.done = np.zeros(len(budgets), int)
         self.on_progress = on_progress
 
     def report(self, trained: list[int], finished: list[int], active: int) -> None:
-        self.done[trained] += 1
-        self.done[finished] = np.asarray(self.budgets)[finished]
+        self.done[trained] += self.epoch_steps
+        self.done[finished] = self.budgets[finished]
         if self.on_progress:
-            self.on_progress(int(self.done.sum()), int(sum(self.budgets)), active)
+            self.on_progress(int(self.done.sum()), int(self.budgets.sum()), active)
 
 
 def _copy_replica(kept: list[np.ndarray], r: int, stacked: list[np.ndarray], slot: int) -> None:
@@ -171,7 +171,7 @@ def _train_in_slots(
     best_loss = np.full(n, np.inf)
     best_epoch = np.zeros(n, int)
     waited = np.zeros(n, int)
-    tally = _Tally(budgets, on_progress)
+    tally = _Tally(budgets, queue.model.recipe.steps_per_epoch(len(x)), on_progress)
     rows = []
     while queue.occupied():
         loss, accuracy = queue.train_epoch(x, y, rates)

@@ -23,7 +23,8 @@ def test_a_stage_depends_on_the_core_modules_it_imports_transitively():
     assert {
         "lrfinder.training.final",
         "lrfinder.training.fit",
-        "lrfinder.lr.schedule",
+        "lrfinder.engine.recipe",
+        "lrfinder.engine.interrupt",
         "lrfinder.engine.stacked",
         "lrfinder.engine.optimizers",
         "lrfinder.model.spec",
@@ -81,7 +82,7 @@ def test_editing_a_module_deep_in_the_chain_changes_the_keys_of_the_stages_that_
 
     def edited(name: str) -> str:
         text = original(name)
-        return text + "\n# edited\n" if name == "lrfinder.lr.schedule" else text
+        return text + "\n# edited\n" if name == "lrfinder.engine.interrupt" else text
 
     monkeypatch.setattr(caching, "module_source", edited)
     assert _key(train, **inputs) != train_key

@@ -124,4 +124,5 @@ def test_a_freed_slot_takes_the_next_replica(data):
     )
     assert refit.history.groupby("replica")["epoch"].count().tolist() == [3, 1, 1, 3]
     assert len(reports) == 4, "two slots: 3 epochs for the long pair, then 1 for the short one"
-    assert reports[-1] == (8, 8, 0)
+    steps = 8 * RECIPE.steps_per_epoch(len(x))  # replica-steps of 8 replica-epochs
+    assert reports[-1] == (steps, steps, 0)

@@ -13,13 +13,13 @@ def data():
 
 
 def test_batch_schedule_is_exponential_from_min_to_max():
-    rates = step_rates(RangeTestSettings(min_lr=1e-5, max_lr=1.0, num_steps=11), 100, 32)
+    rates = step_rates(RangeTestSettings(min_lr=1e-5, max_lr=1.0, num_steps=11), 4)
     assert rates[0] == pytest.approx(1e-5) and rates[-1] == pytest.approx(1.0)
     np.testing.assert_allclose(rates[1:] / rates[:-1], 10**0.5)
 
 
 def test_epoch_schedule_is_the_tutorials():
-    rates = step_rates(RangeTestSettings(sweep_mode="epoch", sweep_epochs=100), 100, 32)
+    rates = step_rates(RangeTestSettings(sweep_mode="epoch", sweep_epochs=100), 4)
     assert len(rates) == 100 * 4
     assert rates[0] == pytest.approx(1e-3) and rates[4] == pytest.approx(1e-3 * 10 ** (1 / 30))
     assert rates[-1] == pytest.approx(1e-3 * 10 ** (99 / 30))

@@ -1,0 +1,192 @@
+"""Stopping a run stops it: Ctrl-C or SIGTERM on `make run` in the middle of the confirmation or
+the final training, and a cancel through the API of a deployment run on a worker. The process
+(and everything it started) ends within 10 s, no half-written file is left, and a new run or a
+retry reuses the stages that finished."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.helpers import cli_flags, flow_parameters
+from tests.prefect_api import latest_task_states
+from tests.prefect_server import free_port
+from tests.test_flow_data import SMALL_SWEEP
+from tests.test_serve import Serve, _wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+STOP_LIMIT_S = 10
+EARLIER = ("load-clean", "split-scale", "sweep", "select")
+# Long stages (about a minute on 2 cores): the progress log line, every 10 s, shows the stage
+# under way.
+WIDE = {"hidden_layers": [128, 256, 256]}
+LONG_RANGE_TEST = WIDE | {"num_steps": 40_000, "max_lr": 0.01}
+LONG_CONFIRMATION = WIDE | {"confirm_epochs": 400, "confirm_patience": 400}
+LONG_TRAINING = WIDE | {"max_epochs": 400, "patience": 400}
+
+
+class MakeRun:
+    """`python -m flows` as `make run` starts it, with its own temporary Prefect server (no API
+    URL) and Prefect home, its console read line by line."""
+
+    def __init__(self, tmp: Path, settings: dict):
+        env = {
+            **os.environ,
+            "PREFECT_HOME": str(tmp / "prefect"),
+            "PREFECT_LOGGING_LEVEL": "INFO",
+            "LRFINDER_ARTIFACTS_DIR": str(tmp / "artifacts"),
+        }
+        env.pop("PREFECT_API_URL", None)
+        self.artifacts = tmp / "artifacts"
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flows", *cli_flags(settings)], cwd=ROOT, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
+
+    def wait_for(self, text: str) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"the run ended before {text!r}:\n{''.join(self.lines[-40:])}")
+
+    def stop(self, how: signal.Signals) -> tuple[int, float]:
+        """Send `how` as a terminal (Ctrl-C: the process group) or a supervisor (SIGTERM: the
+        process) does; returns the exit status and the seconds until every process is gone."""
+        tree = [self.process, *psutil.Process(self.process.pid).children(recursive=True)]
+        started = time.monotonic()
+        if how == signal.SIGINT:
+            os.killpg(self.process.pid, signal.SIGINT)
+        else:
+            self.process.send_signal(how)
+        _, alive = psutil.wait_procs(tree, timeout=STOP_LIMIT_S + 20)
+        seconds = time.monotonic() - started
+        for process in alive:
+            process.kill()
+        self.lines += self.process.stdout.readlines()
+        return self.process.wait(), seconds
+
+    def finish(self) -> int:
+        self.lines += self.process.stdout.readlines()
+        return self.process.wait(timeout=600)
+
+
+def _no_partial_files(artifacts: Path) -> list[str]:
+    return [str(p) for p in artifacts.rglob("*") if p.name.startswith(".") or ".tmp" in p.name]
+
+
+@pytest.mark.parametrize(
+    ("how", "settings", "stage"),
+    [
+        (signal.SIGTERM, LONG_RANGE_TEST, "range test (batch, 2 replicas)"),
+        (signal.SIGINT, LONG_CONFIRMATION, "confirmation (replica-steps)"),
+        (signal.SIGTERM, LONG_TRAINING, "final training (replica-steps)"),
+    ],
+    ids=["sigterm-in-range-test", "ctrl-c-in-confirmation", "sigterm-in-final-training"],
+)
+def test_make_run_stops_within_seconds_mid_stage_and_a_new_run_reuses_finished_stages(
+    tmp_path, wine_csv, how, settings, stage
+):
+    base = SMALL_SWEEP | {"data": str(wine_csv), "seed": 31}
+    run = MakeRun(tmp_path, base | settings)
+    run.wait_for(stage)
+    status, seconds = run.stop(how)
+    console = "".join(run.lines)
+    assert seconds <= STOP_LIMIT_S, console[-3000:]
+    assert status == 128 + how, console[-3000:]
+    assert console.rstrip().splitlines()[-1].startswith("stopped by "), console[-3000:]
+    assert "Finished in state Crashed" in console
+    assert not (run.artifacts / "latest").exists()
+    assert _no_partial_files(run.artifacts) == []
+    (folder,) = [p for p in run.artifacts.iterdir() if p.is_dir()]
+    assert "model.keras" not in {p.name for p in folder.iterdir()}
+    if settings is LONG_TRAINING:
+        again = MakeRun(tmp_path, base | settings | {"max_epochs": 2, "patience": 1})
+        assert again.finish() == 0, "".join(again.lines)[-3000:]
+        console = "".join(again.lines)
+        for name in EARLIER:
+            assert f"Task run '{name}-" in console
+            line = next(x for x in again.lines if f"Task run '{name}-" in x and "Finished" in x)
+            assert "Cached" in line, line
+        assert (run.artifacts / "latest" / "model.keras").is_file()
+
+
+def _flow_run_process(serve: Serve, flow_run_id: str) -> psutil.Process:
+    """The worker's child process that runs `flow_run_id`."""
+
+    def find():
+        for child in psutil.Process(serve.process.pid).children(recursive=True):
+            try:
+                if child.environ().get("PREFECT__FLOW_RUN_ID") == flow_run_id:
+                    return child
+            except psutil.Error:
+                continue
+        return None
+
+    return _wait_for(find, 120, f"the process of flow run {flow_run_id}")
+
+
+def test_cancelling_a_deployment_run_in_training_ends_its_process_and_a_retry_reuses_stages(
+    tmp_path, wine_csv
+):
+    port = free_port()
+    settings = SMALL_SWEEP | {
+        "data": str(wine_csv),
+        **WIDE,
+        "max_epochs": 50,
+        "patience": 50,
+    }
+    serve = Serve(tmp_path, port, "serve-cancel")
+    try:
+        flow_run_id = serve.trigger(flow_parameters(**settings))
+        process = _flow_run_process(serve, flow_run_id)
+
+        def training() -> bool:
+            return latest_task_states(serve.api, flow_run_id, set()).get("train") == "Running"
+
+        _wait_for(training, 300, f"training ({serve.log})")
+        time.sleep(1)
+        started = time.monotonic()
+        response = httpx.post(
+            f"{serve.api}/flow_runs/{flow_run_id}/set_state",
+            json={"state": {"type": "CANCELLING", "name": "Cancelling"}},
+            timeout=10,
+        )
+        response.raise_for_status()
+        psutil.wait_procs([process], timeout=STOP_LIMIT_S + 20)
+        seconds = time.monotonic() - started
+        assert seconds <= STOP_LIMIT_S, serve.log.read_text()[-3000:]
+        _wait_for(lambda: serve.state(flow_run_id) == "Cancelled", 30, f"Cancelled ({serve.log})")
+        assert not (tmp_path / "artifacts" / "latest").exists()
+
+        env = {
+            **os.environ,
+            "PREFECT_API_URL": serve.api,
+            "PREFECT_HOME": str(tmp_path / "prefect"),
+        }
+        retry = subprocess.run(
+            [str(Path(sys.executable).with_name("prefect")), "flow-run", "retry", flow_run_id],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert retry.returncode == 0, retry.stdout[-3000:] + retry.stderr[-3000:]
+        _wait_for(
+            lambda: serve.state(flow_run_id) in {"Completed", "Failed", "Crashed"},
+            600,
+            f"the retry ({serve.log})",
+        )
+        assert serve.state(flow_run_id) == "Completed", serve.log.read_text()[-3000:]
+        after = latest_task_states(serve.api, flow_run_id, {*EARLIER, "train"})
+        assert {name: after[name] for name in EARLIER} == dict.fromkeys(EARLIER, "Cached")
+        assert after["train"] == "Completed"
+        assert (tmp_path / "artifacts" / "latest" / "model.keras").is_file()
+    finally:
+        serve.kill()
