@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 
 START_TIMEOUT_S = 180
-STOP_TIMEOUT_S = 5
-DRAIN_TIMEOUT_S = 5
+STOP_TIMEOUT_S = 3
+DRAIN_TIMEOUT_S = 3  # for the log and the event queues together
 
 
 def free_port() -> int:
@@ -96,5 +96,6 @@ def _send_pending_logs_and_events() -> None:
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
     for service in (APILogWorker, EventsWorker):
-        service.drain_all(timeout=DRAIN_TIMEOUT_S)
+        service.drain_all(timeout=max(deadline - time.monotonic(), 0.1))

@@ -18,7 +18,7 @@ from lrfinder.engine.interrupt import Interrupted, clear_stop, request_stop
 from lrfinder.params import ExecutionSettings
 from tasks.progress import StepProgress
 
-STOP_WAIT_S = 5.0  # a group stops within one compiled chunk (milliseconds to a second)
+STOP_WAIT_S = 3.0  # a group stops within one compiled chunk (milliseconds to a second)
 
 
 @task(name="replica-group", cache_policy=NO_CACHE, persist_result=False)
@@ -67,6 +67,7 @@ def group_map(key: str, label: str, gpus: float = 0.0) -> GroupMap:
             return run_locally(fn, calls)
         kind = group_name(fn)
         in_process = isinstance(context.task_runner, ThreadPoolTaskRunner)
+        clear_stop()  # a stage starts after the last one's groups have all ended
         n = len(calls)
         with gpu_request(context.task_runner, gpus):
             futures = [

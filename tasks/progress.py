@@ -51,10 +51,11 @@ DISPLAY = _SharedDisplay()
 
 
 def progress_line(label: str, done: int, total: int, active: int, seconds: float) -> str:
-    """`label: done/total steps, N replicas active, about T left`; the time left assumes the
-    remaining planned steps all run (early stopping can only shorten it)."""
+    """`label: done/total steps, N replicas active, about T s left at this pace`: the planned
+    steps still to run at the pace so far (early stopping shortens it; a replica that trains on
+    after the others have stopped makes it longer, as its slot's neighbours idle)."""
     left = (total - done) * seconds / done if done else float("nan")
-    when = f"at most about {left:.0f} s left" if done else "time left not known yet"
+    when = f"about {left:.0f} s left at this pace" if done else "time left not known yet"
     return f"{label}: {done:,}/{total:,} steps, {active} replicas active, {when}"
 
 

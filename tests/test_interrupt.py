@@ -167,6 +167,7 @@ def test_cancelling_a_deployment_run_in_training_ends_its_process_and_a_retry_re
         assert seconds <= STOP_LIMIT_S, serve.log.read_text()[-3000:]
         _wait_for(lambda: serve.state(flow_run_id) == "Cancelled", 30, f"Cancelled ({serve.log})")
         assert not (tmp_path / "artifacts" / "latest").exists()
+        assert _no_partial_files(tmp_path / "artifacts") == []
 
         env = {
             **os.environ,

@@ -174,7 +174,10 @@ def check_sample(
     labels = frame[target].to_numpy()
     if task == "regression":
         labels = np.digitize(labels, np.quantile(labels, np.linspace(0.1, 0.9, 9)))
-    strata = labels if np.bincount(np.unique(labels, return_inverse=True)[1]).min() >= 2 else None
+    counts = np.unique(labels, return_counts=True)[1]
+    # train_test_split needs two rows per stratum and room for every stratum on both sides.
+    room = min(rows, len(frame) - rows) >= len(counts)
+    strata = labels if counts.min() >= 2 and room else None
     kept, _ = train_test_split(
         np.arange(len(frame)), train_size=rows, random_state=seed, stratify=strata
     )

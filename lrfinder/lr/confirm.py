@@ -54,6 +54,14 @@ def lowest_tied_rate(by_rate: pd.DataFrame, metric: Metric, tolerance: float) ->
     return float(by_rate.loc[tied, "lr"].min())
 
 
+def _edge_note(chosen: float, best: float, by_rate: pd.DataFrame) -> str:
+    if chosen in (by_rate["lr"].min(), by_rate["lr"].max()):
+        return " and still at the edge of the set"
+    if best == by_rate["lr"].max():
+        return ", the best median still at the top of the set"
+    return ""
+
+
 @dataclass(frozen=True)
 class Confirmation:
     table: pd.DataFrame
@@ -69,9 +77,9 @@ def confirm(
     train_candidates: Callable[[np.ndarray], pd.DataFrame],
 ) -> Confirmation:
     """Train the candidates around `center` with `train_candidates(rates)` (one row per rate and
-    seed); while the best median sits at an edge of the set, add two more rates beyond it (at
-    most `confirm_extensions` times, within 1e-7..10); choose the lowest rate tied with the best
-    median (`lowest_tied_rate`)."""
+    seed) and choose the lowest rate tied with the best median (`lowest_tied_rate`); while that
+    rate is the lowest of the set, or the best median the highest, add two more rates beyond that
+    edge (at most `confirm_extensions` times, within 1e-7..10)."""
     metric = settings.confirm_metric
     rates = candidate_rates(center, settings)
     step = rates[1] / rates[0]
@@ -79,20 +87,19 @@ def confirm(
     extensions = 0
     while True:
         by_rate = summarize(table, metric)
-        chosen = best_rate(by_rate, metric)
+        best = best_rate(by_rate, metric)
+        chosen = lowest_tied_rate(by_rate, metric, settings.confirm_tolerance)
         lowest, highest = by_rate["lr"].min(), by_rate["lr"].max()
-        if chosen not in (lowest, highest) or extensions >= settings.confirm_extensions:
+        at_edge = chosen == lowest or best == highest
+        if not at_edge or extensions >= settings.confirm_extensions:
             break
-        direction = 1.0 if chosen == highest else -1.0
-        more = chosen * step ** (direction * np.arange(1, 3))
+        direction, edge = (-1.0, chosen) if chosen == lowest else (1.0, best)
+        more = edge * step ** (direction * np.arange(1, 3))
         more = more[(more >= RATE_BOUNDS[0]) & (more <= RATE_BOUNDS[1])]
         if len(more) == 0:
             break
         table = pd.concat([table, train_candidates(more)], ignore_index=True)
         extensions += 1
-    at_edge = chosen in (by_rate["lr"].min(), by_rate["lr"].max())
-    best = chosen
-    chosen = lowest_tied_rate(by_rate, metric, settings.confirm_tolerance)
     row = by_rate[by_rate["lr"] == chosen].iloc[0]
     better = "lowest" if LOWER_IS_BETTER[metric] else "highest"
     what = (
@@ -105,6 +112,6 @@ def confirm(
         f"{what} ({row['median']:.4f}, quartiles {row['q25']:.4f}-{row['q75']:.4f}, "
         f"{int(row['seeds'])} seeds) at lr {chosen:.3g} among {len(by_rate)} candidates from "
         f"{by_rate['lr'].min():.3g} to {by_rate['lr'].max():.3g} around {center:.3g}, after "
-        f"{extensions} extension(s)" + (" and still at the edge of the set" if at_edge else "")
+        f"{extensions} extension(s)" + _edge_note(chosen, best, by_rate)
     )
     return Confirmation(table, by_rate, chosen, extensions, reason)

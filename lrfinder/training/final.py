@@ -99,13 +99,14 @@ def why_no_refit(n_train: int, n_val: int, recipe: Recipe) -> str | None:
     over the data only while an epoch is a whole pass."""
     if n_val == 0:
         return "there is no validation split"
-    per_pass = recipe.steps_per_pass(n_train)
-    if recipe.steps_per_epoch(n_train) < per_pass:
+    rows = n_train + n_val
+    per_pass = recipe.steps_per_pass(rows)
+    if recipe.steps_per_epoch(rows) < per_pass:
         return (
             f"epochs are capped at {recipe.max_epoch_steps} steps, shorter than a pass over the "
-            f"{n_train:,} training rows ({per_pass:,} steps): on data this large a refit would "
-            "repeat the fit's steps on a quarter more rows and double the training time. For "
-            f"whole-pass epochs and a refit, set --max-epoch-steps {per_pass} or more"
+            f"{rows:,} training and validation rows ({per_pass:,} steps): on data this large a "
+            f"refit would repeat the fit's steps with {n_val:,} more rows and double the training "
+            f"time. For whole-pass epochs and a refit, set --max-epoch-steps {per_pass} or more"
         )
     return None
 

@@ -62,6 +62,17 @@ def test_the_check_sample_keeps_class_shares_order_and_seed():
     assert check_sample(frame, "y", "binary", 10_000, seed=3) is None
 
 
+@pytest.mark.parametrize(
+    ("task", "rows", "size"),
+    [("binary", 2048, 2049), ("regression", 2048, 2050), ("binary", 1, 500)],
+)
+def test_a_check_sample_of_any_size_short_of_the_split(task, rows, size):
+    rng = np.random.default_rng(1)
+    labels = rng.normal(size=size) if task == "regression" else (rng.random(size) < 0.3) * 1
+    frame = pd.DataFrame({"f": np.arange(size, dtype=float), "y": labels})
+    assert len(check_sample(frame, "y", task, rows, seed=0)) == rows
+
+
 def test_a_regression_check_sample_covers_the_targets_range():
     frame = pd.DataFrame({"f": np.arange(5_000.0), "y": np.arange(5_000.0) ** 2})
     sample = check_sample(frame, "y", "regression", 500, seed=0)
@@ -117,7 +128,7 @@ def test_a_stop_request_ends_training_in_another_thread_at_the_next_chunk():
 def test_the_progress_line_states_done_planned_and_time_left():
     line = progress_line("confirmation, fit group 1/1", 50, 200, 3, seconds=10.0)
     assert line == (
-        "confirmation, fit group 1/1: 50/200 steps, 3 replicas active, at most about 30 s left"
+        "confirmation, fit group 1/1: 50/200 steps, 3 replicas active, about 30 s left at this pace"
     )
     assert "not known yet" in progress_line("final training", 0, 200, 8, seconds=1.0)
 
@@ -155,7 +166,9 @@ def test_progress_artifacts_move_every_few_seconds_and_the_log_says_what_is_left
         clock[0] = float(step)
         bar.update(step * 10, 1000, 4)
     assert updates[:3] == [2.0, 4.0, 6.0]
-    assert lines[0] == "final training: 100/1,000 steps, 4 replicas active, at most about 90 s left"
+    assert lines[0] == (
+        "final training: 100/1,000 steps, 4 replicas active, about 90 s left at this pace"
+    )
     assert len(lines) == 3  # at 10, 20 and 30 s
 
 
@@ -163,7 +176,9 @@ def test_no_refit_when_epochs_are_not_whole_passes_and_the_fix_is_named():
     from lrfinder.training.final import why_no_refit
 
     assert why_no_refit(100, 25, recipe(4, batch_size=16)) is None
-    assert why_no_refit(100, 25, recipe(4, batch_size=16, max_epoch_steps=7)) is None
-    capped = why_no_refit(100, 25, recipe(4, batch_size=16, max_epoch_steps=3))
-    assert "capped at 3 steps" in capped and "--max-epoch-steps 7 or more" in capped
+    assert why_no_refit(100, 25, recipe(4, batch_size=16, max_epoch_steps=8)) is None
+    # the fit's epochs (100 rows: 7 steps) are whole passes, the refit's (125 rows: 8) would not be
+    capped = why_no_refit(100, 25, recipe(4, batch_size=16, max_epoch_steps=7))
+    assert "capped at 7 steps" in capped and "with 25 more rows" in capped
+    assert "--max-epoch-steps 8 or more" in capped
     assert why_no_refit(100, 0, recipe(4)) == "there is no validation split"

@@ -110,3 +110,12 @@ def test_ties_on_accuracy_count_below_the_best():
     settings = SelectionSettings(confirm_metric="val_accuracy", confirm_tolerance=0.003)
     result = confirm(1e-3, settings, plateau(losses))
     assert result.chosen_lr == pytest.approx(rates[3])  # 0.748 >= 0.75 * 0.997 > 0.745
+
+
+def test_a_tie_reaching_the_lowest_candidate_extends_the_set_downwards():
+    rates = candidate_rates(1e-3, SelectionSettings())
+    medians = dict(zip(rates, [0.4810, 0.4812, 0.49, 0.4800, 0.50, 0.52, 0.55], strict=True))
+    result = confirm(1e-3, SelectionSettings(), plateau(medians))
+    assert result.extensions == 2 and result.chosen_lr < rates[0]
+    assert result.chosen_lr == result.by_rate["lr"].min()
+    assert "still at the edge of the set" in result.reason
