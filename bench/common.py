@@ -89,6 +89,19 @@ def in_each_backend(module: str, backends: list[str], argv: list[str]) -> dict[s
     return results
 
 
+def prefect_sandbox(folder: Path) -> dict[str, str]:
+    """Environment for a flow run whose Prefect home, database, results and run folders live in
+    `folder` (a temporary Prefect server, quiet logs)."""
+    return {
+        "PREFECT_HOME": str(folder / "prefect"),
+        "PREFECT_LOCAL_STORAGE_PATH": str(folder / "results"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "LRFINDER_ARTIFACTS_DIR": str(folder / "artifacts"),
+    }
+
+
 class Timer:
     def __enter__(self) -> Timer:
         self.start = time.perf_counter()

@@ -17,15 +17,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import Timer, tutorial_data, tutorial_model
+from bench.common import Timer, prefect_sandbox, tutorial_data, tutorial_model
 
 STATE = Path(tempfile.mkdtemp(prefix="lrfinder-bench-"))
-os.environ["PREFECT_HOME"] = str(STATE / "prefect")
-os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(STATE / "results")
-os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
-os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
-os.environ["LRFINDER_ARTIFACTS_DIR"] = str(STATE / "artifacts")
+os.environ.update(prefect_sandbox(STATE))
 
 
 def tutorial_job() -> float:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.common import ROOT, wine_csv
+from bench.common import ROOT, prefect_sandbox, wine_csv
 
 STAGES = ("load-clean", "split-scale", "sweep", "select", "train", "evaluate")
 NOISE = 0.01  # of each column's standard deviation, on every copy but the first
@@ -36,10 +36,10 @@ def scaled_csv(copies: int, folder: Path) -> Path:
     frame = pd.read_csv(wine_csv())
     measured = [c for c in frame.select_dtypes("number").columns if c != "quality"]
     rng = np.random.default_rng(copies)
+    spread = frame[measured].std().to_numpy()
     parts = [frame]
     for _ in range(copies - 1):
         noisy = frame.copy()
-        spread = frame[measured].std().to_numpy()
         noisy[measured] += rng.normal(0.0, NOISE, (len(frame), len(measured))) * spread
         parts.append(noisy)
     path = folder / f"wine_x{copies}.csv"
@@ -78,15 +78,7 @@ def run_one(csv: Path, flags: list[str], out: Path) -> None:
 
 def run_size(csv: Path, flags: list[str]) -> dict:
     with tempfile.TemporaryDirectory(prefix="lrfinder-scale-") as tmp:
-        env = {
-            **os.environ,
-            "PREFECT_HOME": f"{tmp}/prefect",
-            "PREFECT_LOCAL_STORAGE_PATH": f"{tmp}/results",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-            "PREFECT_LOGGING_LEVEL": "WARNING",
-            "LRFINDER_ARTIFACTS_DIR": f"{tmp}/artifacts",
-        }
+        env = {**os.environ, **prefect_sandbox(Path(tmp))}
         env.pop("PREFECT_API_URL", None)
         out = Path(tmp) / "result.json"
         command = [sys.executable, "-m", "bench.scale", "--one", str(csv), "--json", str(out)]

@@ -50,7 +50,7 @@ def train(
         trained.fit.epochs,
         ", refit on train + validation" if trained.refit else "",
     )
-    if trained.no_refit_because and settings.refit:
+    if trained.no_refit_because:
         task_logger().info("no refit: %s", trained.no_refit_because)
     return trained
 

@@ -23,7 +23,7 @@ from lrfinder.engine.backend import keras, pick_device, to_numpy
 from lrfinder.engine.optimizers import Optimizer
 from lrfinder.engine.recipe import Recipe
 from lrfinder.model import dropout
-from lrfinder.model.forward import ROWS_AT_ONCE
+from lrfinder.model.forward import by_rows
 from lrfinder.model.spec import ModelSpec
 
 ops = keras.ops
@@ -440,15 +440,15 @@ class StackedMLP:
         return state if self.noise is None else {**state, "noise": self.noise}
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """Head logits of every replica: (K, N, units), ROWS_AT_ONCE rows per pass."""
+        """Head logits of every replica: (K, N, units), `by_rows`."""
         _, forward = _compiled(self.spec, self.recipe.optimizer)
-        parts = []
-        for start in range(0, max(len(x), 1), ROWS_AT_ONCE):
+
+        def on_device(rows: np.ndarray) -> np.ndarray:
             interrupt.check()
             with keras.device(self.device):
-                rows = ops.convert_to_tensor(x[start : start + ROWS_AT_ONCE], "float32")
-                parts.append(to_numpy(forward(self.params, rows)))
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+                return to_numpy(forward(self.params, ops.convert_to_tensor(rows, "float32")))
+
+        return by_rows(on_device, x)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The head's predictions of every replica (binary: probabilities (K, N))."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from lrfinder.model.spec import ACTIVATIONS, ModelSpec
@@ -9,16 +11,18 @@ from lrfinder.model.spec import ACTIVATIONS, ModelSpec
 ROWS_AT_ONCE = 8192  # rows per pass: the hidden activations of K replicas stay small
 
 
+def by_rows(forward: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """`forward` (x (n, F) -> (K, n, units)) over x ROWS_AT_ONCE rows at a time, joined."""
+    parts = [
+        forward(x[start : start + ROWS_AT_ONCE]) for start in range(0, max(len(x), 1), ROWS_AT_ONCE)
+    ]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+
 def logits(spec: ModelSpec, stacked: list[np.ndarray], x: np.ndarray) -> np.ndarray:
     """Stacked weights [W1 (K, F, H1), b1 (K, H1), ...] and x (N, F) -> head logits (K, N, units),
     computed ROWS_AT_ONCE rows at a time."""
-    if len(x) <= ROWS_AT_ONCE:
-        return _logits(spec, stacked, x)
-    parts = [
-        _logits(spec, stacked, x[start : start + ROWS_AT_ONCE])
-        for start in range(0, len(x), ROWS_AT_ONCE)
-    ]
-    return np.concatenate(parts, axis=1)
+    return by_rows(lambda rows: _logits(spec, stacked, rows), x)
 
 
 def _logits(spec: ModelSpec, stacked: list[np.ndarray], x: np.ndarray) -> np.ndarray:

@@ -47,12 +47,15 @@ class Trained:
         n = len(self.seeds)
         return list(range(n)) if name == "chosen" else list(range(n, 2 * n))
 
-    def final_replicas(self, name: str = "chosen") -> list[list[np.ndarray]]:
-        """Keras-order weights of the final model of group `name`: all its replicas for the
-        ensemble, its first seed's replica for a single model."""
+    def final_members(self, name: str = "chosen") -> list[int]:
+        """The replicas of group `name`'s final model: all of them for the ensemble, its first
+        seed's for a single model."""
         members = self.group(name)
-        members = members if self.final_model == "ensemble" else members[:1]
-        return [replica(self.final.weights, k) for k in members]
+        return members if self.final_model == "ensemble" else members[:1]
+
+    def final_replicas(self, name: str = "chosen") -> list[list[np.ndarray]]:
+        """Keras-order weights of the final model of group `name`, one list per replica."""
+        return [replica(self.final.weights, k) for k in self.final_members(name)]
 
     def history(self) -> pd.DataFrame:
         parts = [self.fit.history] + ([self.refit.history] if self.refit else [])
@@ -142,9 +145,7 @@ def final_output(trained: Trained, split: SplitData, name: str = "chosen") -> np
     """What the saved final model of group `name` outputs on the test set: (N, units), from the
     forward pass of that model's replicas only."""
     x_test, _ = split.arrays("test")
-    members = trained.group(name)
-    members = members if trained.final_model == "ensemble" else members[:1]
-    weights = [layer[members] for layer in trained.final.weights]
+    weights = [layer[trained.final_members(name)] for layer in trained.final.weights]
     return _final(split.to_target_units(predict(trained.spec, weights, x_test)), "ensemble")
 
 
