@@ -4,6 +4,7 @@ Ctrl-C or one SIGTERM stops everything, and a second `make serve` right after wo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -92,8 +93,14 @@ class Serve:
         return status
 
     def kill(self) -> None:
+        """SIGKILL to the script and to everything it started: the server and the worker run in
+        process groups of their own, which killing the script's group would leave running."""
         if self.process.poll() is None:
+            tree = psutil.Process(self.process.pid).children(recursive=True)
             os.killpg(self.process.pid, signal.SIGKILL)
+            for process in tree:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.kill()
             self.process.wait()
 
 
