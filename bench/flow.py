@@ -50,7 +50,7 @@ def parse(argv: list[str]) -> dict:
     """The flow's parameters from the same flags as `make run` (`--n-seeds 4`)."""
     from flows.cli import parse_args
 
-    settings, _ = parse_args(argv)
+    settings = parse_args(argv).settings
     return dict(settings)
 
 

@@ -7,6 +7,7 @@ import argparse
 import os
 import signal
 import sys
+import traceback
 import types
 import typing
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from typing import Any
 
 from lrfinder.engine.backend_name import backend_name
 from lrfinder.errors import SettingsError
-from lrfinder.params import RunSettings, flags, nest, parse_settings
+from lrfinder.params import REPLACED, RunSettings, flags, nest, parse_settings, replaced
 from lrfinder.settings import project_root
 
 NONE_WORDS = ("none", "null")
@@ -81,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
             metavar=None if _choices(info.annotation) else field.upper(),
             help=f"[{group}] {info.description} (default: {default})",
         )
+    for name in REPLACED:  # refused with what replaced it, not as an unknown argument
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="Print the full traceback of a data, settings or quality-gate failure (the Prefect "
+        "logs always keep it)",
+    )
     parser.add_argument(
         "--flow-retries",
         type=int,
@@ -90,10 +99,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_args(argv: Sequence[str] | None) -> tuple[RunSettings, int | None]:
-    """The resolved settings of a command line and its flow retries; raises SettingsError."""
+class CommandLine(typing.NamedTuple):
+    """What a command line asks for: the resolved settings, flow retries and --debug."""
+
+    settings: RunSettings
+    retries: int | None = None
+    debug: bool = False
+
+
+def parse_args(argv: Sequence[str] | None) -> CommandLine:
+    """The resolved settings of a command line, its flow retries and --debug; raises
+    SettingsError."""
     args = vars(build_parser().parse_args(argv))
     retries = args.pop("flow_retries", None)
+    debug = args.pop("debug", False)
+    if given_replaced := [name for name in REPLACED if name in args]:
+        name = given_replaced[0]
+        raise SettingsError(replaced(name, "--" + name.replace("_", "-")))
     index = flags()
     for name, value in args.items():
         group, field = index[name]
@@ -101,19 +123,25 @@ def parse_args(argv: Sequence[str] | None) -> tuple[RunSettings, int | None]:
             info = RunSettings.groups()[group].model_fields[field]
             if _optional(info.annotation):
                 args[name] = None
-    return parse_settings(nest(args)).resolved(strict=True), retries
+    return CommandLine(parse_settings(nest(args)).resolved(strict=True), retries, debug)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         backend_name()
-        settings, retries = parse_args(argv)
+        settings, retries, debug = parse_args(argv)
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     prefect_defaults()
+    from flows.failures import console_without_final_tracebacks
     from flows.local_server import api_for_this_run
     from flows.lr_finder import lr_finder
+    from lrfinder.errors import DataError
+    from lrfinder.training.gate import QualityGateError
+
+    if not debug:
+        console_without_final_tracebacks()
 
     flow = lr_finder if retries is None else lr_finder.with_options(retries=retries)
     # Prefect turns SIGTERM into a crash of the flow run, then hands the signal to this handler.
@@ -127,5 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         print(STOPPED.format(what="SIGTERM"), file=sys.stderr)
         return 128 + signal.SIGTERM
+    except (DataError, SettingsError, QualityGateError) as error:
+        if debug:
+            traceback.print_exception(error)
+        print(f"error: {error}", file=sys.stderr)
+        return 1 if isinstance(error, QualityGateError) else 2
     print(f"Run outputs: {run_dir}")
     return 0

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.failures import final_failures
+from flows.failures import failing_for_good
 from flows.runners import IN_PROCESS, cluster_task_runner, share_api_url
 from lrfinder.engine.backend_name import backend_name
+from lrfinder.errors import SettingsError
 from lrfinder.params import (
     DataSettings,
     ExecutionSettings,
@@ -18,6 +19,7 @@ from lrfinder.params import (
     SelectionSettings,
     SplitSettings,
     TrainingSettings,
+    gate_metric_problem,
     parse_settings,
 )
 from lrfinder.settings import Settings
@@ -52,7 +54,8 @@ def lr_finder(
         range_test: The learning-rate range test (the sweep).
         selection: Reading a rate off the curves, and confirming it.
         training: Final training of the chosen rate next to the baseline.
-        quality_gate: Minimum test accuracy of the final model.
+        quality_gate: The final model's test metric: its bound, and the trivial predictor to
+            beat.
         execution: Where replica groups run (threads, Dask or Ray; no part of a cache key) and
             the engines' slot count.
         preset: default, or tutorial (no validation split, per-epoch range test, argmin, 100
@@ -63,7 +66,8 @@ def lr_finder(
         The run's output folder under artifacts/.
     """
     given = dict(locals())  # the parameters, named as RunSettings names its fields
-    with final_failures():
+
+    def body() -> str:
         # Validated here, not by Prefect before the run starts, so that a settings error is
         # reported with its fix and is not retried.
         settings = parse_settings(given).resolved()
@@ -74,12 +78,13 @@ def lr_finder(
         runner = cluster_task_runner(settings.execution)
         return on_cluster.with_options(task_runner=runner)(settings)
 
+    return failing_for_good(body)
+
 
 @flow(name="lr-finder-on-cluster", log_prints=True)
 def on_cluster(settings: RunSettings) -> str:
     """The stages with replica groups on a Dask or Ray cluster (the parent flow picks it)."""
-    with final_failures():
-        return run_stages(settings)
+    return failing_for_good(lambda: run_stages(settings))
 
 
 def run_stages(settings: RunSettings) -> str:
@@ -89,6 +94,8 @@ def run_stages(settings: RunSettings) -> str:
     run_dir = open_run_folder(paths)
     source = locate_data(settings.data.source, paths)
     clean = load_clean(source, settings.data.label_rule())
+    if problem := gate_metric_problem(settings.quality_gate, clean.task):
+        raise SettingsError(problem)
     split = split_scale(clean, settings.split)
     write_data(run_dir, source, clean, split)
     curves = sweep(split, model, settings.range_test, execution)
@@ -96,9 +103,9 @@ def run_stages(settings: RunSettings) -> str:
     selection = select(split, curves, model, settings.selection, execution)
     write_select(run_dir, curves, selection)
     trained = train(split, selection, model, settings.training, execution)
-    evaluation = evaluate_models(trained, split)
+    evaluation = evaluate_models(trained, split, settings.training)
     write_model(run_dir, trained, split, source, selection, evaluation, settings)
-    publish(run_dir, selection, evaluation, split)
+    publish(run_dir, selection, evaluation, split, settings.quality_gate)
     finished = finish_run(paths, run_dir)
     quality_gate(evaluation, settings.quality_gate)
     return finished

@@ -1,7 +1,8 @@
-"""File helpers: chunked hashing, gzip-aware reading and atomic writes."""
+"""File helpers: chunked hashing, gzip-aware reading, atomic writes and an exclusive lock."""
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import json
@@ -48,6 +49,19 @@ def atomic_path(target: Path) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive OS lock (flock) on the file `path`, created if missing, waiting while
+    another process or thread holds it; the kernel releases it when its holder's process dies,
+    even by SIGKILL."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _write_atomic(target: Path, write: Callable[[Path], Any]) -> Path:

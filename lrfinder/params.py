@@ -12,16 +12,18 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lrfinder.data.cleaning import LabelRule, label_rule
 from lrfinder.engine.groups import Grouping
 from lrfinder.engine.optimizers import OPTIMIZERS
-from lrfinder.engine.recipe import Recipe
+from lrfinder.engine.recipe import Recipe, balanced_class_weight
 from lrfinder.errors import SettingsError
 from lrfinder.lr.suggest import METHODS
 from lrfinder.model.heads import BINARY, REGRESSION_LOSSES, TASKS, Head
 from lrfinder.model.spec import ACTIVATIONS, ModelSpec
+from lrfinder.training.metric_names import ALL_SCALARS, HEADLINE, SCALARS
 
 Preset = Literal["default", "tutorial"]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
@@ -30,12 +32,15 @@ OptimizerName = Literal[tuple(OPTIMIZERS)]  # type: ignore[valid-type]
 SuggestMethod = Literal[tuple(METHODS)]  # type: ignore[valid-type]
 Task = Literal[tuple(TASKS)]  # type: ignore[valid-type]
 RegressionLoss = Literal[tuple(REGRESSION_LOSSES)]  # type: ignore[valid-type]
+GateMetric = Literal[tuple(ALL_SCALARS)]  # type: ignore[valid-type]
 
 
 class Group(BaseModel):
-    """A frozen settings group that rejects unknown fields."""
+    """A frozen settings group that rejects unknown fields. `NOT_IN_KEYS`: its fields that never
+    change a cached stage's numbers, left out of the cache keys of the stages that take it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    NOT_IN_KEYS: ClassVar[frozenset[str]] = frozenset()
 
 
 class DataSettings(Group):
@@ -119,6 +124,12 @@ class ModelSettings(Group):
     regression_loss: RegressionLoss = Field(
         "mse", description="Loss of the regression head: mse, or huber for heavy-tailed targets."
     )
+    class_weight: Literal["none", "balanced"] = Field(
+        "none",
+        description="Loss weight per class in the range test, the confirmation and training: "
+        "none, or balanced (rows / (classes x rows of the class), from the train split; "
+        "validation losses weighted alike), for imbalanced classes.",
+    )
     model_file: Path | None = Field(
         None,
         description="A saved Keras model (.keras) whose chain of Input, Dense, Activation and "
@@ -131,9 +142,12 @@ class ModelSettings(Group):
     def seeds(self) -> list[int]:
         return list(range(self.seed, self.seed + self.n_seeds))
 
-    def recipe(self, n_features: int, head: Head = BINARY) -> Recipe:
+    def recipe(
+        self, n_features: int, head: Head = BINARY, y_train: np.ndarray | None = None
+    ) -> Recipe:
         """The network for `n_features` inputs and the task's output `head` (from the settings,
-        or from `model_file`), with its optimizer and batch size."""
+        or from `model_file`), with its optimizer, batch size and, with class_weight balanced,
+        the class weights of the training labels `y_train`."""
         if self.model_file is not None:
             from lrfinder.model.keras_file import read_structure, spec_from_structure
 
@@ -145,7 +159,12 @@ class ModelSettings(Group):
         optimizer = OPTIMIZERS[self.optimizer]
         if self.nesterov:
             optimizer = replace(optimizer, nesterov=True)
-        return Recipe(spec, optimizer, self.batch_size, self.max_epoch_steps)
+        weights = None
+        if self.class_weight == "balanced" and head.name != "regression":
+            if y_train is None:
+                raise ValueError("class_weight balanced needs the training labels (y_train).")
+            weights = balanced_class_weight(y_train, max(head.units, 2))
+        return Recipe(spec, optimizer, self.batch_size, self.max_epoch_steps, weights)
 
 
 class RangeTestSettings(Group):
@@ -217,7 +236,10 @@ class SelectionSettings(Group):
 
 
 class TrainingSettings(Group):
-    """The final training of the chosen rate next to the baseline."""
+    """The final training of the chosen rate next to the baseline, and the decision threshold
+    of its binary models (read after training: no part of the training's cache key)."""
+
+    NOT_IN_KEYS: ClassVar[frozenset[str]] = frozenset({"decision_threshold"})
 
     max_epochs: int = Field(100, ge=1, description="Most epochs of the final training.")
     patience: int = Field(
@@ -233,6 +255,11 @@ class TrainingSettings(Group):
         "ensemble",
         description="ensemble (mean of the seed replicas' predictions) or single (first seed).",
     )
+    decision_threshold: Literal["f1", "balanced_accuracy"] = Field(
+        "f1",
+        description="What the binary decision threshold is tuned for on the validation split "
+        "(metrics are reported at 0.5 and at that threshold): f1 or balanced_accuracy.",
+    )
     baseline_lr: float | None = Field(
         None,
         gt=0,
@@ -242,14 +269,27 @@ class TrainingSettings(Group):
 
 
 class QualityGateSettings(Group):
-    """Fail the run, or only warn, when the final model's test accuracy is too low."""
+    """Fail the run, or only warn, when the final model's test metric misses its bound or does
+    not beat the trivial predictor (the majority class, or the training mean)."""
 
-    min_test_accuracy: float = Field(
-        0.0, ge=0, le=1, description="Quality gate on the final model's test accuracy."
+    gate_metric: GateMetric | None = Field(
+        None,
+        description="Test metric the gate reads (any scalar of the task's metric tables, such as "
+        "balanced_accuracy, mcc, f1, average_precision, rmse); unset: accuracy for classes, rmse "
+        "for regression.",
+    )
+    gate_value: float | None = Field(
+        None,
+        description="Bound on the final model's test gate_metric: at least this (at most, for "
+        "log_loss, rmse and mae); unset: only the trivial predictor must be beaten.",
     )
     quality_gate_mode: Literal["warn", "fail"] = Field(
         "warn", description="fail the run or only warn when the gate is not met."
     )
+
+    def metric_for(self, task: str) -> str:
+        """The metric the gate reads for `task`."""
+        return self.gate_metric or HEADLINE[task]
 
 
 class ExecutionSettings(Group):
@@ -257,7 +297,7 @@ class ExecutionSettings(Group):
     placement settings are no part of a cache key; the engines' slot count is (a replica in an
     engine of another size differs in float rounding)."""
 
-    PLACEMENT_ONLY: ClassVar[frozenset[str]] = frozenset(
+    NOT_IN_KEYS: ClassVar[frozenset[str]] = frozenset(
         {"task_runner", "cluster_address", "gpus_per_group"}
     )
 
@@ -335,6 +375,16 @@ class RunSettings(Group):
         return settings
 
 
+REPLACED = {
+    "min_test_accuracy": "gate_metric and gate_value (--gate-metric accuracy --gate-value X)",
+}  # settings of earlier versions -> what replaced them
+
+
+def replaced(name: str, shown: str = "") -> str:
+    """The message for setting `name` of an earlier version (given as `shown`), replaced."""
+    return f"setting {shown or name} was replaced. Fix: use {REPLACED[name]}."
+
+
 @cache
 def flags() -> dict[str, tuple[str, str]]:
     """Flat flag name (underscores) -> (group, field), for every field of every group."""
@@ -360,6 +410,8 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
     index = flags()
     nested: dict[str, Any] = {}
     for name, value in flat.items():
+        if name in REPLACED:
+            raise SettingsError(replaced(name))
         if name not in index:
             raise SettingsError(
                 f"unknown setting {name!r}. Fix: use one of {sorted(index)} (see make run "
@@ -392,6 +444,9 @@ def describe(error: ValidationError) -> list[str]:
     for problem in error.errors():
         loc = [str(part) for part in problem["loc"]]
         group, field = loc[0], loc[1] if len(loc) > 1 else ""
+        if field in REPLACED:
+            lines.append(replaced(field, f"{group}.{field}"))
+            continue
         model = RunSettings.groups().get(group)
         if not field or model is None or field not in model.model_fields:
             message = problem["msg"].removeprefix("Value error, ")
@@ -458,6 +513,17 @@ def _model_file_problems(model: ModelSettings) -> list[str]:
     return []
 
 
+def gate_metric_problem(gate: QualityGateSettings, task: str) -> str | None:
+    """Why --gate-metric cannot gate `task` (None when it can); own data whose task is inferred
+    is checked once the data is read."""
+    if gate.gate_metric is None or gate.gate_metric in SCALARS[task]:
+        return None
+    return (
+        f"--gate-metric {gate.gate_metric} is not a metric of the {task} task. Fix: use one of "
+        f"{', '.join(SCALARS[task])}."
+    )
+
+
 def _check_rules(settings: RunSettings) -> None:
     """Rules that span settings; each message names the settings and the fix."""
     problems = []
@@ -470,11 +536,17 @@ def _check_rules(settings: RunSettings) -> None:
             "--confirm-metric val_accuracy has no meaning for --task regression. Fix: use "
             "--confirm-metric val_loss."
         )
-    if settings.data.task == "regression" and settings.quality_gate.min_test_accuracy > 0:
+    if settings.data.task == "regression" and settings.model.class_weight != "none":
         problems.append(
-            "--min-test-accuracy gates on accuracy, which --task regression has not. Fix: drop "
-            "--min-test-accuracy."
+            "--class-weight weighs classes, which --task regression has not. Fix: drop "
+            "--class-weight."
         )
+    try:
+        known_task = settings.data.label_rule().task
+    except ValueError:
+        known_task = None
+    if known_task and (problem := gate_metric_problem(settings.quality_gate, known_task)):
+        problems.append(problem)
     if settings.selection.confirm and settings.split.val_size == 0:
         problems.append(
             "--confirm true needs a validation split, but --val-size is 0. Fix: set --val-size "

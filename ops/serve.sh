@@ -3,7 +3,9 @@
 # its SQLite database in .prefect/, the process work pool, the deployments of prefect.yaml and a
 # worker. One Ctrl-C (SIGINT) or one SIGTERM stops them all within seconds: the worker first
 # (a run in progress ends as Prefect decides), then the server. PORT (default 4200) picks the
-# server's port.
+# server's port. DB=postgres puts the server on PostgreSQL: the one that
+# PREFECT_API_DATABASE_CONNECTION_URL names, or else a local one in .prefect/postgres
+# (ops/postgres.py), started first and stopped last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port="${PORT:-4200}"
@@ -14,6 +16,11 @@ export PREFECT_SERVER_ANALYTICS_ENABLED="${PREFECT_SERVER_ANALYTICS_ENABLED:-fal
 pool="lr-finder-process"
 server=""
 worker=""
+postgres=""
+case "${DB:-sqlite}" in
+  sqlite | postgres) ;;
+  *) echo "DB must be sqlite or postgres, not '$DB'" >&2; exit 2 ;;
+esac
 # Server and worker start with job control on (`set -m` around their launch only): each gets a
 # process group of its own, so a Ctrl-C reaches this script alone and the shutdown keeps its
 # order, and neither starts with SIGINT ignored (as a script's background jobs otherwise do,
@@ -61,9 +68,20 @@ shutdown() {
     kill -TERM "$server" 2>/dev/null
     wait_or_kill 3 "$server" $helpers
   fi
+  if [ -n "$postgres" ]; then
+    echo "Stopping PostgreSQL..."
+    "$bin/python" ops/postgres.py stop "$postgres"
+  fi
   exit "$status"
 }
 trap shutdown INT TERM EXIT
+
+if [ "${DB:-}" = postgres ] && [ -z "${PREFECT_API_DATABASE_CONNECTION_URL:-}" ]; then
+  postgres="$PREFECT_HOME/postgres"
+  PREFECT_API_DATABASE_CONNECTION_URL=$("$bin/python" ops/postgres.py start "$postgres")
+  export PREFECT_API_DATABASE_CONNECTION_URL
+  echo "PostgreSQL: data in $postgres/data, log in $postgres/server.log"
+fi
 
 set -m
 "$bin/prefect" server start --host 127.0.0.1 --port "$port" &

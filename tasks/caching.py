@@ -1,4 +1,5 @@
-"""Cache keys from content: file hashes, upstream fingerprints, settings and code.
+"""Cache keys from content: file hashes, upstream fingerprints, settings and code; and locks
+that keep runs at the same time from computing or writing one cache record twice.
 
 A stage's key covers the content of its inputs, its settings (where replicas run excepted: it
 never changes their numbers), its own source, and the source of every core
@@ -8,25 +9,34 @@ stays unloaded) and following them through the core package."""
 from __future__ import annotations
 
 import ast
+import asyncio
 import dataclasses
+import fcntl
 import importlib.util
 import inspect
+import os
+import re
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from prefect.cache_policies import TASK_SOURCE, CachePolicy
+from prefect.settings import get_current_settings
 from prefect.utilities.hashing import hash_objects
 from pydantic import BaseModel
 
 from lrfinder.engine.backend_name import backend_name
 from lrfinder.fileio import sha256_file
-from lrfinder.params import ExecutionSettings
+from lrfinder.params import Group
 
 CORE = "lrfinder"
 ENGINE = "lrfinder.engine.stacked"
+LOCKS = ".locks"  # in the local result storage
+POLL_S = 0.1
 
 
 def stable_form(value: Any) -> Any:
@@ -35,8 +45,8 @@ def stable_form(value: Any) -> Any:
         return f"{type(value).__name__}:{value.fingerprint}"
     if isinstance(value, Path):
         return f"file:{sha256_file(value)}"
-    if isinstance(value, ExecutionSettings):
-        kept = value.model_dump(exclude=set(ExecutionSettings.PLACEMENT_ONLY))
+    if isinstance(value, Group):
+        kept = value.model_dump(exclude=set(value.NOT_IN_KEYS))
         return {type(value).__name__: stable_form(kept)}
     if isinstance(value, BaseModel):
         return {type(value).__name__: stable_form(value.model_dump())}
@@ -144,11 +154,127 @@ def core_modules(fn: Callable, root: str = CORE) -> list[str]:
     return sorted(seen)
 
 
+class RecordLocks:
+    """Prefect's lock manager protocol on OS file locks (flock), one file per cache key in
+    `.locks/` of the local result storage: a second run (another process or thread) that needs
+    a record being computed waits for it and then reads it, so a record is only ever written by
+    one writer and never read while it is written; the kernel releases the lock of a process
+    that dies, even by SIGKILL (Prefect's own file locks would stay taken)."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held: dict[str, tuple[str, int]] = {}  # key -> holder, open file descriptor
+
+    def __deepcopy__(self, memo: dict) -> RecordLocks:
+        return self  # one per process: it knows which locks this process holds
+
+    def __reduce__(self) -> tuple:
+        return (RecordLocks, ())
+
+    @staticmethod
+    def path(key: str) -> Path:
+        """The lock file of `key`, in the local result storage as configured now."""
+        folder = Path(get_current_settings().results.local_storage_path) / LOCKS
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / (re.sub(r"[^A-Za-z0-9_.-]", "_", key) + ".lock")
+
+    def _try_acquire(self, key: str, holder: str) -> bool:
+        with self._mutex:
+            if key in self._held:
+                return self._held[key][0] == holder
+            fd = os.open(self.path(key), os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            self._held[key] = (holder, fd)
+            return True
+
+    def acquire_lock(
+        self,
+        key: str,
+        holder: str,
+        acquire_timeout: float | None = None,
+        hold_timeout: float | None = None,
+    ) -> bool:
+        """Take the lock, waiting up to `acquire_timeout` s (None: as long as it takes); held
+        until released or until the process ends (`hold_timeout` does not apply)."""
+        deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
+        while not self._try_acquire(key, holder):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_S)
+        return True
+
+    async def aacquire_lock(
+        self,
+        key: str,
+        holder: str,
+        acquire_timeout: float | None = None,
+        hold_timeout: float | None = None,
+    ) -> bool:
+        deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
+        while not self._try_acquire(key, holder):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(POLL_S)
+        return True
+
+    def release_lock(self, key: str, holder: str) -> None:
+        with self._mutex:
+            if self._held.get(key, ("", 0))[0] != holder:
+                raise ValueError(f"No lock held by {holder} for transaction with key {key}")
+            _, fd = self._held.pop(key)
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def is_locked(self, key: str) -> bool:
+        with self._mutex:
+            if key in self._held:
+                return True
+        try:
+            fd = os.open(self.path(key), os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def is_lock_holder(self, key: str, holder: str) -> bool:
+        with self._mutex:
+            return self._held.get(key, ("", 0))[0] == holder
+
+    def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.is_locked(key):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_S)
+        return True
+
+    async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.is_locked(key):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(POLL_S)
+        return True
+
+
+RECORD_LOCKS = RecordLocks()
+
+
 def content_cache() -> CachePolicy:
     """Key = task source + source of the core modules the task depends on + content of every
     argument (of execution settings, only what changes numbers) + the Keras backend, for tasks
     that run the engine. The sources are read once per process, at the task's
-    first run: the key describes the code that runs, even if a file changes on disk later."""
+    first run: the key describes the code that runs, even if a file changes on disk later.
+    Serializable: a run takes the key's lock before it looks the record up, so of two runs at
+    once that need it, one computes and writes it and the other then reads it (`Cached`)."""
     code_of: dict[Callable, dict[str, str]] = {}
 
     def key(context: Any, parameters: dict[str, Any]) -> str | None:
@@ -159,4 +285,5 @@ def content_cache() -> CachePolicy:
         backend = [backend_name()] if ENGINE in code_of[fn] else []
         return hash_objects(code_of[fn], stable_form(parameters), *backend, raise_on_failure=True)
 
-    return TASK_SOURCE + CachePolicy.from_cache_key_fn(key)
+    policy = TASK_SOURCE + CachePolicy.from_cache_key_fn(key)
+    return policy.configure(isolation_level="SERIALIZABLE", lock_manager=RECORD_LOCKS)

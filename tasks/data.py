@@ -60,6 +60,13 @@ def load_clean(source: DataSource, rule: LabelRule) -> CleanData:
         report["duplicate_rows"],
         report["label_rule"],
     )
+    if report["ignored_columns"]:
+        task_logger().warning(
+            "the wine preset ignores the file's columns %s; to use them as features, read the "
+            "file as own data: --target quality and the same label rule (%s)",
+            ", ".join(report["ignored_columns"]),
+            report["label_rule"],
+        )
     return clean
 
 

@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from lrfinder.data.splitting import SplitData
 from lrfinder.fileio import write_text_atomic
+from lrfinder.params import QualityGateSettings
 from lrfinder.reporting.model_card import metric_rows
 from lrfinder.reporting.report import (
     CHART_TITLES,
@@ -18,42 +19,55 @@ from lrfinder.reporting.report import (
     run_files_markdown,
     suggestion_rows,
 )
+from lrfinder.training.gate import check_gate, trivial_name
 from tasks.logs import task_logger
 
 
 @task(name="publish-report")
-def publish(run_dir: Path, selection, evaluation, split: SplitData) -> dict[str, str]:
+def publish(
+    run_dir: Path, selection, evaluation, split: SplitData, gate: QualityGateSettings
+) -> dict[str, str]:
     """Write `report.md` (charts linked by file name) and create the `lr-report` Markdown
-    artifact (charts embedded as data URIs), the table artifacts and `run-files` (where the
-    files are and what each is). Returns artifact key -> id."""
+    artifact (charts embedded as data URIs), the table artifacts (their descriptions carry the
+    run's warnings) and `run-files` (where the files are and what each is). Returns artifact
+    key -> id."""
     metrics, _ = evaluation
     summary = selection.summary
     charts = [name for name in CHART_TITLES if (run_dir / name).is_file()]
     title = run_dir.name
-    as_file = report_markdown(title, summary, metrics, split.report, {n: n for n in charts})
+    gate_metric = gate.metric_for(metrics["task"])
+    gate_message = check_gate(metrics, gate)
+    judged = {"gate_metric": gate_metric, "gate_message": gate_message}
+    as_file = report_markdown(
+        title, summary, metrics, split.report, {n: n for n in charts}, **judged
+    )
     report_path = write_text_atomic(run_dir / "report.md", as_file)
     embedded = {name: png_data_uri((run_dir / name).read_bytes()) for name in charts}
+    warnings = [*summary["warnings"], *([gate_message] if gate_message else [])]
+    note = "".join(f"\n\n**Warning:** {warning}" for warning in warnings)
     ids = {
         "lr-report": create_markdown_artifact(
-            report_markdown(title, summary, metrics, split.report, embedded),
+            report_markdown(title, summary, metrics, split.report, embedded, **judged),
             key="lr-report",
             description=f"Learning-rate report of {title}",
         ),
         "range-test-summary": create_table_artifact(
             suggestion_rows(summary),
             key="range-test-summary",
-            description="Curve readings of the range test",
+            description="Curve readings of the range test" + note,
         ),
         "test-metrics": create_table_artifact(
             metric_rows(metrics["test"]),
             key="test-metrics",
-            description=f"{metrics['task']} task: chosen rate against the baseline and a "
-            "trivial predictor on the test set",
+            description=f"{metrics['task']} task: chosen rate against the baseline and "
+            f"{trivial_name(metrics['task'])} on the test set" + note,
         ),
     }
     if rows := confirmation_rows(summary):
         ids["confirmation-runs"] = create_table_artifact(
-            rows, key="confirmation-runs", description="Validation metric per candidate rate"
+            rows,
+            key="confirmation-runs",
+            description="Validation metric per candidate rate" + note,
         )
     files = {path.name: path.stat().st_size for path in run_dir.iterdir() if path.is_file()}
     ids["run-files"] = create_markdown_artifact(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from prefect import task
 
+from lrfinder.data.checks import data_warnings
 from lrfinder.data.splitting import SplitData
 from lrfinder.lr.range_test import RangeTestResult
 from lrfinder.lr.selection import Selection, select_rate
@@ -25,12 +26,14 @@ def select(
     settings: SelectionSettings,
     execution: ExecutionSettings,
 ) -> Selection:
-    """Suggest from the range-test curves and confirm on the validation split."""
+    """Suggest from the range-test curves and confirm on the validation split; warn where the
+    data's size or class balance, or the curves, make the choice doubtful."""
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val_check")
     where = placement("confirmation-progress", "confirmation (replica-steps)", execution)
     head = split.head(model.regression_loss)
-    selection = select_rate(curves.table, x, y, x_val, y_val, model, settings, where, head)
+    doubts = tuple(data_warnings(split, model.batch_size))
+    selection = select_rate(curves.table, x, y, x_val, y_val, model, settings, where, head, doubts)
     logger = task_logger()
     for warning in selection.summary["warnings"]:
         logger.warning(warning)

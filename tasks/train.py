@@ -22,7 +22,7 @@ from lrfinder.params import (
 from lrfinder.reporting.model_card import model_card
 from lrfinder.reporting.outputs import write_model_outputs
 from lrfinder.reporting.plots import result_charts, training_curves_chart
-from lrfinder.training.evaluation import task_metrics
+from lrfinder.reporting.report import evaluation_lines
 from lrfinder.training.final import Trained, evaluate, final_output, train_final
 from lrfinder.training.gate import QualityGateError, check_gate
 from tasks.caching import content_cache
@@ -56,22 +56,12 @@ def train(
 
 
 @task(name="evaluate")
-def evaluate_models(trained: Trained, split: SplitData):
-    """Test-set metrics of the chosen and the baseline models, per seed and final."""
-    metrics, predictions = evaluate(trained, split)
-    test = metrics["test"]
-    headline = task_metrics(metrics["task"]).headline
-    task_logger().info(
-        "test %s: chosen %.4f, baseline %.4f, trivial predictor %.4f (final %s); paired "
-        "difference %+.4f ± %.4f",
-        headline,
-        test["chosen"]["final"][headline],
-        test["baseline"]["final"][headline],
-        test["trivial"][headline],
-        test["final_model"],
-        test["difference"][headline]["mean"],
-        test["difference"][headline]["std"],
-    )
+def evaluate_models(trained: Trained, split: SplitData, settings: TrainingSettings):
+    """Test-set metrics of the chosen and the baseline models, per seed and final, with the
+    decision threshold tuned on validation (binary) and the metrics' 95 % intervals."""
+    metrics, predictions = evaluate(trained, split, settings.decision_threshold)
+    for line in evaluation_lines(metrics):
+        task_logger().info(line)
     return metrics, predictions
 
 
@@ -113,9 +103,10 @@ def write_model(
 
 @task(name="quality-gate")
 def quality_gate(evaluation, gate: QualityGateSettings) -> bool:
-    """Fail the run, or only warn, when the final model's test accuracy is below the minimum."""
+    """Fail the run, or only warn, when the final model's test gate metric misses its bound or
+    does not beat the trivial predictor."""
     metrics, _ = evaluation
-    message = check_gate(metrics["test"]["chosen"]["final"].get("accuracy"), gate)
+    message = check_gate(metrics, gate)
     if message is None:
         return True
     if gate.quality_gate_mode == "fail":

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
 
@@ -135,3 +136,8 @@ def file_server(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def partial_files(folder: Path) -> list[str]:
+    """Files under `folder` with the temporary names of the atomic writers and of `latest`."""
+    return [str(p) for p in folder.rglob("*") if ".tmp" in p.name]

@@ -46,11 +46,11 @@ def test_flow_trains_evaluates_and_saves_a_reloadable_model(workspace, wine_csv)
     card = (run_dir / "model_card.md").read_text()
     assert report["source"]["files"][0]["sha256"] in card and "tensorflow" in card
 
-    gate = {"min_test_accuracy": 0.99, "quality_gate_mode": "fail"}
+    gate = {"gate_value": 0.99, "quality_gate_mode": "fail"}
     state = lr_finder(return_state=True, **flow_parameters(data=str(wine_csv), **SHORT, **gate))
     assert state.is_failed()
     with pytest.raises(
-        RuntimeError, match=r"quality gate: test accuracy 0\.\d+ is below the minimum 0\.99"
+        RuntimeError, match=r"quality gate: test accuracy 0\.\d+ is below the minimum 0\.9900"
     ):
         state.result()
     states = task_states(state.state_details.flow_run_id, N_TASKS)

@@ -1,7 +1,7 @@
 """Stopping a run stops it: Ctrl-C or SIGTERM on `make run` in the middle of the confirmation or
-the final training, and a cancel through the API of a deployment run on a worker. The process
-(and everything it started) ends within 10 s, no half-written file is left, and a new run or a
-retry reuses the stages that finished."""
+the final training (a cancel of a deployment run is in `test_serve.py`). The process (and
+everything it started) ends within 10 s, no half-written file is left, and a new run reuses the
+stages that finished."""
 
 from __future__ import annotations
 
@@ -12,15 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
-from tests.helpers import cli_flags, flow_parameters
-from tests.prefect_api import latest_task_states
-from tests.prefect_server import free_port
+from tests.helpers import cli_flags, partial_files
 from tests.test_flow_data import SMALL_SWEEP
-from tests.test_serve import Serve, _wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 STOP_LIMIT_S = 10
@@ -28,7 +24,6 @@ EARLIER = ("load-clean", "split-scale", "sweep", "select")
 # Long stages (about a minute on 2 cores): the progress log line, every 10 s, shows the stage
 # under way.
 WIDE = {"hidden_layers": [128, 256, 256]}
-LONG_RANGE_TEST = WIDE | {"num_steps": 40_000, "max_lr": 0.01}
 LONG_CONFIRMATION = WIDE | {"confirm_epochs": 400, "confirm_patience": 400}
 LONG_TRAINING = WIDE | {"max_epochs": 400, "patience": 400}
 
@@ -80,18 +75,13 @@ class MakeRun:
         return self.process.wait(timeout=600)
 
 
-def _no_partial_files(artifacts: Path) -> list[str]:
-    return [str(p) for p in artifacts.rglob("*") if p.name.startswith(".") or ".tmp" in p.name]
-
-
 @pytest.mark.parametrize(
     ("how", "settings", "stage"),
     [
-        (signal.SIGTERM, LONG_RANGE_TEST, "range test (batch, 2 replicas)"),
         (signal.SIGINT, LONG_CONFIRMATION, "confirmation (replica-steps)"),
         (signal.SIGTERM, LONG_TRAINING, "final training (replica-steps)"),
     ],
-    ids=["sigterm-in-range-test", "ctrl-c-in-confirmation", "sigterm-in-final-training"],
+    ids=["ctrl-c-in-confirmation", "sigterm-in-final-training"],
 )
 def test_make_run_stops_within_seconds_mid_stage_and_a_new_run_reuses_finished_stages(
     tmp_path, wine_csv, how, settings, stage
@@ -106,7 +96,7 @@ def test_make_run_stops_within_seconds_mid_stage_and_a_new_run_reuses_finished_s
     assert console.rstrip().splitlines()[-1].startswith("stopped by "), console[-3000:]
     assert "Finished in state Crashed" in console
     assert not (run.artifacts / "latest").exists()
-    assert _no_partial_files(run.artifacts) == []
+    assert partial_files(run.artifacts) == []
     (folder,) = [p for p in run.artifacts.iterdir() if p.is_dir()]
     assert "model.keras" not in {p.name for p in folder.iterdir()}
     if settings is LONG_TRAINING:
@@ -118,76 +108,3 @@ def test_make_run_stops_within_seconds_mid_stage_and_a_new_run_reuses_finished_s
             line = next(x for x in again.lines if f"Task run '{name}-" in x and "Finished" in x)
             assert "Cached" in line, line
         assert (run.artifacts / "latest" / "model.keras").is_file()
-
-
-def _flow_run_process(serve: Serve, flow_run_id: str) -> psutil.Process:
-    """The worker's child process that runs `flow_run_id`."""
-
-    def find():
-        for child in psutil.Process(serve.process.pid).children(recursive=True):
-            try:
-                if child.environ().get("PREFECT__FLOW_RUN_ID") == flow_run_id:
-                    return child
-            except psutil.Error:
-                continue
-        return None
-
-    return _wait_for(find, 120, f"the process of flow run {flow_run_id}")
-
-
-def test_cancelling_a_deployment_run_in_training_ends_its_process_and_a_retry_reuses_stages(
-    tmp_path, wine_csv
-):
-    port = free_port()
-    settings = SMALL_SWEEP | {
-        "data": str(wine_csv),
-        **WIDE,
-        "max_epochs": 50,
-        "patience": 50,
-    }
-    serve = Serve(tmp_path, port, "serve-cancel")
-    try:
-        flow_run_id = serve.trigger(flow_parameters(**settings))
-        process = _flow_run_process(serve, flow_run_id)
-
-        def training() -> bool:
-            return latest_task_states(serve.api, flow_run_id, set()).get("train") == "Running"
-
-        _wait_for(training, 300, f"training ({serve.log})")
-        time.sleep(1)
-        started = time.monotonic()
-        response = httpx.post(
-            f"{serve.api}/flow_runs/{flow_run_id}/set_state",
-            json={"state": {"type": "CANCELLING", "name": "Cancelling"}},
-            timeout=10,
-        )
-        response.raise_for_status()
-        psutil.wait_procs([process], timeout=STOP_LIMIT_S + 20)
-        seconds = time.monotonic() - started
-        assert seconds <= STOP_LIMIT_S, serve.log.read_text()[-3000:]
-        _wait_for(lambda: serve.state(flow_run_id) == "Cancelled", 30, f"Cancelled ({serve.log})")
-        assert not (tmp_path / "artifacts" / "latest").exists()
-        assert _no_partial_files(tmp_path / "artifacts") == []
-
-        env = {
-            **os.environ,
-            "PREFECT_API_URL": serve.api,
-            "PREFECT_HOME": str(tmp_path / "prefect"),
-        }
-        retry = subprocess.run(
-            [str(Path(sys.executable).with_name("prefect")), "flow-run", "retry", flow_run_id],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert retry.returncode == 0, retry.stdout[-3000:] + retry.stderr[-3000:]
-        _wait_for(
-            lambda: serve.state(flow_run_id) in {"Completed", "Failed", "Crashed"},
-            600,
-            f"the retry ({serve.log})",
-        )
-        assert serve.state(flow_run_id) == "Completed", serve.log.read_text()[-3000:]
-        after = latest_task_states(serve.api, flow_run_id, {*EARLIER, "train"})
-        assert {name: after[name] for name in EARLIER} == dict.fromkeys(EARLIER, "Cached")
-        assert after["train"] == "Completed"
-        assert (tmp_path / "artifacts" / "latest" / "model.keras").is_file()
-    finally:
-        serve.kill()

@@ -1,13 +1,13 @@
-"""The flow against a real `prefect server start` (see conftest): what the REST API records, a
-retry after a crash in final training, and the report as a browser shows it in the Prefect UI."""
+"""The flow against a real `prefect server start` (see conftest): what the REST API records, where
+a retry can help, and the report as a browser shows it in the Prefect UI. (A retry of a crash in
+final training is tested on PostgreSQL, `test_postgres.py`, and of a killed run on this server,
+`test_concurrency.py`.)"""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -83,35 +83,6 @@ def test_rest_api_records_the_run_every_stage_and_the_artifacts(prefect_api, fin
     assert all(float(artifacts[key]["data"]) == 100.0 for key in PROGRESS)
 
 
-def test_retry_after_a_crash_in_final_training_reuses_earlier_tasks(
-    prefect_api, workspace, wine_csv, monkeypatch
-):
-    def crash(*args, **kwargs):
-        raise RuntimeError("injected crash in final training")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(tasks.train, "train_final", crash)
-        flat = SMALL_SWEEP | {"data": str(wine_csv), "seed": 7}
-        state = lr_finder(return_state=True, **flow_parameters(**flat))
-    assert state.is_failed()
-    flow_run_id = str(state.state_details.flow_run_id)
-    assert latest_task_states(prefect_api, flow_run_id, {"train"})["train"] == "Failed"
-
-    retry = subprocess.run(
-        [str(Path(sys.executable).with_name("prefect")), "flow-run", "retry", flow_run_id,
-         "--entrypoint", "flows/lr_finder.py:lr_finder"],
-        cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert retry.returncode == 0, retry.stdout[-3000:] + retry.stderr[-3000:]
-
-    assert rest(prefect_api, f"flow_runs/{flow_run_id}")["state"]["name"] == "Completed"
-    states = latest_task_states(prefect_api, flow_run_id, STAGES)
-    for name in ("load-clean", "split-scale", "sweep", "select"):
-        assert states[name] == "Cached", (name, states)
-    assert states["train"] == "Completed" and states["publish-report"] == "Completed"
-    assert (workspace["artifacts"] / "latest" / "model.keras").is_file()
-
-
 def test_browser_shows_the_report_charts_in_the_prefect_ui(prefect_api, finished_run):
     from playwright.sync_api import sync_playwright
 
@@ -160,7 +131,7 @@ def test_a_retry_happens_only_where_it_can_help(prefect_api, workspace, wine_csv
         flow_run = rest(prefect_api, f"flow_runs/{state.state_details.flow_run_id}")
         return flow_run["state"]["name"], flow_run["run_count"]
 
-    gate = {"min_test_accuracy": 0.99, "quality_gate_mode": "fail"}
+    gate = {"gate_value": 0.99, "quality_gate_mode": "fail"}
     missed_gate = retrying(return_state=True, **flow_parameters(**small, **gate))
     assert runs_of(missed_gate) == ("Failed", 1), "the same verdict would come back"
 
@@ -176,6 +147,13 @@ def test_a_retry_happens_only_where_it_can_help(prefect_api, workspace, wine_csv
     bad_csv.write_text("a;b\n1;2\n")
     bad_data = retrying(return_state=True, **flow_parameters(data=str(bad_csv)))
     assert runs_of(bad_data) == ("Failed", 1)
+    # The UI shows the error's own message, which names the file and the fix.
+    recorded = rest(prefect_api, f"flow_runs/{bad_data.state_details.flow_run_id}")["state"]
+    with pytest.raises(ValueError) as raised:
+        bad_data.result()
+    assert recorded["message"] == str(raised.value) and "bad.csv: missing column" in str(
+        raised.value
+    )
 
     calls = []
     real = tasks.train.train_final

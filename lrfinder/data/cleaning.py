@@ -204,12 +204,14 @@ def clean_wine(source: DataSource, rule: LabelRule | None = None) -> CleanData:
     """The tutorial's cleaning: drop missing rows, `is_white_wine` from type, `quality >= threshold`."""
     rule = rule or label_rule(None, None, None)
     parts = []
+    ignored: list[str] = []
     for file in source.files:
         table = read_table(file.path)
         required = list(UCI_COLUMNS) if file.wine_type else ["type", *UCI_COLUMNS]
         _require_columns(
             table, file.path, required, "use the UCI wine file, or pass --target for own data."
         )
+        ignored += [str(c) for c in table.columns if c not in required and str(c) not in ignored]
         numbers = parse_numeric(table, list(UCI_COLUMNS), file.path)
         types = (
             pd.Series(file.wine_type, index=table.index)
@@ -220,7 +222,8 @@ def clean_wine(source: DataSource, rule: LabelRule | None = None) -> CleanData:
         parts.append(numbers)
     numbers = pd.concat(parts, ignore_index=True)
     names = ", ".join(str(f.path) for f in source.files)
-    return _finish(numbers, [*WINE_FEATURES, "is_white_wine"], rule, numbers["quality"], {}, names)
+    features = [*WINE_FEATURES, "is_white_wine"]
+    return _finish(numbers, features, rule, numbers["quality"], {}, names, ignored)
 
 
 def clean_custom(source: DataSource, rule: LabelRule) -> CleanData:
@@ -298,7 +301,10 @@ def _finish(
     target_values: pd.Series,
     encodings: dict,
     source_name: str,
+    ignored: list[str] | None = None,
 ) -> CleanData:
+    """Drop rows with a missing value, settle the target and write the cleaning report;
+    `ignored`: the file's columns that are no feature (the wine preset's extra columns)."""
     rows_read = len(features)
     frame = features[feature_names].copy()
     frame["__target"] = target_values
@@ -315,6 +321,7 @@ def _finish(
         "label_rule": rule.describe(),
         "target": rule.output,
         "features": feature_names,
+        "ignored_columns": ignored or [],
         **target_summary(frame[rule.output], rule.task, classes),
         "encodings": encodings,
     }

@@ -159,13 +159,15 @@ def _run_steps(
         return ops.slice_update(record, [step, 0], values[None, :])
 
     def body(step, state, active, ema, best, count, records):
+        yb = ops.take(data["y"], index[step], axis=0)
         state, losses, accuracy = _train_step(
             spec,
             optimizer,
             state,
             ops.take(data["x"], index[step], axis=0),
-            ops.take(data["y"], index[step], axis=0),
+            yb,
             weight[step],
+            _class_weights_of(data, yb),
             lrs[step],
             active,
         )
@@ -181,7 +183,15 @@ def _run_steps(
             val = ops.cond(
                 (chunk["step0"] + step + 1) % chunk["val_every"] == 0,
                 lambda: ops.where(
-                    active, _val_loss(spec, state["params"], data["x_val"], data["y_val"]), nan
+                    active,
+                    _val_loss(
+                        spec,
+                        state["params"],
+                        data["x_val"],
+                        data["y_val"],
+                        _class_weights_of(data, data["y_val"]),
+                    ),
+                    nan,
                 ),
                 lambda: nan,
             )
@@ -217,16 +227,19 @@ def _train_step(
     xb: Any,
     yb: Any,
     weight: Any,
+    class_weights: Any,
     lr: Any,
     active: Any,
 ) -> tuple[dict, Any, Any]:
     """One optimizer step of every active replica; returns the new state (weights, optimizer
-    state, dropout step counts) and each replica's batch loss and batch accuracy, both (K,)."""
+    state, dropout step counts) and each replica's batch loss and batch accuracy, both (K,).
+    `class_weights`: each row's class weight (K, B), or None."""
     noise = state.get("noise")
 
     def objective(params: list[Any]) -> tuple[Any, tuple[Any, Any]]:
         logits = _logits(spec, params, xb, noise)
-        losses = _with_penalty(spec, spec.head.batch_loss(logits, yb, weight), params)
+        loss = _head_loss(spec, logits, yb, weight, class_weights)
+        losses = _with_penalty(spec, loss, params)
         return ops.sum(losses), (losses, logits)
 
     (_, (losses, logits)), grads = backend.value_and_grad(objective)(state["params"])
@@ -239,10 +252,31 @@ def _train_step(
     return new, losses, accuracy
 
 
-def _val_loss(spec: ModelSpec, params: list[Any], x_val: Any, y_val: Any) -> Any:
+def _val_loss(
+    spec: ModelSpec, params: list[Any], x_val: Any, y_val: Any, class_weights: Any = None
+) -> Any:
     """The validation loss as Keras reports it: the head's loss plus the L2 penalty."""
-    loss = spec.head.batch_loss(_logits(spec, params, x_val), y_val, ops.ones_like(y_val))
+    logits = _logits(spec, params, x_val)
+    loss = _head_loss(spec, logits, y_val, ops.ones_like(y_val), class_weights)
     return _with_penalty(spec, loss, params)
+
+
+def _class_weights_of(data: dict, y: Any) -> Any:
+    """Each row's class weight, looked up by its label (None when the recipe has none)."""
+    if "class_weight" not in data:
+        return None
+    return ops.take(data["class_weight"], ops.cast(y, "int32"), axis=0)
+
+
+def _head_loss(spec: ModelSpec, logits: Any, y: Any, weight: Any, class_weights: Any) -> Any:
+    """The head's mean loss over the real (weight 1) rows; with class weights each row's loss is
+    multiplied by its weight and the sum still divided by the real rows (Keras's reduction with
+    `class_weight`)."""
+    if class_weights is None:
+        return spec.head.batch_loss(logits, y, weight)
+    weighted = ops.broadcast_to(weight, logits.shape[:-1]) * class_weights
+    rows = ops.sum(ops.broadcast_to(weight, logits.shape[:-1]), axis=-1)
+    return spec.head.batch_loss(logits, y, weighted) * ops.sum(weighted, axis=-1) / rows
 
 
 def _with_penalty(spec: ModelSpec, losses: Any, params: list[Any]) -> Any:
@@ -417,6 +451,7 @@ class StackedMLP:
         """The training rows (padded, see `_pad_rows`) and validation rows as device tensors,
         made once for as long as the same arrays come back (every epoch of a fit)."""
         arrays = (x, y, x_val, y_val)
+        class_weight = self.recipe.class_weight
         if self._data is not None and all(
             a is b for a, b in zip(self._data[0], arrays, strict=True)
         ):
@@ -431,6 +466,8 @@ class StackedMLP:
                 ),
                 "y_val": ops.convert_to_tensor(np.zeros(0) if no_val else y_val, "float32"),
             }
+            if class_weight is not None:
+                data["class_weight"] = ops.convert_to_tensor(np.array(class_weight), "float32")
         self._data = (arrays, data)
         return data
 

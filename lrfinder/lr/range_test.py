@@ -50,7 +50,7 @@ def run_range_test(
     in groups of at most `placement.grouping.size` run where `placement` says, and record their
     losses."""
     started = time.perf_counter()
-    recipe = model.recipe(x.shape[1], head)
+    recipe = model.recipe(x.shape[1], head, y)
     val_x, val_y = _val_sample(x_val, y_val, settings.sweep_val_sample, model.seed)
     seeds = model.seeds
     calls = [

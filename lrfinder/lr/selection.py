@@ -10,7 +10,7 @@ import pandas as pd
 from lrfinder.data.cleaning import frame_fingerprint
 from lrfinder.engine.groups import HERE, Placement
 from lrfinder.lr.confirm import Confirmation, confirm
-from lrfinder.lr.suggest import Aggregate, suggest_table
+from lrfinder.lr.suggest import Aggregate, flat_curves_warning, suggest_table
 from lrfinder.model.heads import BINARY, Head
 from lrfinder.params import ModelSettings, SelectionSettings
 from lrfinder.training.fit import train_candidates
@@ -34,11 +34,26 @@ class Selection:
 
 
 def warnings_for(aggregates: dict[str, Aggregate]) -> list[str]:
-    return [
-        f"{name}: replicas disagree by {agg.spread:.1f}x (upper/lower quartile of their suggestions)"
-        for name, agg in aggregates.items()
-        if agg.disagree
-    ]
+    """The curve readings' problems: replicas that disagree, and replicas with no reading."""
+    found = []
+    for name, agg in aggregates.items():
+        if agg.disagree:
+            found.append(
+                f"{name}: replicas disagree by {agg.spread:.1f}x (upper/lower quartile of their "
+                "suggestions)"
+            )
+        if agg.no_reading:
+            found.append(f"{name}: no reading on {agg.no_reading}")
+    return found
+
+
+def centre_method(aggregates: dict[str, Aggregate], asked: str) -> tuple[str, str | None]:
+    """The method whose reading centres the selection: the one asked for, or, when it read no
+    replica's curve, the first method that did (with a warning that says so)."""
+    if aggregates[asked].read:
+        return asked, None
+    used = next(name for name, agg in aggregates.items() if agg.read)
+    return used, f"{asked} read no replica's curve, so {used}'s reading is used instead"
 
 
 def select_rate(
@@ -51,16 +66,19 @@ def select_rate(
     settings: SelectionSettings,
     placement: Placement = HERE,
     head: Head = BINARY,
+    data_warnings: tuple[str, ...] = (),
 ) -> Selection:
     """Suggest with every method on the smoothed curves, then confirm around
     `settings.suggest_method`'s aggregate on the validation split (never the test split),
-    training the task's `head`."""
+    training the task's `head`. `data_warnings` (what the data's size and balance make
+    doubtful) go into the summary's warnings first."""
     column = "smoothed_loss" if curves["smoothed_loss"].notna().any() else "loss"
     aggregates = suggest_table(curves, column)
-    center = aggregates[settings.suggest_method].lr
+    method, fallback = centre_method(aggregates, settings.suggest_method)
+    center = aggregates[method].lr
     confirmation = None
     if settings.confirm:
-        recipe = model.recipe(x.shape[1], head)
+        recipe = model.recipe(x.shape[1], head, y)
         epochs, patience = settings.confirm_epochs, settings.confirm_patience
 
         def train(rates: np.ndarray) -> pd.DataFrame:
@@ -76,24 +94,27 @@ def select_rate(
         )
     else:
         chosen = center
-        reason = (
-            f"{settings.suggest_method} suggestion (median over {model.n_seeds} replicas), "
-            "not confirmed"
-        )
+        reason = f"{method} suggestion (median over {model.n_seeds} replicas), not confirmed"
     summary = {
         "chosen_lr": chosen,
         "reason": reason,
-        "method": settings.suggest_method,
+        "method": method,
         "suggestions": {
             name: {
-                "lr": agg.lr,
-                "spread": agg.spread,
+                "lr": agg.lr if agg.read else None,
+                "spread": agg.spread if agg.read else None,
                 "disagree": agg.disagree,
                 "per_replica": agg.per_replica,
+                **({"no_reading": agg.no_reading} if agg.no_reading else {}),
             }
             for name, agg in aggregates.items()
         },
-        "warnings": warnings_for(aggregates),
+        "warnings": [
+            *data_warnings,
+            *([flat] if (flat := flat_curves_warning(curves, column)) else []),
+            *warnings_for(aggregates),
+            *([fallback] if fallback else []),
+        ],
         "config": settings.model_dump(),
         "confirmation": None
         if confirmation is None

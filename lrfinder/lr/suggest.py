@@ -8,9 +8,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from lrfinder.errors import DataError
+
 MIN_POINTS = 10
 WARMUP_FRACTION = 0.1
 DISAGREEMENT = 4.0
+EDGE_FRACTION = 0.03  # a minimum in the last 3 % of the curve's points sits at the range's edge
+MIN_DROP = 0.01  # a curve whose loss never falls by 1 % of its start is flat
+
+
+class NoReading(ValueError):
+    """This method reads nothing on this curve; the message says why and what to change."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,14 @@ def usable_window(lrs: np.ndarray, losses: np.ndarray) -> np.ndarray:
     return kept
 
 
+def never_fell(lrs: np.ndarray, losses: np.ndarray) -> bool:
+    """Whether the loss never fell by MIN_DROP of where the usable window starts: a curve so
+    flat that its readings are guesses."""
+    window = usable_window(lrs, losses)
+    values = np.asarray(losses, float)[window]
+    return bool(values.min() > values[0] - MIN_DROP * abs(values[0]))
+
+
 def _suggestion(
     method: str, lrs: np.ndarray, losses: np.ndarray, index: int, lr: float | None = None
 ) -> Suggestion:
@@ -60,9 +76,20 @@ def _suggestion(
 
 
 def argmin(lrs: np.ndarray, losses: np.ndarray) -> Suggestion:
-    """The rate at the lowest loss: the tutorial's choice, kept for comparison."""
+    """The rate at the lowest loss: the tutorial's choice, kept for comparison. No reading when
+    the lowest loss sits at the range's end (the curve never turned up)."""
     window = usable_window(lrs, losses)
-    return _suggestion("argmin", lrs, losses, int(window[np.argmin(np.asarray(losses)[window])]))
+    index = int(window[np.argmin(np.asarray(losses)[window])])
+    finite = np.flatnonzero(np.isfinite(np.asarray(losses, float)))
+    # A curve that ends in non-finite losses diverged; one that ends finite at its lowest did not.
+    ends_finite = finite[-1] == len(losses) - 1
+    if ends_finite and index >= finite[-1] - int(len(finite) * EDGE_FRACTION):
+        raise NoReading(
+            f"the loss was still at its lowest at the last rate tried ({float(lrs[index]):.3g}): "
+            "the range test never diverged, so its minimum is the range's edge, not a rate to "
+            "use. Fix: raise --max-lr (or --sweep-epochs in epoch mode)"
+        )
+    return _suggestion("argmin", lrs, losses, index)
 
 
 def minimum_tenth(lrs: np.ndarray, losses: np.ndarray) -> Suggestion:
@@ -116,34 +143,73 @@ class Aggregate:
     lr: float
     spread: float
     per_replica: list[float]
+    no_reading: str | None = None
 
     @property
     def disagree(self) -> bool:
         return self.spread > DISAGREEMENT
 
+    @property
+    def read(self) -> bool:
+        """Whether any replica's curve gave this method a rate."""
+        return bool(self.per_replica)
 
-def aggregate(method: str, rates: list[float]) -> Aggregate:
+
+def aggregate(method: str, rates: list[float], no_reading: str | None = None) -> Aggregate:
+    """Median (on a log scale) and quartile ratio of the replicas' rates; `no_reading`: why
+    some or all replicas gave none."""
+    if not rates:
+        return Aggregate(method, float("nan"), float("nan"), [], no_reading)
     logs = np.log10(np.asarray(rates, float))
     q25, q50, q75 = np.percentile(logs, [25, 50, 75])
-    return Aggregate(method, float(10**q50), float(10 ** (q75 - q25)), [float(r) for r in rates])
+    spread = float(10 ** (q75 - q25))
+    return Aggregate(method, float(10**q50), spread, [float(r) for r in rates], no_reading)
 
 
 def suggest_table(table: pd.DataFrame, column: str = "smoothed_loss") -> dict[str, Aggregate]:
-    """Every method on every replica's curve of a range-test table, aggregated per method.
-    Replicas whose curve is too short to judge are left out; if all are, the error says so."""
+    """Every method on every replica's curve of a range-test table, aggregated per method. A
+    replica whose curve gives a method no reading (too short, flat, or lowest at the range's
+    edge) is left out of that method's aggregate, which says why; if no method reads any
+    replica, the error says why."""
     per_method: dict[str, list[float]] = {name: [] for name in METHODS}
-    problems = []
-    for replica, curve in table.groupby("replica"):
+    missing: dict[str, dict[str, int]] = {name: {} for name in METHODS}
+    replicas = table["replica"].nunique()
+    for _, curve in table.groupby("replica"):
+        lrs, losses = curve["lr"].to_numpy(), curve[column].to_numpy()
+        for name, fn in METHODS.items():
+            try:
+                per_method[name].append(fn(lrs, losses).lr)
+            except ValueError as exc:
+                reasons = missing[name]
+                reasons[str(exc)] = reasons.get(str(exc), 0) + 1
+    if not any(per_method.values()):
+        reasons = {reason for found in missing.values() for reason in found}
+        raise DataError("no replica's curve can be read: " + "; ".join(sorted(reasons)))
+    return {
+        name: aggregate(name, rates, _why_missing(missing[name], replicas))
+        for name, rates in per_method.items()
+    }
+
+
+def flat_curves_warning(table: pd.DataFrame, column: str = "smoothed_loss") -> str | None:
+    """A warning when some replicas' curves never fell (`never_fell`), else None."""
+    flat = 0
+    for _, curve in table.groupby("replica"):
         try:
-            found = {
-                name: fn(curve["lr"].to_numpy(), curve[column].to_numpy())
-                for name, fn in METHODS.items()
-            }
-        except ValueError as exc:
-            problems.append(f"replica {replica}: {exc}")
+            flat += never_fell(curve["lr"].to_numpy(), curve[column].to_numpy())
+        except ValueError:
             continue
-        for name, suggestion in found.items():
-            per_method[name].append(suggestion.lr)
-    if not per_method["valley"]:
-        raise ValueError("no replica's curve can be judged: " + "; ".join(problems))
-    return {name: aggregate(name, rates) for name, rates in per_method.items()}
+    if not flat:
+        return None
+    return (
+        f"the loss never fell by {MIN_DROP:.0%} on {flat} of {table['replica'].nunique()} "
+        "replicas' curves: the network learned little over the range, so their readings are "
+        "guesses. Fix: lower --min-lr, check the target, or use more rows"
+    )
+
+
+def _why_missing(reasons: dict[str, int], replicas: int) -> str | None:
+    """How many replicas gave no reading, per reason; None when all gave one."""
+    if not reasons:
+        return None
+    return "; ".join(f"{n} of {replicas} replicas: {reason}" for reason, n in reasons.items())

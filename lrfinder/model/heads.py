@@ -21,8 +21,16 @@ class Head(Protocol):
     def batch_loss(self, logits: Any, y: Any, weight: Any) -> Any: ...
     def batch_hits(self, logits: Any, y: Any) -> Any: ...
     def predict(self, logits: np.ndarray) -> np.ndarray: ...
-    def loss(self, logits: np.ndarray, y: np.ndarray) -> np.ndarray: ...
+    def loss(
+        self, logits: np.ndarray, y: np.ndarray, row_weight: np.ndarray | None = None
+    ) -> np.ndarray: ...
     def accuracy(self, logits: np.ndarray, y: np.ndarray) -> np.ndarray: ...
+
+
+def _mean(losses: np.ndarray, row_weight: np.ndarray | None) -> np.ndarray:
+    """Mean over rows (last axis) of row losses, each times its weight when given (Keras's
+    reduction of weighted rows: divided by the row count, not by the weights' sum)."""
+    return (losses if row_weight is None else losses * row_weight).mean(axis=-1)
 
 
 def _weighted_mean(ops: Any, losses: Any, weight: Any) -> Any:
@@ -63,13 +71,17 @@ class BinaryHead:
         return ops.cast(ops.equal(logits[..., 0] >= 0.0, y >= 0.5), "float32")
 
     def predict(self, logits: np.ndarray) -> np.ndarray:
-        """Probabilities of class 1 from logits (K, N, 1): (K, N)."""
-        return 1.0 / (1.0 + np.exp(-logits[..., 0]))
+        """Probabilities of class 1 from logits (K, N, 1): (K, N); a very negative logit's
+        exp overflows to inf, which gives 0 exactly (so that overflow is no warning)."""
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(-logits[..., 0]))
 
-    def loss(self, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def loss(
+        self, logits: np.ndarray, y: np.ndarray, row_weight: np.ndarray | None = None
+    ) -> np.ndarray:
         """Mean binary cross-entropy per replica from logits (K, N, 1), stable form: (K,)."""
         z = logits[..., 0]
-        return (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean(axis=-1)
+        return _mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))), row_weight)
 
     def accuracy(self, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Share of rows predicted right per replica: (K,)."""
@@ -115,11 +127,13 @@ class MulticlassHead:
         """Class probabilities from logits (K, N, units): (K, N, units)."""
         return _softmax(logits)
 
-    def loss(self, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def loss(
+        self, logits: np.ndarray, y: np.ndarray, row_weight: np.ndarray | None = None
+    ) -> np.ndarray:
         z = logits - logits.max(axis=-1, keepdims=True)
         log_p = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
         picked = np.take_along_axis(log_p, np.asarray(y, int)[None, :, None], axis=-1)[..., 0]
-        return -picked.mean(axis=-1)
+        return _mean(-picked, row_weight)
 
     def accuracy(self, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
         return (logits.argmax(axis=-1) == np.asarray(y, int)).mean(axis=-1)
@@ -161,12 +175,14 @@ class RegressionHead:
         """Predictions on the standardised target's scale: (K, N)."""
         return logits[..., 0]
 
-    def loss(self, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def loss(
+        self, logits: np.ndarray, y: np.ndarray, row_weight: np.ndarray | None = None
+    ) -> np.ndarray:
         error = logits[..., 0] - y
         if self.loss_name == "mse":
-            return (error**2).mean(axis=-1)
+            return _mean(error**2, row_weight)
         size = np.abs(error)
-        return np.where(size <= 1.0, 0.5 * error**2, size - 0.5).mean(axis=-1)
+        return _mean(np.where(size <= 1.0, 0.5 * error**2, size - 0.5), row_weight)
 
     def accuracy(self, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.full(logits.shape[0], np.nan)

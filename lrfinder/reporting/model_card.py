@@ -5,14 +5,18 @@ from __future__ import annotations
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
+from lrfinder.reporting.tables import interval_note, threshold_section
+
 PACKAGES = ("tensorflow", "jax", "keras", "numpy", "pandas", "scikit-learn", "prefect")
 TRIVIAL = {
-    "binary": "The trivial predictor gives every row the training share of class 1.",
-    "multiclass": "The trivial predictor gives every row the training class shares (its "
+    "binary": "The majority-class predictor gives every row the training share of class 1 as "
+    "its probability (its prediction: the majority class).",
+    "multiclass": "The majority-class predictor gives every row the training class shares (its "
     "prediction: the majority class).",
     "regression": "The trivial predictor gives every row the training mean; metrics are in "
     "the target's units.",
 }
+TRIVIAL_COLUMN = {"binary": "majority class", "multiclass": "majority class"}
 TASK_TITLES = {
     "binary": "binary classifier",
     "multiclass": "multi-class classifier",
@@ -57,10 +61,12 @@ def metric_rows(comparison: dict) -> list[dict]:
     return rows
 
 
-def metrics_table(summary: dict) -> str:
-    """Markdown table: final models, per-seed mean ± std, paired difference and its verdict."""
+def metrics_table(summary: dict, task: str = "binary") -> str:
+    """Markdown table: final models, the trivial predictor (the majority class, or the training
+    mean), per-seed mean ± std, paired difference and its verdict."""
+    trivial = TRIVIAL_COLUMN.get(task, "training mean")
     lines = [
-        "| metric | chosen (final) | baseline (final) | trivial predictor | chosen per seed | "
+        f"| metric | chosen (final) | baseline (final) | {trivial} | chosen per seed | "
         "baseline per seed | difference (paired) | larger than spread? |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -98,10 +104,14 @@ Chosen **{metrics["chosen_lr"]:.4g}** against the default-rate baseline {metrics
 Why: {selection_reason}.
 
 ## Test metrics ({test["chosen"]["final"]["rows"]} rows)
-{metrics_table(test)}
+{metrics_table(test, task)}
+
+{interval_note(test)}
+
+{threshold_section(metrics)}
 
 ## Test rows without an exact twin in the training data ({clean["chosen"]["final"]["rows"]} rows)
-{metrics_table(clean)}
+{metrics_table(clean, task)}
 
 "Larger than spread?" compares the mean paired difference (same seed: same initial weights and
 batch order) with its standard deviation across seeds.

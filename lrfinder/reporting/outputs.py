@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from lrfinder.data.sources import DataSource
 from lrfinder.data.splitting import SplitData
 from lrfinder.fileio import (
     atomic_path,
+    exclusive_lock,
     write_json_atomic,
     write_parquet_atomic,
     write_text_atomic,
@@ -89,10 +91,17 @@ def write_model_outputs(
 
 
 def point_latest(artifacts_dir: Path, run_dir: Path) -> Path:
-    """Atomically repoint `artifacts/latest` (a relative symlink) at `run_dir`."""
+    """Point `artifacts/latest` (a relative symlink) at the complete run `run_dir`, unless it
+    points at a newer run: a folder that still exists and whose name sorts later, as it started
+    later. Runs finishing together take turns (a lock file, `.latest.lock`) and the link changes
+    in one rename, so `latest` is the newest complete run whatever order runs finish in."""
     link = artifacts_dir / LATEST
-    tmp = artifacts_dir / f".{LATEST}.{os.getpid()}.tmp"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(os.path.relpath(run_dir, artifacts_dir))
-    os.replace(tmp, link)
+    with exclusive_lock(artifacts_dir / f".{LATEST}.lock"):
+        if link.is_symlink():
+            current = artifacts_dir / os.readlink(link)
+            if current.is_dir() and current.name > run_dir.name:
+                return link
+        tmp = artifacts_dir / f".tmp-{uuid.uuid4().hex}-{LATEST}"
+        tmp.symlink_to(os.path.relpath(run_dir, artifacts_dir))
+        os.replace(tmp, link)
     return link

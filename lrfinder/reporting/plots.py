@@ -39,6 +39,8 @@ def lr_finder_chart(
         median.index, median.to_numpy(), color="tab:blue", linewidth=2.2, label="median of replicas"
     )
     for name, agg in aggregates.items():
+        if not agg.read:
+            continue
         y = float(np.interp(np.log10(agg.lr), np.log10(median.index), median.to_numpy()))
         ax.plot(
             agg.lr,

@@ -6,6 +6,9 @@ import base64
 from collections.abc import Mapping
 
 from lrfinder.reporting.model_card import metrics_table
+from lrfinder.reporting.tables import interval_note, threshold_section
+from lrfinder.training.gate import trivial_name
+from lrfinder.training.metric_names import HEADLINE, is_better
 
 CHART_TITLES = {
     "lr_finder.png": "Range test: loss against learning rate",
@@ -80,27 +83,71 @@ def confirmation_rows(selection: dict) -> list[dict]:
     ]
 
 
-def verdict(comparison: dict, n_seeds: int) -> str:
-    """One sentence on what the task's headline test metric shows, however small the gap, and
-    what a trivial predictor scores."""
-    name = "rmse" if "rmse" in comparison["difference"] else "accuracy"
+def verdict(comparison: dict, n_seeds: int, task: str = "binary", gate_metric: str = "") -> str:
+    """What the task's headline test metric shows, however small the gap, what the trivial
+    predictor scores, and a flag when the chosen model does not beat it on the gate's metric."""
+    name = HEADLINE[task]
     d = comparison["difference"][name]
     chosen = comparison["chosen"]["final"][name]
     baseline = comparison["baseline"]["final"][name]
     trivial = comparison.get("trivial", {}).get(name)
-    against = "" if trivial is None else f" (a trivial predictor: {trivial:.4f})"
+    against = "" if trivial is None else f" ({trivial_name(task)}: {trivial:.4f})"
     label = {"rmse": "Test RMSE", "accuracy": "Test accuracy"}[name]
     if n_seeds < 2:
-        return (
+        sentence = (
             f"{label} {chosen:.4f} at the chosen rate against {baseline:.4f} at the "
             f"baseline rate{against}, from one seed each: no spread to judge the gap by."
         )
-    judged = "larger" if d["larger_than_spread"] else "not larger"
-    return (
-        f"{label} {chosen:.4f} at the chosen rate against {baseline:.4f} at the baseline "
-        f"rate{against}; paired across {n_seeds} seeds the difference is {d['mean']:+.4f} ± "
-        f"{d['std']:.4f}, {judged} than its spread."
-    )
+    else:
+        judged = "larger" if d["larger_than_spread"] else "not larger"
+        sentence = (
+            f"{label} {chosen:.4f} at the chosen rate against {baseline:.4f} at the baseline "
+            f"rate{against}; paired across {n_seeds} seeds the difference is {d['mean']:+.4f} ± "
+            f"{d['std']:.4f}, {judged} than its spread."
+        )
+    gate = gate_metric or name
+    if "trivial" in comparison:
+        value, reference = comparison["chosen"]["final"][gate], comparison["trivial"][gate]
+        if not is_better(gate, value, reference):
+            sentence += (
+                f" **The chosen model does not beat {trivial_name(task)} on {gate} "
+                f"({value:.4f} against {reference:.4f}): it has learned nothing the gate can "
+                "see.**"
+            )
+    return sentence
+
+
+def warnings_section(selection: dict, metrics: dict, gate_message: str | None) -> str:
+    """Every warning of the run (data, curves, gate) as a Markdown list; empty when none."""
+    found = [*selection.get("warnings", []), *([gate_message] if gate_message else [])]
+    if not found:
+        return ""
+    return "## Warnings\n" + "\n".join(f"- {warning}" for warning in found) + "\n"
+
+
+def evaluation_lines(metrics: dict) -> list[str]:
+    """The test results as log lines: headline metric with its interval, the trivial
+    predictor, the paired difference, and the tuned decision thresholds."""
+    test, task = metrics["test"], metrics["task"]
+    name = HEADLINE[task]
+    chosen = test["chosen"]
+    interval = chosen.get("intervals", {}).get(name)
+    within = f" (95 % interval {interval[0]:.4f}-{interval[1]:.4f})" if interval else ""
+    lines = [
+        f"test {name}: chosen {chosen['final'][name]:.4f}{within}, baseline "
+        f"{test['baseline']['final'][name]:.4f}, {trivial_name(task)} "
+        f"{test['trivial'][name]:.4f} (final {test['final_model']}); paired difference "
+        f"{test['difference'][name]['mean']:+.4f} ± {test['difference'][name]['std']:.4f}"
+    ]
+    tuned = metrics.get("decision_threshold")
+    if tuned and tuned["objective"]:
+        objective = tuned["objective"]
+        lines.append(
+            f"decision threshold tuned for {objective} on validation: chosen "
+            f"{tuned['chosen']:.3f} (test {objective} {chosen['final_at_tuned_threshold'][objective]:.4f}, "
+            f"{chosen['final'][objective]:.4f} at 0.5), baseline {tuned['baseline']:.3f}"
+        )
+    return lines
 
 
 def leakage_note(data_report: dict) -> str:
@@ -125,12 +172,17 @@ def report_markdown(
     metrics: dict,
     data_report: dict,
     images: Mapping[str, str],
+    gate_metric: str = "",
+    gate_message: str | None = None,
 ) -> str:
     """The run report. `images` maps chart file names to what an <img> loads: data URIs for the
-    Prefect UI, the file names themselves for `report.md` next to the charts."""
+    Prefect UI, the file names themselves for `report.md` next to the charts. `gate_metric`:
+    the metric the verdict checks against the trivial predictor; `gate_message`: the quality
+    gate's, when it was not met."""
     test, clean = metrics["test"], metrics["test_without_twins"]
     suggestions = "\n".join(
-        f"| {r['method']}{' (used)' if r['used'] else ''} | {r['lr']:.3g} | {r['spread']:.1f}x |"
+        f"| {r['method']}{' (used)' if r['used'] else ''} | "
+        + (f"{r['lr']:.3g} | {r['spread']:.1f}x |" if r["lr"] is not None else "no reading | |")
         for r in suggestion_rows(selection)
     )
     charts = "\n\n".join(
@@ -142,6 +194,7 @@ def report_markdown(
 
 Task: **{task}**.
 
+{warnings_section(selection, metrics, gate_message)}
 ## Chosen rate: {selection["chosen_lr"]:.4g}
 {selection["reason"]}.
 
@@ -150,13 +203,17 @@ Task: **{task}**.
 {suggestions}
 
 ## Chosen against the default-rate baseline ({metrics["baseline_lr"]:g})
-{verdict(test, len(metrics["seeds"]))}
+{verdict(test, len(metrics["seeds"]), task, gate_metric)}
 
 ### Test set ({test["chosen"]["final"]["rows"]} rows, final model: {test["final_model"]})
-{metrics_table(test)}
+{metrics_table(test, task)}
+
+{interval_note(test)}
+
+{threshold_section(metrics)}
 
 ### Test rows without an exact twin in the training data ({clean["chosen"]["final"]["rows"]} rows)
-{metrics_table(clean)}
+{metrics_table(clean, task)}
 
 ## Leakage
 {leakage_note(data_report)}

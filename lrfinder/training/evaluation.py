@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from sklearn.metrics import (
     accuracy_score,
-    balanced_accuracy_score,
+    average_precision_score,
     confusion_matrix,
     f1_score,
     log_loss,
@@ -22,33 +23,58 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
+from lrfinder.training.metric_names import SCALARS, is_better
 
 
 def binary_metrics(y_true: np.ndarray, probability: np.ndarray, threshold: float = 0.5) -> dict:
-    """Accuracy, precision, recall, F1, ROC AUC, log loss and the confusion matrix
-    [[tn, fp], [fn, tp]] of probabilities against 0/1 labels."""
+    """Accuracy, balanced accuracy, precision, recall, F1, MCC, ROC AUC, average precision (the
+    area under the precision-recall curve), log loss and the confusion matrix [[tn, fp], [fn,
+    tp]] of probabilities against 0/1 labels, class 1 where the probability >= `threshold`."""
     y_true = np.asarray(y_true).astype(int)
+    predicted = (np.asarray(probability, "float64") >= threshold).astype(int)
     probability = np.clip(np.asarray(probability, "float64"), 1e-7, 1 - 1e-7)
-    predicted = (probability >= threshold).astype(int)
     both = len(np.unique(y_true)) == 2
     return {
         "accuracy": float(accuracy_score(y_true, predicted)),
+        "balanced_accuracy": _balanced_accuracy(y_true, predicted),
         "precision": float(precision_score(y_true, predicted, zero_division=0)),
         "recall": float(recall_score(y_true, predicted, zero_division=0)),
         "f1": float(f1_score(y_true, predicted, zero_division=0)),
+        "mcc": _mcc(confusion_matrix(y_true, predicted, labels=[0, 1])),
         "roc_auc": float(roc_auc_score(y_true, probability)) if both else float("nan"),
+        "average_precision": (
+            float(average_precision_score(y_true, probability)) if y_true.any() else float("nan")
+        ),
         "log_loss": float(log_loss(y_true, probability, labels=[0, 1])),
         "confusion_matrix": confusion_matrix(y_true, predicted, labels=[0, 1]).tolist(),
+        "threshold": float(threshold),
         "rows": len(y_true),
     }
+
+
+def _mcc(confusion: np.ndarray) -> float:
+    """Matthews correlation coefficient of a k x k confusion matrix (rows: true class), 0 where
+    it is undefined (one class among the truths or the predictions), as scikit-learn's."""
+    c = np.asarray(confusion, "float64")
+    total, correct = c.sum(), np.trace(c)
+    true, predicted = c.sum(axis=1), c.sum(axis=0)
+    denominator = np.sqrt((total**2 - predicted @ predicted) * (total**2 - true @ true))
+    return float((correct * total - true @ predicted) / denominator) if denominator else 0.0
+
+
+def _balanced_accuracy(y_true: np.ndarray, predicted: np.ndarray) -> float:
+    """The mean recall over the classes present in `y_true` (scikit-learn's, without its
+    warning when a predicted class is absent from the truth)."""
+    recalls = [np.mean(predicted[y_true == c] == c) for c in np.unique(y_true)]
+    return float(np.mean(recalls))
 
 
 def multiclass_metrics(
     y_true: np.ndarray, probabilities: np.ndarray, classes: tuple[str, ...]
 ) -> dict:
-    """Accuracy, balanced accuracy, macro F1, log loss, per-class precision and recall and the
-    k x k confusion matrix (rows: true class) of class probabilities (N, k) against indices."""
+    """Accuracy, balanced accuracy, macro F1, MCC, macro average precision (one class against
+    the rest, over the classes present), log loss, per-class precision and recall and the k x k
+    confusion matrix (rows: true class) of class probabilities (N, k) against indices."""
     labels = list(range(len(classes)))
     y_true = np.asarray(y_true).astype(int)
     probabilities = np.clip(np.asarray(probabilities, "float64"), 1e-7, 1)
@@ -57,11 +83,17 @@ def multiclass_metrics(
     precision, recall, _, support = precision_recall_fscore_support(
         y_true, predicted, labels=labels, zero_division=0
     )
+    present = np.unique(y_true)
+    indicator = (y_true[:, None] == present[None, :]).astype(int)
     return {
         "accuracy": float(accuracy_score(y_true, predicted)),
-        "balanced_accuracy": float(balanced_accuracy_score(y_true, predicted)),
+        "balanced_accuracy": _balanced_accuracy(y_true, predicted),
         "macro_f1": float(
             f1_score(y_true, predicted, labels=labels, average="macro", zero_division=0)
+        ),
+        "mcc": _mcc(confusion_matrix(y_true, predicted, labels=labels)),
+        "average_precision": float(
+            average_precision_score(indicator, probabilities[:, present], average="macro")
         ),
         "log_loss": float(log_loss(y_true, probabilities, labels=labels)),
         "per_class": {
@@ -87,29 +119,22 @@ def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict:
 
 @dataclass(frozen=True)
 class TaskMetrics:
-    """A task's metrics: the function of (true values, predictions), the scalar metrics its
-    tables and paired differences use, and the one a sentence or a gate quotes."""
+    """A task's metrics: the function of (true values, predictions) and the scalar metrics its
+    tables and paired differences use."""
 
     of: Callable[[np.ndarray, np.ndarray], dict]
     scalars: tuple[str, ...]
-    headline: str
 
 
 def task_metrics(task: str, classes: tuple[str, ...] = ("0", "1")) -> TaskMetrics:
     if task == "binary":
-        scalars = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
-        return TaskMetrics(binary_metrics, scalars, "accuracy")
+        return TaskMetrics(binary_metrics, SCALARS[task])
     if task == "multiclass":
-        scalars = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss")
-        return TaskMetrics(lambda y, p: multiclass_metrics(y, p, classes), scalars, "accuracy")
+        metrics_of = partial(multiclass_metrics, classes=classes)
+        return TaskMetrics(metrics_of, SCALARS[task])
     if task == "regression":
-        return TaskMetrics(regression_metrics, ("rmse", "mae", "r2"), "rmse")
+        return TaskMetrics(regression_metrics, SCALARS[task])
     raise ValueError(f"unknown task {task!r}: use binary, multiclass or regression.")
-
-
-def better(name: str, difference: np.ndarray) -> np.ndarray:
-    """Where a difference (chosen minus baseline) of metric `name` favours the chosen rate."""
-    return difference < 0 if name in LOWER_IS_BETTER else difference > 0
 
 
 def seed_summary(per_seed: list[dict], scalars: tuple[str, ...]) -> dict:
@@ -137,7 +162,7 @@ def paired_difference(chosen: list[dict], baseline: list[dict], scalars: tuple[s
             "mean": float(diffs.mean()),
             "std": spread,
             "larger_than_spread": bool(abs(diffs.mean()) > spread) if len(diffs) > 1 else False,
-            "chosen_better_in": f"{int(better(name, diffs).sum())} of {len(diffs)} seeds",
+            "chosen_better_in": f"{int(is_better(name, diffs, 0.0).sum())} of {len(diffs)} seeds",
         }
     return out
 

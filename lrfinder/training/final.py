@@ -14,8 +14,10 @@ from lrfinder.engine.recipe import Recipe
 from lrfinder.model.forward import predict, replica
 from lrfinder.model.spec import ModelSpec
 from lrfinder.params import ModelSettings, TrainingSettings
-from lrfinder.training.evaluation import compare, task_metrics
+from lrfinder.training.decision import DEFAULT_THRESHOLD, tune_threshold
+from lrfinder.training.evaluation import binary_metrics, compare, task_metrics
 from lrfinder.training.fit import Fit, fit_grouped, fit_replicas, refit_replicas
+from lrfinder.training.intervals import final_intervals
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def train_final(
     seeds = model.seeds
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val_check")
-    recipe = model.recipe(x.shape[1], split.head(model.regression_loss))
+    recipe = model.recipe(x.shape[1], split.head(model.regression_loss), y)
     baseline_lr = settings.baseline_lr or recipe.optimizer.default_lr
     rates = [chosen_lr] * len(seeds) + [baseline_lr] * len(seeds)
     all_seeds = seeds * 2
@@ -156,21 +158,49 @@ def _final(group: np.ndarray, final_model: str) -> np.ndarray:
     return output if output.ndim == 2 else output[:, None]
 
 
-def validation_metrics(trained: Trained, split: SplitData) -> dict:
-    """The early-stopped models (before any refit) on the whole validation split, whose checks
-    during training may have scored a sample of it."""
+def validation_predictions(trained: Trained, split: SplitData) -> dict[str, np.ndarray]:
+    """The early-stopped models' (before any refit) predictions on the whole validation split,
+    per group: (seeds, N) or (seeds, N, classes)."""
     x_val, _ = split.arrays("val")
     predictions = split.to_target_units(predict(trained.spec, trained.fit.weights, x_val))
-    chosen, baseline = (predictions[trained.group(name)] for name in ("chosen", "baseline"))
+    return {name: predictions[trained.group(name)] for name in ("chosen", "baseline")}
+
+
+def validation_metrics(trained: Trained, split: SplitData, predictions: dict) -> dict:
+    """The early-stopped models on the whole validation split, whose checks during training
+    may have scored a sample of it."""
     metrics_of = task_metrics(split.task, split.classes)
-    result = compare(split.target_values("val"), chosen, baseline, "ensemble", metrics_of)
-    return {"rows": len(x_val), "checked_rows": len(split.arrays("val_check")[0]), **result}
+    y_val = split.target_values("val")
+    result = compare(y_val, predictions["chosen"], predictions["baseline"], "ensemble", metrics_of)
+    return {"rows": len(y_val), "checked_rows": len(split.arrays("val_check")[0]), **result}
 
 
-def evaluate(trained: Trained, split: SplitData) -> tuple[dict, pd.DataFrame]:
+def decision_thresholds(
+    trained: Trained, split: SplitData, predictions: dict, objective: str
+) -> dict:
+    """Each group's decision threshold, tuned for `objective` on its final model's (ensemble or
+    first seed, before any refit) validation probabilities."""
+    y_val = split.target_values("val")
+    pick = slice(None) if trained.final_model == "ensemble" else slice(0, 1)
+    found = {
+        name: tune_threshold(y_val, predictions[name][pick].mean(axis=0), objective)
+        for name in ("chosen", "baseline")
+    }
+    return {
+        "objective": objective,
+        **found,
+        "tuned_on": f"the {len(y_val)} validation rows, early-stopped models (before any refit)",
+    }
+
+
+def evaluate(
+    trained: Trained, split: SplitData, objective: str = "f1"
+) -> tuple[dict, pd.DataFrame]:
     """Metrics on all test rows and on the rows without a twin in train (with a trivial
-    predictor's beside them), on the whole validation split (early-stopped models), plus the
-    per-row predictions of both final models."""
+    predictor's beside them, and 95 % intervals of the final models' accuracy and AUC), on the
+    whole validation split (early-stopped models), plus the per-row predictions of both final
+    models. Binary with a validation split: each final model's decision threshold tuned for
+    `objective` on validation, and its test metrics at that threshold."""
     y_test = split.target_values("test")
     chosen, baseline = test_predictions(trained, split)
     mask = no_twin_mask(split)
@@ -198,12 +228,32 @@ def evaluate(trained: Trained, split: SplitData) -> tuple[dict, pd.DataFrame]:
             trivial[mask],
         ),
     }
-    if len(split.val):
-        metrics["validation"] = validation_metrics(trained, split)
     final = {
         "chosen": _final(chosen, trained.final_model),
         "baseline": _final(baseline, trained.final_model),
     }
+    for name, output in final.items():
+        scores = output[:, 0] if split.task == "binary" else output
+        group = metrics["test"][name]
+        group["intervals"] = final_intervals(group["final"], y_test, scores, split.task)
+    if len(split.val):
+        predictions = validation_predictions(trained, split)
+        metrics["validation"] = validation_metrics(trained, split, predictions)
+        if split.task == "binary":
+            tuned = decision_thresholds(trained, split, predictions, objective)
+            metrics["decision_threshold"] = tuned
+            for name, output in final.items():
+                group = metrics["test"][name]
+                group["final_at_tuned_threshold"] = binary_metrics(
+                    y_test, output[:, 0], tuned[name]
+                )
+    elif split.task == "binary":
+        metrics["decision_threshold"] = {
+            "objective": None,
+            "chosen": DEFAULT_THRESHOLD,
+            "baseline": DEFAULT_THRESHOLD,
+            "tuned_on": "nothing: there is no validation split, so the threshold stays 0.5",
+        }
     return metrics, prediction_table(split, y_test, final, ~mask)
 
 

@@ -29,7 +29,7 @@ class Fit:
 def _scores(model: StackedMLP, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Validation loss (with the L2 penalty, as Keras reports it) and accuracy per slot."""
     logits = model.logits(x)
-    loss = model.spec.head.loss(logits, y)
+    loss = model.spec.head.loss(logits, y, model.recipe.row_weights(y))
     if any(model.spec.l2):
         loss = loss + model.spec.penalty(model.weights())
     return loss, model.spec.head.accuracy(logits, y)

@@ -1,21 +1,42 @@
-"""The quality gate on the final model's test accuracy: plain Python."""
+"""The quality gate on the final model's test metric: plain Python."""
 
 from __future__ import annotations
 
 from lrfinder.params import QualityGateSettings
+from lrfinder.training.metric_names import LOWER_IS_BETTER, is_better
 
 
 class QualityGateError(RuntimeError):
-    """The final model's test accuracy is below the configured minimum."""
+    """The final model's test metric misses the gate."""
 
 
-def check_gate(accuracy: float | None, gate: QualityGateSettings) -> str | None:
-    """None when the gate passes, else the message (the caller warns or fails with it). A task
-    without accuracy (regression) passes: the settings allow no minimum there."""
-    if accuracy is None or accuracy >= gate.min_test_accuracy:
+def trivial_name(task: str) -> str:
+    """What the trivial predictor is called for `task`."""
+    return "the training mean" if task == "regression" else "the majority-class predictor"
+
+
+def check_gate(metrics: dict, gate: QualityGateSettings) -> str | None:
+    """None when the chosen final model's test gate metric meets its bound (if any) and beats
+    the trivial predictor's; else the message (the caller warns or fails with it)."""
+    task = metrics["task"]
+    name = gate.metric_for(task)
+    test = metrics["test"]
+    value = test["chosen"]["final"][name]
+    trivial = test["trivial"][name]
+    problems = []
+    if gate.gate_value is not None and not (
+        value <= gate.gate_value if name in LOWER_IS_BETTER else value >= gate.gate_value
+    ):
+        side = "above the maximum" if name in LOWER_IS_BETTER else "below the minimum"
+        problems.append(f"test {name} {value:.4f} is {side} {gate.gate_value:.4f}")
+    if not is_better(name, value, trivial):
+        problems.append(
+            f"test {name} {value:.4f} does not beat {trivial_name(task)} ({trivial:.4f})"
+        )
+    if not problems:
         return None
-    return (
-        f"quality gate: test accuracy {accuracy:.4f} is below the minimum "
-        f"{gate.min_test_accuracy:.4f}. Inspect metrics.json and the charts, or lower "
-        "--min-test-accuracy."
-    )
+    hint = "Inspect metrics.json and the charts"
+    if task != "regression":
+        hint += "; for imbalanced classes try --class-weight balanced or another --gate-metric"
+        hint += " (balanced_accuracy, mcc)"
+    return f"quality gate: {'; '.join(problems)}. {hint}, or change --gate-value."

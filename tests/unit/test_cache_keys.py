@@ -98,6 +98,13 @@ def test_where_replicas_run_never_changes_a_key_but_what_they_compute_does():
     assert _key(train, **base) != _key(train, **{**base, "model": ModelSettings(n_seeds=2)})
 
 
+def test_a_setting_read_after_training_is_no_part_of_the_training_key():
+    base = {"settings": TrainingSettings()}
+    tuned = {"settings": TrainingSettings(decision_threshold="balanced_accuracy")}
+    assert _key(train, **base) == _key(train, **tuned)
+    assert _key(train, **base) != _key(train, settings=TrainingSettings(patience=3))
+
+
 def test_every_task_has_a_docstring_for_the_ui():
     found = []
     for info in pkgutil.iter_modules(tasks.__path__):

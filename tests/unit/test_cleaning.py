@@ -35,6 +35,17 @@ def test_wine_preset_gives_the_tutorial_columns(tmp_path):
     assert set(data.frame["is_white_wine"]) == {0.0, 1.0}
 
 
+def test_columns_the_wine_preset_ignores_are_listed(tmp_path):
+    lines = wine_csv_text(10).splitlines()
+    extra = [f"{lines[0]},vineyard,price"] + [
+        f"{line},north,{i}" for i, line in enumerate(lines[1:])
+    ]
+    data = clean_wine(source(write(tmp_path, "\n".join(extra) + "\n")))
+    assert data.report["ignored_columns"] == ["vineyard", "price"]
+    assert "price" not in data.frame.columns
+    assert clean_wine(source(write(tmp_path, wine_csv_text(10)))).report["ignored_columns"] == []
+
+
 def test_label_is_quality_at_least_threshold(tmp_path):
     rows = [wine_row(0, quality=5), wine_row(1, quality=6), wine_row(2, quality=7)]
     path = write(tmp_path, "\n".join([HEADER, *rows]))

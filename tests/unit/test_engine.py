@@ -88,20 +88,42 @@ class WeightRecorder(keras.callbacks.Callback):
         self.weights.append([w.copy() for w in self.model.get_weights()])
 
 
-def fit_in_engine_order(model, x, y, seed: int, epochs: int = 2) -> tuple[list, list[float]]:
+def fit_in_engine_order(
+    model, x, y, seed: int, epochs: int = 2, **fit_options
+) -> tuple[list, list[float]]:
     """`model.fit` one epoch at a time on the batches the engine's replica `seed` draws
-    (150 rows: four batches of 32 and one of 22 per epoch); returns the weights after every
-    step and each epoch's History loss."""
+    (150 rows: four batches of 32 and one of 22 per epoch), with `fit_options` (such as
+    class_weight); returns the weights after every step and each epoch's History loss."""
     per_epoch = 5
     recorder = WeightRecorder()
     losses = []
     for epoch in range(epochs):
         rows = np.concatenate(batch_order(len(x), 32, seed, per_epoch, start=epoch * per_epoch))
         fitted = model.fit(
-            x[rows], y[rows], batch_size=32, shuffle=False, verbose=0, callbacks=[recorder]
+            x[rows],
+            y[rows],
+            batch_size=32,
+            shuffle=False,
+            verbose=0,
+            callbacks=[recorder],
+            **fit_options,
         )
         losses += fitted.history["loss"]
     return recorder.weights, losses
+
+
+EPOCH_SHARES = np.array([32, 32, 32, 32, 22]) / 150  # each batch's share of an epoch's rows
+
+
+def train_alongside(engine: StackedMLP, x, y, lr: float, weights: list) -> list[float]:
+    """Train the engine's replica 0 step by step, checking its weights against Keras's after
+    each step; returns the recorded batch losses."""
+    losses = []
+    for step in range(len(weights)):
+        losses.append(engine.train(x, y, np.array([lr])).loss[0, 0])
+        for ours, theirs in zip(engine.replica_weights(0), weights[step], strict=True):
+            np.testing.assert_allclose(ours, theirs, atol=2e-6, err_msg=f"step {step}")
+    return losses
 
 
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
@@ -288,13 +310,10 @@ def test_l2_with_a_smooth_activation_follows_keras_fit_and_reports_the_penalised
     model = keras_twin(engine, lr)
     model.compile(optimizer=keras_optimizer(engine, lr), loss=engine.spec.head.keras_loss)
     weights, history = fit_in_engine_order(model, x, y, 11)
-    losses = []
-    for step in range(10):
-        losses.append(engine.train(x, y, np.array([lr])).loss[0, 0])
-        for ours, theirs in zip(engine.replica_weights(0), weights[step], strict=True):
-            np.testing.assert_allclose(ours, theirs, atol=2e-6, err_msg=f"step {step}")
-    share = np.array([32, 32, 32, 32, 22]) / 150
-    assert np.dot(losses[5:], share) == pytest.approx(history[1], rel=1e-5), "penalty included"
+    losses = train_alongside(engine, x, y, lr, weights)
+    assert np.dot(losses[5:], EPOCH_SHARES) == pytest.approx(history[1], rel=1e-5), (
+        "penalty included"
+    )
     penalty = engine.spec.penalty(engine.weights())[0]
     assert penalty > 0.01 * losses[-1]
 
@@ -412,3 +431,25 @@ def test_dropout_on_many_layers_keeps_replicas_apart_and_runs_on_every_backend(d
     solo.train(x, y, np.full(6, 1e-2))
     for ours, theirs in zip(group.replica_weights(1), solo.replica_weights(0), strict=True):
         np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["binary", "multiclass"])
+def test_class_weights_follow_keras_fit_with_class_weight_and_weigh_the_loss_alike(data, name):
+    x, binary_y = data
+    head = HEADS.get(name)
+    y = binary_y if name == "binary" else head_target(x, name)
+    weights_by_class = (0.6, 2.5) if name == "binary" else (0.5, 1.0, 3.0)
+    lr = 3e-3
+    engine = stacked([11], head=head)
+    engine.recipe = dataclasses.replace(engine.recipe, class_weight=weights_by_class)
+    model = keras_twin(engine, lr)
+    class_weight = dict(enumerate(weights_by_class))
+    weights, history = fit_in_engine_order(model, x, y, 11, class_weight=class_weight)
+    losses = train_alongside(engine, x, y, lr, weights)
+    assert np.dot(losses[5:], EPOCH_SHARES) == pytest.approx(history[1], rel=1e-5)
+    # Validation losses weigh rows alike: Keras's evaluate with the rows' class weights.
+    row_weight = engine.recipe.row_weights(y)
+    ours = engine.spec.head.loss(engine.logits(x), y, row_weight)[0]
+    theirs = model.evaluate(x, y, sample_weight=row_weight, batch_size=150, verbose=0)
+    assert ours == pytest.approx(theirs, rel=1e-5)
+    assert ours != pytest.approx(engine.spec.head.loss(engine.logits(x), y)[0], rel=1e-3)

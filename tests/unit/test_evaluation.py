@@ -1,13 +1,22 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import f1_score, matthews_corrcoef, roc_auc_score
 
 from lrfinder.data.splitting import SplitData
 from lrfinder.params import QualityGateSettings
 from lrfinder.reporting.model_card import metrics_table
-from lrfinder.training.evaluation import binary_metrics, compare, paired_difference, task_metrics
+from lrfinder.training.decision import tune_threshold
+from lrfinder.training.evaluation import (
+    binary_metrics,
+    compare,
+    multiclass_metrics,
+    paired_difference,
+    task_metrics,
+)
 from lrfinder.training.final import no_twin_mask
 from lrfinder.training.gate import check_gate
+from lrfinder.training.intervals import bootstrap_auc_interval, wilson_interval
 
 
 def test_binary_metrics_on_a_known_case():
@@ -22,12 +31,9 @@ def test_binary_metrics_on_a_known_case():
 
 
 def test_paired_difference_and_its_verdict():
-    chosen = [
-        {"accuracy": a, "precision": 0, "recall": 0, "f1": 0, "roc_auc": 0, "log_loss": 0}
-        for a in (0.80, 0.81, 0.82)
-    ]
-    baseline = [dict(m, accuracy=m["accuracy"] - 0.05) for m in chosen]
     scalars = task_metrics("binary").scalars
+    chosen = [{**dict.fromkeys(scalars, 0.0), "accuracy": a} for a in (0.80, 0.81, 0.82)]
+    baseline = [dict(m, accuracy=m["accuracy"] - 0.05) for m in chosen]
     diff = paired_difference(chosen, baseline, scalars)["accuracy"]
     assert diff["mean"] == pytest.approx(0.05) and diff["std"] == pytest.approx(0.0, abs=1e-12)
     assert diff["larger_than_spread"] and diff["chosen_better_in"] == "3 of 3 seeds"
@@ -67,7 +73,82 @@ def test_no_twin_mask_marks_test_rows_seen_in_training():
     assert no_twin_mask(split).tolist() == [False, False, True]
 
 
-def test_quality_gate():
-    assert check_gate(0.8, QualityGateSettings(min_test_accuracy=0.75)) is None
-    failing = QualityGateSettings(min_test_accuracy=0.9, quality_gate_mode="fail")
-    assert "0.8000 is below the minimum 0.9000" in check_gate(0.8, failing)
+def gate_metrics(task: str, chosen: dict, trivial: dict) -> dict:
+    """The parts of metrics.json the quality gate reads."""
+    return {"task": task, "test": {"chosen": {"final": chosen}, "trivial": trivial}}
+
+
+def test_the_quality_gate_reads_any_metric_and_needs_the_trivial_predictor_beaten():
+    passing = gate_metrics("binary", {"accuracy": 0.8, "mcc": 0.5}, {"accuracy": 0.6, "mcc": 0.0})
+    assert check_gate(passing, QualityGateSettings(gate_value=0.75)) is None
+    below = check_gate(passing, QualityGateSettings(gate_value=0.9))
+    assert "test accuracy 0.8000 is below the minimum 0.9000" in below
+    assert check_gate(passing, QualityGateSettings(gate_metric="mcc", gate_value=0.6))
+    # A model that predicts the majority class for every row: accuracy alone passes a bound.
+    majority = gate_metrics(
+        "binary", {"accuracy": 0.966, "mcc": 0.0}, {"accuracy": 0.9667, "mcc": 0.0}
+    )
+    message = check_gate(majority, QualityGateSettings(gate_value=0.9))
+    assert "does not beat the majority-class predictor (0.9667)" in message
+    assert "below the minimum" not in message
+    # Lower is better for an error: a bound is a maximum, and beating means lower.
+    regression = gate_metrics("regression", {"rmse": 0.7}, {"rmse": 0.9})
+    assert check_gate(regression, QualityGateSettings(gate_value=0.8)) is None
+    above = check_gate(regression, QualityGateSettings(gate_value=0.5))
+    assert "test rmse 0.7000 is above the maximum 0.5000" in above
+
+
+def test_binary_metrics_tell_a_majority_predictor_from_a_model():
+    y = np.array([0] * 96 + [1] * 4)
+    majority = binary_metrics(y, np.full(100, 0.04))
+    assert majority["accuracy"] == 0.96 and majority["balanced_accuracy"] == 0.5
+    assert majority["mcc"] == 0.0 and majority["average_precision"] == pytest.approx(0.04)
+    learned = binary_metrics(y, np.r_[np.full(96, 0.2), np.full(4, 0.45)], threshold=0.3)
+    assert learned["recall"] == 1.0 and learned["mcc"] == 1.0 and learned["threshold"] == 0.3
+
+
+def test_a_decision_threshold_is_tuned_to_the_best_f1_or_balanced_accuracy():
+    y = np.array([0, 0, 0, 0, 1, 0, 1, 1])
+    p = np.array([0.05, 0.1, 0.15, 0.2, 0.3, 0.35, 0.4, 0.45])
+    f1 = tune_threshold(y, p, "f1")
+    assert 0.2 < f1 < 0.3, "calls the three positives and one negative class 1"
+    assert f1_score(y, p >= f1) == pytest.approx(0.857142857)
+    for threshold in np.linspace(0.01, 0.99, 99):
+        assert f1_score(y, p >= threshold) <= f1_score(y, p >= f1) + 1e-12
+    assert tune_threshold([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], "balanced_accuracy") == 0.5
+    assert tune_threshold([0, 0], [0.1, 0.9], "f1") == 0.5, "one class: nothing to tune"
+
+
+def test_intervals_widen_on_few_rows_and_cover_the_estimate():
+    low, high = wilson_interval(2, 4)
+    assert low < 0.2 and high > 0.8
+    narrow = wilson_interval(800, 1000)
+    assert narrow[0] < 0.8 < narrow[1] and narrow[1] - narrow[0] < 0.06
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    score = y + rng.normal(0, 1.0, 400)
+    auc = roc_auc_score(y, score)
+    a, b = bootstrap_auc_interval(y, score)
+    assert a < auc < b and b - a < 0.15
+    fewer = bootstrap_auc_interval(y[:60], score[:60])
+    assert fewer[1] - fewer[0] > b - a
+    assert bootstrap_auc_interval(y[:8], score[:8]) is None, "too few rows of a class"
+
+
+def test_mcc_is_scikit_learns_for_two_and_more_classes():
+    rng = np.random.default_rng(1)
+    y, p = rng.integers(0, 2, 50), rng.random(50)
+    assert binary_metrics(y, p)["mcc"] == pytest.approx(matthews_corrcoef(y, p >= 0.5))
+    y3, probabilities = rng.integers(0, 3, 60), rng.dirichlet(np.ones(3), 60)
+    found = multiclass_metrics(y3, probabilities, ("a", "b", "c"))["mcc"]
+    assert found == pytest.approx(matthews_corrcoef(y3, probabilities.argmax(axis=1)))
+
+
+def test_metrics_hold_for_two_classes_as_multiclass_and_thresholds_near_one():
+    two = multiclass_metrics(
+        np.array([0, 1, 1]), np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4]]), ("a", "b")
+    )
+    assert two["accuracy"] == pytest.approx(2 / 3) and 0 < two["average_precision"] <= 1
+    saturated = np.array([1.0, 1.0, 0.2], "float32")
+    near_one = binary_metrics(np.array([1, 1, 0]), saturated, threshold=0.99999997)
+    assert near_one["recall"] == 1.0, "the threshold compares unclipped probabilities"

@@ -66,6 +66,17 @@ def test_flat_names_nest_into_groups_and_unknown_ones_are_refused():
         (["--task", "regression", "--threshold", "7"], r"but task is regression"),
         (["--task", "regression", "--confirm-metric", "val_accuracy"], r"no meaning"),
         (["--positive-label", "yes"], r"positive_label needs target"),
+        (["--task", "regression", "--class-weight", "balanced"], r"--class-weight weighs"),
+        (
+            ["--min-test-accuracy", "0.8"],
+            r"--min-test-accuracy was replaced.*--gate-metric accuracy",
+        ),
+        (["--task", "multiclass", "--gate-metric", "roc_auc"], r"not a metric of the multiclass"),
+        (
+            ["--task", "regression", "--gate-metric", "mcc"],
+            r"--gate-metric mcc is not a metric of the regression task",
+        ),
+        (["--gate-metric", "auc"], r"--gate-metric\): Input should be 'accuracy'"),
         (
             ["--preset", "tutorial", "--n-seeds", "4"],
             r"preset 'tutorial' conflicts with --n-seeds 4",
@@ -80,7 +91,7 @@ def test_bad_settings_fail_with_the_setting_and_the_fix(argv, message):
 def test_command_line_values_are_parsed_strictly():
     label = ["--threshold", "none", "--target", "label", "--positive-label", "yes"]
     rest = ["--refit", "no", "--hidden-layers", "16", "8", "--min-lr", "1e-5"]
-    settings, retries = parse_args([*label, *rest, "--flow-retries", "2"])
+    settings, retries, _ = parse_args([*label, *rest, "--flow-retries", "2"])
     assert settings.data.threshold is None and settings.data.positive_label == "yes"
     assert settings.training.refit is False
     assert settings.model.hidden_layers == [16, 8]
@@ -88,12 +99,12 @@ def test_command_line_values_are_parsed_strictly():
 
 
 def test_a_preset_fills_what_was_not_given_and_keeps_the_rest():
-    settings, _ = parse_args(["--preset", "tutorial", "--data", "x.csv", "--max-lr", "1"])
+    settings = parse_args(["--preset", "tutorial", "--data", "x.csv", "--max-lr", "1"]).settings
     for group, values in PRESETS["tutorial"].items():
         for field, value in values.items():
             assert getattr(getattr(settings, group), field) == value, (group, field)
     assert settings.data.source == "x.csv" and settings.range_test.max_lr == 1.0
-    agreeing, _ = parse_args(["--preset", "tutorial", "--n-seeds", "1", "--confirm", "false"])
+    agreeing = parse_args(["--preset", "tutorial", "--n-seeds", "1", "--confirm", "false"]).settings
     assert agreeing == settings.model_copy(
         update={"data": agreeing.data, "range_test": agreeing.range_test}
     )

@@ -10,7 +10,8 @@ from lrfinder.reporting.report import (
     report_markdown,
     verdict,
 )
-from lrfinder.training.evaluation import compare
+from lrfinder.training.evaluation import binary_metrics, compare
+from lrfinder.training.metric_names import SCALARS
 
 SELECTION = {
     "chosen_lr": 0.002,
@@ -79,9 +80,7 @@ def test_verdict_says_whether_the_gap_beats_the_seed_spread():
 
 def test_table_rows_are_flat_records():
     rows = metric_rows(_metrics()["test"])
-    assert [r["metric"] for r in rows] == [
-        "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"
-    ]  # fmt: skip
+    assert tuple(r["metric"] for r in rows) == SCALARS["binary"]
     assert all(isinstance(v, str | float | int | bool) for r in rows for v in r.values())
     marked = confirmation_rows(SELECTION)
     assert [r["chosen"] for r in marked] == [False, True]
@@ -92,3 +91,38 @@ def test_leakage_note_names_the_counts_and_the_fix():
     note = leakage_note(DATA_REPORT)
     assert "5 test rows have one in train or validation" in note
     assert "--split-strategy grouped" in note
+
+
+def test_report_flags_warnings_a_majority_class_model_and_curves_without_a_reading():
+    y = np.array([0.0] * 23 + [1.0] * 2)
+    flat = np.full((2, 25), 0.08)
+    test = compare(y, flat, flat, "ensemble", trivial=np.full(25, 0.08))
+    for name in ("chosen", "baseline"):
+        test[name]["final_at_tuned_threshold"] = binary_metrics(y, flat[0], 0.05)
+    metrics = {
+        "task": "binary",
+        "baseline_lr": 0.001,
+        "seeds": [0, 1],
+        "test": test,
+        "test_without_twins": test,
+        "decision_threshold": {
+            "objective": "f1",
+            "chosen": 0.05,
+            "baseline": 0.05,
+            "tuned_on": "the 20 validation rows",
+        },
+    }
+    no_argmin = {"lr": None, "spread": None, "disagree": False, "per_replica": []}
+    selection = {
+        **SELECTION,
+        "suggestions": {**SELECTION["suggestions"], "argmin": no_argmin},
+        "warnings": ["imbalanced classes: class '1' is 8.0 % of the training rows"],
+    }
+    text = report_markdown("run-2", selection, metrics, DATA_REPORT, {}, "accuracy", "gate: no")
+    assert "## Warnings\n- imbalanced classes: class '1' is 8.0 %" in text
+    assert "- gate: no" in text
+    assert "| argmin | no reading | |" in text
+    assert "does not beat the majority-class predictor on accuracy (0.9200 against 0.9200)" in text
+    assert "| majority class |" in text
+    assert "Decision thresholds tuned for **f1** on the 20 validation rows" in text
+    assert "| recall | 1.0000 | 0.0000 |" in text, "all positives called at 0.05, none at 0.5"

@@ -2,10 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lrfinder.lr.selection import centre_method, warnings_for
 from lrfinder.lr.suggest import (
     METHODS,
+    NoReading,
     aggregate,
     argmin,
+    flat_curves_warning,
     minimum_tenth,
     steepest,
     suggest_table,
@@ -47,10 +50,22 @@ def test_nan_and_inf_points_are_ignored(method):
     assert close(method(LRS, curve).lr, clean.lr, GRID_STEP**2)
 
 
-@pytest.mark.parametrize("method", METHODS.values(), ids=METHODS.keys())
-def test_flat_curve_gives_a_rate_inside_the_range(method):
-    suggestion = method(LRS, np.full(len(LRS), 0.69))
-    assert LRS[0] / 10 <= suggestion.lr <= LRS[-1]
+@pytest.mark.parametrize("method", [valley, steepest])
+def test_a_flat_curve_gives_a_rate_inside_the_range_and_a_warning(method):
+    flat = np.full(len(LRS), 0.69)
+    assert LRS[0] / 10 <= method(LRS, flat).lr <= LRS[-1]
+    table = pd.DataFrame({"replica": 0, "lr": LRS, "smoothed_loss": flat})
+    assert "the loss never fell by 1% on 1 of 1 replicas" in flat_curves_warning(table)
+    falling = table.assign(smoothed_loss=known_curve())
+    assert flat_curves_warning(falling) is None
+
+
+def test_a_curve_that_never_diverges_has_no_minimum_to_read_but_a_valley():
+    still_falling = 0.7 - 0.2 * (np.log10(LRS) + 6) / 7
+    for method in (argmin, minimum_tenth):
+        with pytest.raises(NoReading, match="never diverged, so its minimum is the range's edge"):
+            method(LRS, still_falling)
+    assert LRS[0] < valley(LRS, still_falling).lr < LRS[-1]
 
 
 @pytest.mark.parametrize("method", [steepest, valley])
@@ -78,7 +93,7 @@ def test_aggregate_is_a_log_median_with_quartile_spread():
     assert not aggregate("valley", [1e-3, 1.5e-3, 2e-3]).disagree
 
 
-def test_suggest_table_skips_replicas_that_cannot_be_judged():
+def test_suggest_table_skips_replicas_that_cannot_be_judged_and_says_why():
     curve = known_curve()
     table = pd.concat(
         [
@@ -91,5 +106,30 @@ def test_suggest_table_skips_replicas_that_cannot_be_judged():
     assert set(aggregates) == {"valley", "steepest", "minimum/10", "argmin"}
     assert len(aggregates["valley"].per_replica) == 2
     assert close(aggregates["argmin"].lr, 1e-2)
-    with pytest.raises(ValueError, match="no replica's curve can be judged"):
+    assert aggregates["valley"].no_reading.startswith("1 of 3 replicas: curve too short")
+    with pytest.raises(ValueError, match="no replica's curve can be read: curve too short"):
         suggest_table(table[table["replica"] == 2])
+    rising = LRS < 1
+    never_diverged = pd.DataFrame(
+        {"replica": 0, "lr": LRS[rising], "smoothed_loss": 1.0 - 0.01 * np.arange(rising.sum())}
+    )
+    found = suggest_table(never_diverged)
+    assert not found["argmin"].read and np.isnan(found["argmin"].lr)
+    assert "1 of 1 replicas: the loss was still at its lowest" in found["argmin"].no_reading
+    assert found["valley"].read
+
+
+def test_a_method_without_reading_hands_the_centre_to_one_that_read_and_warns():
+    read = aggregate("valley", [1e-3, 2e-3])
+    unread = aggregate("argmin", [], "8 of 8 replicas: the range test never diverged")
+    aggregates = {"valley": read, "argmin": unread}
+    assert centre_method(aggregates, "valley") == ("valley", None)
+    used, why = centre_method(aggregates, "argmin")
+    assert used == "valley" and "argmin read no replica's curve" in why
+    assert "argmin: no reading on 8 of 8 replicas" in warnings_for(aggregates)[0]
+
+
+def test_a_curve_that_ends_in_non_finite_losses_diverged_so_its_minimum_is_read():
+    falling = 0.7 - 0.2 * (np.log10(LRS) + 6) / 7
+    diverged = np.append(falling[:-1], np.nan)
+    assert argmin(LRS, diverged).lr == pytest.approx(LRS[-2])

@@ -16,6 +16,7 @@ from lrfinder.params import SplitSettings
 from lrfinder.reporting.plots import result_charts
 from lrfinder.training.evaluation import compare, multiclass_metrics, regression_metrics
 from lrfinder.training.final import trivial_prediction
+from lrfinder.training.metric_names import SCALARS
 
 
 def own_csv(tmp_path: Path, target: list) -> DataSource:
@@ -183,7 +184,7 @@ def test_compare_and_charts_for_each_task():
     metrics = task_metrics("multiclass", ("a", "b", "c"))
     test = compare(y, chosen, baseline, "ensemble", metrics, np.tile([0.2, 0.5, 0.3], (40, 1)))
     assert test["trivial"]["accuracy"] == pytest.approx(np.mean(y == 1))
-    assert set(test["difference"]) == {"accuracy", "balanced_accuracy", "macro_f1", "log_loss"}
+    assert tuple(test["difference"]) == SCALARS["multiclass"]
     charts = result_charts("multiclass", test, pd.DataFrame())
     assert set(charts) == {"confusion_matrix.png", "class_recall.png"}
     truth = rng.normal(5, 1, 40).round()

@@ -1,0 +1,90 @@
+"""Own data without surprises, end to end: a bad file ends `make run` with its message as the
+last line, a tiny file and an imbalanced target run with warnings, intervals and the
+majority-class reference where a user reads them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.lr_finder import lr_finder
+from tests.helpers import flow_parameters
+from tests.test_flow_data import SMALL_SWEEP
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_run(args: list[str], artifacts: Path) -> subprocess.CompletedProcess:
+    """`python -m flows ARGS` as `make run` starts it, against the session's Prefect server."""
+    env = {**os.environ, "PREFECT_LOGGING_LEVEL": "INFO", "LRFINDER_ARTIFACTS_DIR": str(artifacts)}
+    return subprocess.run(
+        [sys.executable, "-m", "flows", *args], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_a_data_error_ends_make_run_with_its_message_last_and_status_2(tmp_path, wine_csv):
+    bad = tmp_path / "bad.csv"
+    lines = wine_csv.read_text().splitlines()[:30]
+    lines[20] = lines[20].rsplit(",", 1)[0]  # one field short
+    bad.write_text("\n".join(lines) + "\n")
+    message = f"{bad}: line 21 has 12 fields, the header has 13."
+
+    plain = make_run(["--data", str(bad)], tmp_path / "artifacts")
+    output = (plain.stdout + plain.stderr).strip().splitlines()
+    assert plain.returncode == 2, output[-20:]
+    assert output[-1].startswith(f"error: {message}")
+    assert "Traceback" not in plain.stderr + plain.stdout
+    assert len(output) < 20, output
+    assert not (tmp_path / "artifacts").exists() or not any((tmp_path / "artifacts").iterdir())
+
+    debug = make_run(["--data", str(bad), "--debug"], tmp_path / "artifacts")
+    assert debug.returncode == 2
+    assert "Traceback" in debug.stderr and debug.stderr.strip().splitlines()[-1] == output[-1]
+
+
+def test_a_tiny_file_runs_with_warnings_honest_intervals_and_no_edge_reading(workspace, wine_csv):
+    tiny = workspace["data"] / "tiny.csv"
+    tiny.write_text("\n".join(wine_csv.read_text().splitlines()[:21]) + "\n")
+    run_dir = Path(lr_finder(**flow_parameters(data=str(tiny))))
+    selection = json.loads((run_dir / "selection.json").read_text())
+    warnings = "\n".join(selection["warnings"])
+    assert "small data: the train split has 12 rows, 1 batch(es) of 32" in warnings
+    assert "small data: the validation split has 3 rows" in warnings
+    assert "small data: the test split has 4 rows" in warnings
+    argmin = selection["suggestions"]["argmin"]
+    assert argmin["lr"] is None and "never diverged" in argmin["no_reading"]
+    assert "argmin: no reading on 8 of 8 replicas" in warnings
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    low, high = metrics["test"]["chosen"]["intervals"]["accuracy"]
+    assert high - low > 0.4, "four test rows cannot pin accuracy down"
+    report = (run_dir / "report.md").read_text()
+    assert "## Warnings" in report and "95 % intervals on 4 test rows" in report
+
+
+def test_an_imbalanced_target_gets_warnings_its_metrics_and_a_tuned_threshold(workspace, wine_csv):
+    settings = SMALL_SWEEP | {"max_epochs": 6, "patience": 3, "class_weight": "balanced"}
+    run_dir = Path(lr_finder(**flow_parameters(data=str(wine_csv), threshold=8, **settings)))
+    selection = json.loads((run_dir / "selection.json").read_text())
+    assert selection["warnings"][0].startswith("imbalanced classes: class '1' is 3.")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    test = metrics["test"]
+    for key in ("balanced_accuracy", "average_precision", "mcc"):
+        assert key in test["chosen"]["final"] and key in test["trivial"]
+    assert test["trivial"]["balanced_accuracy"] == 0.5 and test["trivial"]["mcc"] == 0.0
+    tuned = metrics["decision_threshold"]
+    assert tuned["objective"] == "f1" and 0 < tuned["chosen"] < 1
+    at_tuned = test["chosen"]["final_at_tuned_threshold"]
+    assert at_tuned["threshold"] == tuned["chosen"]
+    # Balanced class weights make the model call positives at 0.5, unlike the majority class.
+    assert test["chosen"]["final"]["recall"] > 0.3
+    report = (run_dir / "report.md").read_text()
+    assert "## Warnings\n- imbalanced classes" in report and "| majority class |" in report
+    assert "Decision thresholds tuned for **f1**" in report
