@@ -109,11 +109,29 @@ def _with_parents(name: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
+PARSING = threading.Lock()
+PARSE_ATTEMPTS = 3
+
+
+def _parse(source: str) -> ast.Module:
+    """`ast.parse`, one of our threads at a time and tried again on a SystemError: CPython
+    3.11's parser fails now and then with "AST constructor recursion depth mismatch" when
+    another thread parses at the same moment, and the task's cache key would then be lost
+    (the stage recomputed instead of Cached)."""
+    with PARSING:
+        for _ in range(PARSE_ATTEMPTS - 1):
+            try:
+                return ast.parse(source)
+            except SystemError:
+                continue
+        return ast.parse(source)
+
+
 def _module_imports(name: str, root: str) -> set[str]:
     """Modules under `root` that module `name` imports anywhere in its source."""
     path = module_path(name)
     package = name if path is not None and path.name == "__init__.py" else name.rpartition(".")[0]
-    tree = ast.parse(module_source(name))
+    tree = _parse(module_source(name))
     found = set()
     for node in ast.walk(tree):
         for target in _imported(node, package).values():
@@ -126,12 +144,12 @@ def function_imports(fn: Callable, root: str = CORE) -> set[str]:
     """Modules under `root` that `fn` uses: imported in its body, or imported by its module
     under a name its body (or signature) refers to."""
     module = sys.modules[fn.__module__]
-    tree = ast.parse(inspect.getsource(module))
+    tree = _parse(inspect.getsource(module))
     package = module.__name__.rpartition(".")[0]
     names: dict[str, str] = {}
     for node in tree.body:
         names.update(_imported(node, package))
-    own = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    own = _parse(textwrap.dedent(inspect.getsource(fn)))
     found = set()
     for node in ast.walk(own):
         targets = list(_imported(node, package).values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from uuid import UUID
 
 import httpx
@@ -67,13 +68,18 @@ def rest(api: str, path: str, body: dict | None = None) -> list | dict:
     return response.json()
 
 
-def latest_task_states(api: str, flow_run_id: str, names: set[str]) -> dict[str, str]:
+def latest_task_states(
+    api: str, flow_run_id: str, names: set[str], since: datetime | None = None
+) -> dict[str, str]:
     """Stage name -> state of its newest task run in the flow run (a retry adds new ones), once
     the newest run of every stage in `names` has reached a final state (states arrive as events,
-    a moment after the run returns)."""
+    a moment after the run returns). `since`: only task runs created then or later (a retry's,
+    whose task runs may reach the server after the flow run's end)."""
     deadline = time.monotonic() + 60
     while True:
         runs = rest(api, "task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}})
+        if since is not None:
+            runs = [run for run in runs if datetime.fromisoformat(run["created"]) >= since]
         runs.sort(key=lambda run: run["created"])
         states = {run["name"].rsplit("-", 1)[0]: run["state"]["name"] for run in runs}
         if all(states.get(name) in FINAL for name in names):

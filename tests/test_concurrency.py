@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -134,11 +135,12 @@ def assert_both_complete_and_latest_at_the_newer(runs: list[FlowProcess], artifa
         assert states == ["Cached", "Completed"], (name, states)
 
 
-def assert_no_record_is_partial(storage: Path) -> None:
-    """Every cache record in the result storage reads back whole."""
+def assert_no_record_is_partial(storage: Path, since: float) -> None:
+    """Every cache record written to the result storage since `since` (a time.time()) reads
+    back whole."""
     from prefect.results import ResultRecord
 
-    records = [p for p in storage.iterdir() if p.is_file()]
+    records = [p for p in storage.iterdir() if p.is_file() and p.stat().st_mtime >= since]
     assert records
     for path in records:
         ResultRecord.deserialize(path.read_bytes())
@@ -175,13 +177,14 @@ def test_two_runs_started_together_on_one_server_both_complete(prefect_api, wine
     text = wine_csv.read_text()
     data.write_text(text + text.rstrip("\n").rsplit("\n", 1)[1] + "\n")
     settings = SMALL_SWEEP | {"data": str(data), "seed": 41}
+    started = time.time()
     runs = [FlowProcess(tmp_path, settings, prefect_api) for _ in range(2)]
     try:
         assert_both_complete_and_latest_at_the_newer(runs, tmp_path / "artifacts")
     finally:
         for run in runs:
             run.kill_tree()
-    assert_no_record_is_partial(Path(os.environ["PREFECT_LOCAL_STORAGE_PATH"]))
+    assert_no_record_is_partial(Path(os.environ["PREFECT_LOCAL_STORAGE_PATH"]), started)
 
 
 def test_two_make_runs_without_a_server_share_the_database(wine_csv, tmp_path):
@@ -198,7 +201,7 @@ def test_two_make_runs_without_a_server_share_the_database(wine_csv, tmp_path):
     log = (home / "server.log").read_text()
     starts = [line for line in log.splitlines() if line.startswith("--- ")]
     assert len(starts) == 2 and "Traceback" not in log, log[-3000:]
-    assert_no_record_is_partial(home / "storage")
+    assert_no_record_is_partial(home / "storage", since=0.0)
 
 
 def test_a_run_killed_in_final_training_is_resumed_by_flow_run_retry(
@@ -243,6 +246,7 @@ def test_a_run_killed_in_final_training_is_resumed_by_flow_run_retry(
     _, alive = psutil.wait_procs(helpers, timeout=CRASH_RECORDED_S)
     assert alive == [], [p.cmdline() for p in alive]
 
+    retried = datetime.now(UTC)
     retry = subprocess.run(
         [PREFECT, "flow-run", "retry", flow_run_id, "--entrypoint", "flows/lr_finder.py:lr_finder"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
@@ -250,7 +254,7 @@ def test_a_run_killed_in_final_training_is_resumed_by_flow_run_retry(
     )  # fmt: skip
     assert retry.returncode == 0, retry.stdout[-3000:] + retry.stderr[-3000:]
     assert state() == "Completed"
-    after = latest_task_states(prefect_api, flow_run_id, {*EARLIER, "train"})
+    after = latest_task_states(prefect_api, flow_run_id, {*EARLIER, "train"}, since=retried)
     assert {name: after[name] for name in EARLIER} == dict.fromkeys(EARLIER, "Cached")
     assert after["train"] == "Completed"
     assert run_folders(artifacts) == [earlier, killed]

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -108,6 +109,7 @@ def test_prefect_server_on_postgresql_runs_the_flow_and_its_retry(
                 flow_run_id = str(state.state_details.flow_run_id)
                 assert latest_task_states(api, flow_run_id, {"train"})["train"] == "Failed"
 
+                retried = datetime.now(UTC)
                 retry = subprocess.run(
                     [str(Path(sys.executable).with_name("prefect")), "flow-run", "retry",
                      flow_run_id, "--entrypoint", "flows/lr_finder.py:lr_finder"],
@@ -115,7 +117,7 @@ def test_prefect_server_on_postgresql_runs_the_flow_and_its_retry(
                 )  # fmt: skip
                 assert retry.returncode == 0, retry.stdout[-3000:] + retry.stderr[-3000:]
                 assert rest(api, f"flow_runs/{flow_run_id}")["state"]["name"] == "Completed"
-                states = latest_task_states(api, flow_run_id, STAGES)
+                states = latest_task_states(api, flow_run_id, STAGES, since=retried)
             finally:
                 send_queued_events()  # the next tests' events go to the session's server
         assert all(states[name] == "Cached" for name in EARLIER), states

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -153,6 +154,7 @@ def _cancel_in_training_then_retry(serve: Serve, settings: dict, artifacts: Path
     assert partial_files(artifacts) == [] and latest.resolve() == before
 
     env = {**os.environ, "PREFECT_API_URL": serve.api, "PREFECT_HOME": str(serve.home)}
+    retried = datetime.now(UTC)
     retry = subprocess.run(
         [str(Path(sys.executable).with_name("prefect")), "flow-run", "retry", flow_run_id],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
@@ -160,7 +162,7 @@ def _cancel_in_training_then_retry(serve: Serve, settings: dict, artifacts: Path
     assert retry.returncode == 0, retry.stdout[-3000:] + retry.stderr[-3000:]
     _wait_for(lambda: serve.state(flow_run_id) in FINAL, 600, f"the retry ({serve.log})")
     assert serve.state(flow_run_id) == "Completed", serve.log.read_text()[-3000:]
-    after = latest_task_states(serve.api, flow_run_id, {*EARLIER, "train"})
+    after = latest_task_states(serve.api, flow_run_id, {*EARLIER, "train"}, since=retried)
     assert {name: after[name] for name in EARLIER} == dict.fromkeys(EARLIER, "Cached")
     assert after["train"] == "Completed"
     assert latest.resolve() != before and (latest / "model.keras").is_file()
