@@ -81,7 +81,8 @@ def latest_task_states(
         if since is not None:
             runs = [run for run in runs if datetime.fromisoformat(run["created"]) >= since]
         runs.sort(key=lambda run: run["created"])
-        states = {run["name"].rsplit("-", 1)[0]: run["state"]["name"] for run in runs}
+        # A task run created a moment ago may have no state yet.
+        states = {run["name"].rsplit("-", 1)[0]: (run["state"] or {}).get("name") for run in runs}
         if all(states.get(name) in FINAL for name in names):
             return states
         if time.monotonic() > deadline:
