@@ -17,6 +17,7 @@ from lrfinder.reporting.report import (
     png_data_uri,
     report_markdown,
     run_files_markdown,
+    run_warnings,
     suggestion_rows,
 )
 from lrfinder.training.gate import check_gate, trivial_name
@@ -43,8 +44,7 @@ def publish(
     )
     report_path = write_text_atomic(run_dir / "report.md", as_file)
     embedded = {name: png_data_uri((run_dir / name).read_bytes()) for name in charts}
-    warnings = [*summary["warnings"], *([gate_message] if gate_message else [])]
-    note = "".join(f"\n\n**Warning:** {warning}" for warning in warnings)
+    note = "".join(f"\n\n**Warning:** {w}" for w in run_warnings(summary, gate_message))
     ids = {
         "lr-report": create_markdown_artifact(
             report_markdown(title, summary, metrics, split.report, embedded, **judged),

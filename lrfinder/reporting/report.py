@@ -117,9 +117,15 @@ def verdict(comparison: dict, n_seeds: int, task: str = "binary", gate_metric: s
     return sentence
 
 
-def warnings_section(selection: dict, metrics: dict, gate_message: str | None) -> str:
-    """Every warning of the run (data, curves, gate) as a Markdown list; empty when none."""
-    found = [*selection.get("warnings", []), *([gate_message] if gate_message else [])]
+def run_warnings(selection: dict, gate_message: str | None) -> list[str]:
+    """Every warning of the run: the data's and the curves' (from the selection), then the
+    quality gate's."""
+    return [*selection.get("warnings", []), *([gate_message] if gate_message else [])]
+
+
+def warnings_section(selection: dict, gate_message: str | None) -> str:
+    """Every warning of the run as a Markdown list; empty when none."""
+    found = run_warnings(selection, gate_message)
     if not found:
         return ""
     return "## Warnings\n" + "\n".join(f"- {warning}" for warning in found) + "\n"
@@ -194,7 +200,7 @@ def report_markdown(
 
 Task: **{task}**.
 
-{warnings_section(selection, metrics, gate_message)}
+{warnings_section(selection, gate_message)}
 ## Chosen rate: {selection["chosen_lr"]:.4g}
 {selection["reason"]}.
 
