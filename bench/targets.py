@@ -21,6 +21,7 @@ import pandas as pd
 
 from bench.common import Timer, grid_best, grid_medians, wine_csv
 from bench.flow import start_prefect
+from bench.truth import split_from_run
 
 SHOWN = {
     "binary": ("accuracy", "f1"),
@@ -72,27 +73,11 @@ def peers(run_dir: Path, task: str) -> dict[str, dict]:
     }
 
 
-def grid_check(run_dir: Path, task: str, chosen_lr: float, seeds: list[int]) -> pd.Series:
+def grid_check(run_dir: Path, chosen_lr: float, seeds: list[int]) -> pd.Series:
     """Median best validation loss per rate (the grid and the chosen rate) on the run's split."""
-    from lrfinder.data.splitting import SplitData
     from lrfinder.params import ModelSettings
 
-    frames = {
-        name: pd.read_parquet(run_dir / f"{name}.parquet") for name in ("train", "val", "test")
-    }
-    target = frames["test"].columns[-1]
-    scaler = json.loads((run_dir / "scaler.json").read_text())
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    classes = tuple(metrics.get("classes", ("0", "1")))
-    split = SplitData(
-        **frames,
-        features=scaler["columns"],
-        target=target,
-        scaler=scaler,
-        report={},
-        task=task,
-        classes=classes if task != "regression" else (),
-    )
+    split = split_from_run(run_dir)
     data = (*split.arrays("train"), *split.arrays("val"))
     model = ModelSettings(seed=seeds[0], n_seeds=len(seeds))
     recipe = model.recipe(data[0].shape[1], split.head(model.regression_loss))
@@ -127,7 +112,7 @@ def main() -> None:
         final, trivial = metrics["test"]["chosen"]["final"], metrics["test"]["trivial"]
         others = "; ".join(f"{name}: {show(m, task)}" for name, m in peers(run_dir, task).items())
         with Timer() as grid_time:
-            medians = grid_check(run_dir, task, chosen_lr, list(range(100, 100 + args.grid_seeds)))
+            medians = grid_check(run_dir, chosen_lr, list(range(100, 100 + args.grid_seeds)))
         best_lr, best = grid_best(medians, chosen_lr)
         gap = medians[chosen_lr] / best - 1
         grid = ", ".join(f"{lr:.3g}: {v:.4f}" for lr, v in medians.items())

@@ -216,9 +216,9 @@ class SelectionSettings(Group):
     confirm_high_factor: float = Field(
         3.0, gt=1, description="Highest candidate, as a multiple of the suggestion."
     )
-    confirm_epochs: int = Field(6, ge=1, description="Most epochs per candidate.")
+    confirm_epochs: int = Field(12, ge=1, description="Most epochs per candidate.")
     confirm_patience: int = Field(
-        2, ge=1, description="Epochs without a lower validation loss before a candidate stops."
+        4, ge=1, description="Epochs without a lower validation loss before a candidate stops."
     )
     confirm_metric: Literal["val_loss", "val_accuracy"] = Field(
         "val_loss", description="Validation metric whose median across seeds picks the rate."

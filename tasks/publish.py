@@ -57,10 +57,11 @@ def publish(
             description="Curve readings of the range test" + note,
         ),
         "test-metrics": create_table_artifact(
-            metric_rows(metrics["test"]),
+            metric_rows(metrics["test"], metrics.get("reference", {}).get("test")),
             key="test-metrics",
-            description=f"{metrics['task']} task: chosen rate against the baseline and "
-            f"{trivial_name(metrics['task'])} on the test set" + note,
+            description=f"{metrics['task']} task: chosen rate against the baseline, "
+            f"{trivial_name(metrics['task'])} and a gradient-boosted tree reference "
+            "(`reference`, default settings) on the test set" + note,
         ),
     }
     if rows := confirmation_rows(summary):

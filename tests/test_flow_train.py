@@ -45,6 +45,12 @@ def test_flow_trains_evaluates_and_saves_a_reloadable_model(workspace, wine_csv)
     assert len(chosen["per_seed"]) == 3 and metrics["refit"]
     card = (run_dir / "model_card.md").read_text()
     assert report["source"]["files"][0]["sha256"] in card and "tensorflow" in card
+    reference = metrics["reference"]
+    assert reference["fit_on"] == "train + validation"
+    assert reference["rows"] == report["rows"]["train"] + report["rows"]["val"]
+    assert reference["test"]["rows"] == 1293 and reference["test"]["accuracy"] > 0.7
+    column = "| HistGradientBoosting (reference, default settings) |"
+    assert column in card and column in (run_dir / "report.md").read_text()
 
     gate = {"gate_value": 0.99, "quality_gate_mode": "fail"}
     state = lr_finder(return_state=True, **flow_parameters(data=str(wine_csv), **SHORT, **gate))

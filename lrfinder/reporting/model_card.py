@@ -5,7 +5,12 @@ from __future__ import annotations
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
-from lrfinder.reporting.tables import interval_note, threshold_section
+from lrfinder.reporting.tables import (
+    REFERENCE_COLUMN,
+    interval_note,
+    reference_note,
+    threshold_section,
+)
 
 PACKAGES = ("tensorflow", "jax", "keras", "numpy", "pandas", "scikit-learn", "prefect")
 TRIVIAL = {
@@ -34,10 +39,10 @@ def library_versions() -> dict[str, str]:
     return found
 
 
-def metric_rows(comparison: dict) -> list[dict]:
+def metric_rows(comparison: dict, reference: dict | None = None) -> list[dict]:
     """One record per metric of the task: both final models, the trivial predictor, the
-    per-seed means and spreads, the paired difference, whether it is larger than its spread and
-    in how many seeds the chosen rate won."""
+    reference model's (when given), the per-seed means and spreads, the paired difference,
+    whether it is larger than its spread and in how many seeds the chosen rate won."""
     rows = []
     trivial = comparison.get("trivial", {})
     for key, difference in comparison["difference"].items():
@@ -48,6 +53,7 @@ def metric_rows(comparison: dict) -> list[dict]:
                 "chosen_final": chosen["final"][key],
                 "baseline_final": baseline["final"][key],
                 "trivial": trivial.get(key, float("nan")),
+                **({"reference": reference[key]} if reference is not None else {}),
                 "chosen_mean": chosen["across_seeds"][key]["mean"],
                 "chosen_std": chosen["across_seeds"][key]["std"],
                 "baseline_mean": baseline["across_seeds"][key]["mean"],
@@ -61,20 +67,23 @@ def metric_rows(comparison: dict) -> list[dict]:
     return rows
 
 
-def metrics_table(summary: dict, task: str = "binary") -> str:
+def metrics_table(summary: dict, task: str = "binary", reference: dict | None = None) -> str:
     """Markdown table: final models, the trivial predictor (the majority class, or the training
-    mean), per-seed mean ± std, paired difference and its verdict."""
+    mean), the reference model's metrics when given, per-seed mean ± std, paired difference and
+    its verdict."""
     trivial = TRIVIAL_COLUMN.get(task, "training mean")
+    extra = f" {REFERENCE_COLUMN} |" if reference is not None else ""
     lines = [
-        f"| metric | chosen (final) | baseline (final) | {trivial} | chosen per seed | "
+        f"| metric | chosen (final) | baseline (final) | {trivial} |{extra} chosen per seed | "
         "baseline per seed | difference (paired) | larger than spread? |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|" + ("---|" if extra else "") + "---|---|---|---|",
     ]
-    for r in metric_rows(summary):
+    for r in metric_rows(summary, reference):
         verdict = "yes" if r["larger_than_spread"] else "no"
+        beside = f" {r['reference']:.4f} |" if reference is not None else ""
         lines.append(
             f"| {r['metric']} | {r['chosen_final']:.4f} | {r['baseline_final']:.4f} | "
-            f"{r['trivial']:.4f} | "
+            f"{r['trivial']:.4f} |{beside} "
             f"{r['chosen_mean']:.4f} ± {r['chosen_std']:.4f} | "
             f"{r['baseline_mean']:.4f} ± {r['baseline_std']:.4f} | "
             f"{r['difference_mean']:+.4f} ± {r['difference_std']:.4f} | {verdict} "
@@ -90,6 +99,7 @@ def model_card(metrics: dict, source: dict, parameters: dict, selection_reason: 
     params = "\n".join(f"- `{name}` = `{value!r}`" for name, value in sorted(parameters.items()))
     task = metrics.get("task", "binary")
     classes = f" Classes, in output order: {metrics['classes']}." if "classes" in metrics else ""
+    reference = metrics.get("reference", {})
     return f"""# Model card: MLP {TASK_TITLES[task]} trained at a found learning rate
 
 ## Model
@@ -104,14 +114,16 @@ Chosen **{metrics["chosen_lr"]:.4g}** against the default-rate baseline {metrics
 Why: {selection_reason}.
 
 ## Test metrics ({test["chosen"]["final"]["rows"]} rows)
-{metrics_table(test, task)}
+{metrics_table(test, task, reference.get("test"))}
+
+{reference_note(metrics)}
 
 {interval_note(test)}
 
 {threshold_section(metrics)}
 
 ## Test rows without an exact twin in the training data ({clean["chosen"]["final"]["rows"]} rows)
-{metrics_table(clean, task)}
+{metrics_table(clean, task, reference.get("test_without_twins"))}
 
 "Larger than spread?" compares the mean paired difference (same seed: same initial weights and
 batch order) with its standard deviation across seeds.

@@ -6,7 +6,7 @@ import base64
 from collections.abc import Mapping
 
 from lrfinder.reporting.model_card import metrics_table
-from lrfinder.reporting.tables import interval_note, threshold_section
+from lrfinder.reporting.tables import interval_note, reference_note, threshold_section
 from lrfinder.training.gate import trivial_name
 from lrfinder.training.metric_names import HEADLINE, is_better
 
@@ -133,7 +133,7 @@ def warnings_section(selection: dict, gate_message: str | None) -> str:
 
 def evaluation_lines(metrics: dict) -> list[str]:
     """The test results as log lines: headline metric with its interval, the trivial
-    predictor, the paired difference, and the tuned decision thresholds."""
+    predictor, the paired difference, the reference model, and the tuned decision thresholds."""
     test, task = metrics["test"], metrics["task"]
     name = HEADLINE[task]
     chosen = test["chosen"]
@@ -145,6 +145,12 @@ def evaluation_lines(metrics: dict) -> list[str]:
         f"{test['trivial'][name]:.4f} (final {test['final_model']}); paired difference "
         f"{test['difference'][name]['mean']:+.4f} ± {test['difference'][name]['std']:.4f}"
     ]
+    if reference := metrics.get("reference"):
+        lines.append(
+            f"reference {reference['model']} ({reference['settings']}, fit on "
+            f"{reference['fit_on']}, {reference['seconds']:.1f} s): test {name} "
+            f"{reference['test'][name]:.4f}"
+        )
     tuned = metrics.get("decision_threshold")
     if tuned and tuned["objective"]:
         objective = tuned["objective"]
@@ -196,6 +202,7 @@ def report_markdown(
         for name, source in images.items()
     )
     task = metrics.get("task", "binary")
+    reference = metrics.get("reference", {})
     return f"""# Learning-rate report: {title}
 
 Task: **{task}**.
@@ -211,15 +218,17 @@ Task: **{task}**.
 ## Chosen against the default-rate baseline ({metrics["baseline_lr"]:g})
 {verdict(test, len(metrics["seeds"]), task, gate_metric)}
 
+{reference_note(metrics)}
+
 ### Test set ({test["chosen"]["final"]["rows"]} rows, final model: {test["final_model"]})
-{metrics_table(test, task)}
+{metrics_table(test, task, reference.get("test"))}
 
 {interval_note(test)}
 
 {threshold_section(metrics)}
 
 ### Test rows without an exact twin in the training data ({clean["chosen"]["final"]["rows"]} rows)
-{metrics_table(clean, task)}
+{metrics_table(clean, task, reference.get("test_without_twins"))}
 
 ## Leakage
 {leakage_note(data_report)}

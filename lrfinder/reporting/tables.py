@@ -4,8 +4,10 @@ out."""
 from __future__ import annotations
 
 from lrfinder.training.intervals import MIN_CLASS_ROWS
+from lrfinder.training.metric_names import HEADLINE, is_better
 
 THRESHOLD_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "mcc")
+REFERENCE_COLUMN = "HistGradientBoosting (reference, default settings)"
 
 
 def interval_note(comparison: dict) -> str:
@@ -52,3 +54,24 @@ chosen {tuned["chosen"]:.3f}, baseline {tuned["baseline"]:.3f}.
 |---|---|---|---|---|---|
 {rows}
 """
+
+
+def reference_note(metrics: dict) -> str:
+    """What the reference model is and what it was fit on, and a plain sentence when it beats
+    the chosen final model on the task's headline metric (empty without a reference)."""
+    reference = metrics.get("reference")
+    if not reference:
+        return ""
+    name = HEADLINE[metrics.get("task", "binary")]
+    ours, theirs = metrics["test"]["chosen"]["final"][name], reference["test"][name]
+    note = (
+        f"Reference: scikit-learn's {reference['model']} ({reference['settings']}), fit on "
+        f"{reference['fit_on']} ({reference['rows']:,} rows, {reference['seconds']:.1f} s), "
+        f"scored on the same test rows: test {name} {theirs:.4f}."
+    )
+    if is_better(name, theirs, ours):
+        note += (
+            f" A gradient-boosted tree model beats the network on this data ({name} "
+            f"{theirs:.4f} vs {ours:.4f}): consider it."
+        )
+    return note

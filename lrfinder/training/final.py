@@ -18,6 +18,7 @@ from lrfinder.training.decision import DEFAULT_THRESHOLD, tune_threshold
 from lrfinder.training.evaluation import binary_metrics, compare, task_metrics
 from lrfinder.training.fit import Fit, fit_grouped, fit_replicas, refit_replicas
 from lrfinder.training.intervals import final_intervals
+from lrfinder.training.reference import reference_model
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,8 @@ def evaluate(
     predictor's beside them, and 95 % intervals of the final models' accuracy and AUC), on the
     whole validation split (early-stopped models), plus the per-row predictions of both final
     models. Binary with a validation split: each final model's decision threshold tuned for
-    `objective` on validation, and its test metrics at that threshold."""
+    `objective` on validation, and its test metrics at that threshold. `reference`: a
+    gradient-boosted tree model with default settings on the same rows, as a yardstick."""
     y_test = split.target_values("test")
     chosen, baseline = test_predictions(trained, split)
     mask = no_twin_mask(split)
@@ -227,6 +229,7 @@ def evaluate(
             metrics_of,
             trivial[mask],
         ),
+        "reference": reference_model(split, trained.refit is not None, mask),
     }
     final = {
         "chosen": _final(chosen, trained.final_model),

@@ -2,9 +2,10 @@ import base64
 
 import numpy as np
 
-from lrfinder.reporting.model_card import metric_rows
+from lrfinder.reporting.model_card import metric_rows, model_card
 from lrfinder.reporting.report import (
     confirmation_rows,
+    evaluation_lines,
     leakage_note,
     png_data_uri,
     report_markdown,
@@ -126,3 +127,71 @@ def test_report_flags_warnings_a_majority_class_model_and_curves_without_a_readi
     assert "| majority class |" in text
     assert "Decision thresholds tuned for **f1** on the 20 validation rows" in text
     assert "| recall | 1.0000 | 0.0000 |" in text, "all positives called at 0.05, none at 0.5"
+
+
+def _with_reference(probability: np.ndarray) -> dict:
+    """`_metrics()` with the whole metrics.json around it and a reference model's probabilities
+    of class 1 on the same 25 test rows."""
+    rng = np.random.default_rng(0)
+    y = (rng.random(25) > 0.5).astype("float32")
+    chosen = np.clip(y * 0.3 + rng.random((2, 25)) * 0.7, 0, 1)
+    test = compare(y, chosen, rng.random((2, 25)), "ensemble", trivial=np.full(25, 0.5))
+    reference = {
+        "model": "HistGradientBoostingClassifier",
+        "settings": "default settings, random_state=0",
+        "fit_on": "train + validation",
+        "rows": 100,
+        "seconds": 0.4,
+        "test": binary_metrics(y, probability(y)),
+        "test_without_twins": binary_metrics(y, probability(y)),
+    }
+    return {
+        "task": "binary",
+        "chosen_lr": 0.002,
+        "baseline_lr": 0.001,
+        "seeds": [0, 1],
+        "refit": True,
+        "epochs": {"chosen": [5, 6], "baseline": [7, 8]},
+        "test": test,
+        "test_without_twins": test,
+        "reference": reference,
+    }
+
+
+def test_the_reference_model_has_its_column_and_is_named_when_it_beats_the_network():
+    perfect = _with_reference(lambda y: y)
+    chosen = perfect["test"]["chosen"]["final"]["accuracy"]
+    assert chosen < 1.0
+    column = "| majority class | HistGradientBoosting (reference, default settings) |"
+    sentence = (
+        "A gradient-boosted tree model beats the network on this data "
+        f"(accuracy 1.0000 vs {chosen:.4f}): consider it."
+    )
+    source = {"origin": "test", "files": []}
+    report = report_markdown("run-3", SELECTION, perfect, DATA_REPORT, {})
+    card = model_card(perfect, source, {}, "a reason")
+    test = perfect["test"]
+    finals = [test[name]["final"]["accuracy"] for name in ("chosen", "baseline")]
+    row = "| accuracy | {:.4f} | {:.4f} | {:.4f} | 1.0000 | ".format(
+        *finals, test["trivial"]["accuracy"]
+    )
+    for text in (report, card):
+        assert text.count(column) == 2, "full test set and rows without twins"
+        assert text.count(row) == 2, "the reference's accuracy beside the majority class's"
+        assert sentence in text
+        assert (
+            "HistGradientBoostingClassifier (default settings, random_state=0), fit on "
+            "train + validation (100 rows" in text
+        )
+    rows = metric_rows(perfect["test"], perfect["reference"]["test"])
+    assert [r["reference"] for r in rows][:2] == [1.0, 1.0]
+    assert any(
+        "reference HistGradientBoostingClassifier" in line for line in evaluation_lines(perfect)
+    )
+
+    wrong = _with_reference(lambda y: 1 - y)
+    report = report_markdown("run-4", SELECTION, wrong, DATA_REPORT, {})
+    assert column in report and "test accuracy 0.0000." in report
+    assert "beats the network" not in report
+    plain = {k: v for k, v in wrong.items() if k != "reference"}
+    assert "HistGradientBoosting" not in report_markdown("run-5", SELECTION, plain, DATA_REPORT, {})

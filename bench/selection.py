@@ -1,0 +1,260 @@
+"""Trust, measured: how often each way of picking a learning rate lands where an exhaustive grid
+says the good rates are, per data set, in one process run.
+
+Per data set (bench.datasets; each split as the flow splits it with default settings):
+
+- ground truth: a grid of log-spaced rates from 1e-5 to 1 (13 by default), 5 seeds each,
+  trained as the final training trains (up to 100 epochs, patience 10, best weights restored);
+  the median best validation loss per rate, linear in log10(rate) between grid rates, is the
+  curve a rate is judged on. The 1 % and 2.5 % regions are the rates within 1 % and 2.5 % of the
+  grid's best median; a rate's regret is its loss on the curve over that best, minus 1.
+- the methods, each repeated R times (default 5) with different seeds:
+  (a) ours: the default selection (8-replica range test, valley, confirmation);
+  (b) single-seed valley: one replica's valley reading, no confirmation (what a fastai or
+      Lightning user gets); every replica of (a)'s range tests is one such case (8 per repeat);
+  (c) the tutorial: the per-epoch sweep (1e-3 * 10**(epoch/30), 100 epochs), argmin of the
+      epoch losses;
+  (d) the median valley reading of (a)'s 8 replicas, without confirmation.
+
+A case's cost is in replica-epochs (range-test steps count as steps / steps per epoch) and in
+engine seconds (replicas that share an engine share its time). Results (table.md, cases.csv,
+truth.csv, regret.png) go to --out and the table is printed; the last line sums the 2.5 % region
+over all cases.
+
+Usage: python -m bench.selection [--quick] [--cases NAME ...] [--repeats 5] [--grid-points 13]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.common import ROOT, Timer
+from bench.datasets import CASES
+from bench.truth import GRID_SEEDS, REGIONS, Truth, grid, train_rates, trivial_loss
+from lrfinder.data.splitting import SplitData
+from lrfinder.lr.range_test import run_range_test
+from lrfinder.lr.selection import centre_method, select_rate
+from lrfinder.lr.suggest import suggest_table, valley
+from lrfinder.params import RunSettings
+
+METHODS = {
+    "a": "ours (default selection)",
+    "b": "single-seed valley",
+    "c": "tutorial argmin (per-epoch sweep)",
+    "d": "8-replica valley, no confirmation",
+}
+REPLICAS = 8
+RANGE_SEED, TUTORIAL_SEED = 1000, 5000
+QUICK_CASES = ["breast cancer", "digits >= 5", "sklearn wine class 0", "synthetic 20% noise"]
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One method's rate in one repeat (None: no reading) and what it cost."""
+
+    method: str
+    repeat: int
+    lr: float | None
+    replica_epochs: float
+    seconds: float
+
+
+def ours_and_valleys(split: SplitData, repeats: int) -> list[Pick]:
+    """(a), (b) and (d): one range test of REPLICAS x `repeats` replicas (repeat r's replicas are
+    seeds RANGE_SEED + REPLICAS * r ...), read and confirmed per repeat as the flow does."""
+    settings = RunSettings()
+    model = settings.model.model_copy(update={"n_seeds": REPLICAS * repeats, "seed": RANGE_SEED})
+    head = split.head(model.regression_loss)
+    x, y = split.arrays("train")
+    x_val, y_val = split.arrays("val_check")
+    with Timer() as sweep:
+        curves = run_range_test(x, y, model, settings.range_test, x_val, y_val, head=head).table
+    steps_per_epoch = model.recipe(x.shape[1], head, y).steps_per_epoch(len(x))
+    sweep_epochs = settings.range_test.num_steps / steps_per_epoch
+    per_replica = sweep.seconds / (REPLICAS * repeats)
+    picks = []
+    for r in range(repeats):
+        replicas = range(REPLICAS * r, REPLICAS * (r + 1))
+        table = curves[curves["replica"].isin(replicas)]
+        for _, curve in table.groupby("replica"):
+            try:
+                lr = valley(curve["lr"].to_numpy(), curve["smoothed_loss"].to_numpy()).lr
+            except ValueError:
+                lr = None
+            picks.append(Pick("b", r, lr, sweep_epochs, per_replica))
+        readings = suggest_table(table)
+        method, _ = centre_method(readings, settings.selection.suggest_method)
+        centre = readings[method].lr
+        picks.append(Pick("d", r, centre, REPLICAS * sweep_epochs, REPLICAS * per_replica))
+        seeded = model.model_copy(update={"n_seeds": REPLICAS, "seed": RANGE_SEED + REPLICAS * r})
+        with Timer() as confirming:
+            selection = select_rate(
+                table, x, y, x_val, y_val, seeded, settings.selection, head=head
+            )
+        confirm_epochs = float(selection.confirmation.table["epochs_run"].sum())
+        picks.append(
+            Pick(
+                "a",
+                r,
+                selection.chosen_lr,
+                REPLICAS * sweep_epochs + confirm_epochs,
+                REPLICAS * per_replica + confirming.seconds,
+            )
+        )
+    return picks
+
+
+def tutorial(split: SplitData, repeats: int) -> list[Pick]:
+    """(c): the tutorial preset's per-epoch sweep, `repeats` replicas in one engine, each read as
+    the tutorial reads its plot: the rate of the lowest epoch loss."""
+    settings = RunSettings(preset="tutorial").resolved()
+    model = settings.model.model_copy(update={"n_seeds": repeats, "seed": TUTORIAL_SEED})
+    x, y = split.arrays("train")
+    head = split.head(model.regression_loss)
+    with Timer() as sweep:
+        curves = run_range_test(x, y, model, settings.range_test, head=head).table
+    picks = []
+    for r, (_, curve) in enumerate(curves.groupby("replica")):
+        finite = curve[np.isfinite(curve["loss"])]
+        lr = float(finite["lr"].iloc[int(np.argmin(finite["loss"]))]) if len(finite) else None
+        picks.append(Pick("c", r, lr, float(len(curve)), sweep.seconds / repeats))
+    return picks
+
+
+def judge(picks: list[Pick], truth: Truth, case: str) -> pd.DataFrame:
+    """One row per pick: its rate, regret, region membership, test metric and cost."""
+    rows = []
+    for pick in picks:
+        regret = truth.regret(pick.lr)
+        test = np.nan if pick.lr is None else truth.at(pick.lr, truth.test_metric)
+        rows.append(
+            {
+                "case": case,
+                "method": pick.method,
+                "repeat": pick.repeat,
+                "lr": pick.lr,
+                "regret": regret,
+                **{f"in_{tol:.1%}": bool(regret <= tol) for tol in REGIONS},
+                "test_metric": test,
+                "replica_epochs": pick.replica_epochs,
+                "seconds": pick.seconds,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def percent(value: float) -> str:
+    return "inf" if not np.isfinite(value) else f"{value:.1%}"
+
+
+def table(cases: pd.DataFrame, truths: dict[str, Truth], tasks: dict[str, str]) -> str:
+    """The Markdown table: per data set and method, hits, regrets, test metric and cost."""
+    lines = [
+        "| data set | grid best (2.5 % region) | method | cases | in 1 % | in 2.5 % | median "
+        "regret | worst regret | test metric | replica-epochs | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case, truth in truths.items():
+        low, high = truth.region(REGIONS[1])
+        metric = "RMSE" if tasks[case] == "regression" else "accuracy"
+        where = f"{truth.best:.4f} at {truth.best_lr:.2g} ({low:.2g}-{high:.2g})"
+        for method, label in METHODS.items():
+            rows = cases[(cases["case"] == case) & (cases["method"] == method)]
+            n = len(rows)
+            lines.append(
+                f"| {case} | {where} | ({method}) {label} | {n} | "
+                f"{rows['in_1.0%'].sum()}/{n} | {rows['in_2.5%'].sum()}/{n} | "
+                f"{percent(rows['regret'].median())} | {percent(rows['regret'].max())} | "
+                f"{metric} {rows['test_metric'].median():.4f} | "
+                f"{rows['replica_epochs'].median():.0f} | {rows['seconds'].median():.1f} |"
+            )
+            where = ""
+    return "\n".join(lines)
+
+
+def regret_chart(cases: pd.DataFrame):
+    """Regret per method per data set: one dot per case (inf drawn at the top)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    names = list(dict.fromkeys(cases["case"]))
+    fig = Figure(figsize=(max(8, 1.6 * len(names)), 5), layout="constrained")
+    ax = fig.add_subplot()
+    finite = cases["regret"][np.isfinite(cases["regret"])]
+    top = max(float(finite.max()) * 2 if len(finite) else 1.0, 0.1)
+    rng = np.random.default_rng(0)
+    for m, (method, label) in enumerate(METHODS.items()):
+        xs, ys = [], []
+        for i, name in enumerate(names):
+            values = cases[(cases["case"] == name) & (cases["method"] == method)]["regret"]
+            values = np.where(np.isfinite(values), values, top).clip(1e-5)
+            xs += list(i + (m - 1.5) * 0.2 + rng.uniform(-0.05, 0.05, len(values)))
+            ys += list(values)
+        ax.scatter(xs, ys, s=14, alpha=0.7, label=f"({method}) {label}")
+    for tol in REGIONS:
+        ax.axhline(tol, color="grey", lw=0.8, ls="--")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    ax.set_ylabel("regret over the grid's best (log; top row: beyond the grid)")
+    ax.set_title("Chosen rate's regret per method and data set (dashed: 1 % and 2.5 %)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK_CASES)}")
+    parser.add_argument("--cases", nargs="+", choices=list(CASES))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--grid-points", type=int, default=13)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "selection")
+    args = parser.parse_args()
+    names = args.cases or (QUICK_CASES if args.quick else list(CASES))
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    judged, truths, tasks, grids = [], {}, {}, []
+    for name in names:
+        split = CASES[name].prepare(args.out)
+        with Timer() as grid_time:
+            rows = train_rates(split, grid(args.grid_points), GRID_SEEDS)
+        truth = truths[name] = Truth.from_table(rows, trivial_loss(split))
+        tasks[name] = split.task
+        grids.append(rows.assign(case=name))
+        with Timer() as methods_time:
+            picks = ours_and_valleys(split, args.repeats) + tutorial(split, args.repeats)
+        judged.append(judge(picks, truth, name))
+        print(
+            f"{name}: {len(split.train)} train rows; grid {grid_time.seconds:.0f} s "
+            f"({truth.replica_epochs} replica-epochs), best {truth.best:.4f} at "
+            f"{truth.best_lr:.3g}; methods {methods_time.seconds:.0f} s",
+            flush=True,
+        )
+    cases = pd.concat(judged, ignore_index=True)
+    cases.to_csv(args.out / "cases.csv", index=False)
+    pd.concat(grids, ignore_index=True).to_csv(args.out / "truth.csv", index=False)
+    regret_chart(cases).savefig(args.out / "regret.png", dpi=110)
+    text = table(cases, truths, tasks)
+    minutes = (time.perf_counter() - started) / 60
+    header = (
+        f"{time.strftime('%Y-%m-%d')}, {len(names)} data sets, {args.repeats} repeats, grid of "
+        f"{args.grid_points} rates x {len(GRID_SEEDS)} seeds, {minutes:.1f} min"
+    )
+    (args.out / "table.md").write_text(f"{header}\n\n{text}\n")
+    print(f"\n{header}\n\n{text}\n\nresults in {args.out}")
+    ours, single = cases[cases["method"] == "a"], cases[cases["method"] == "b"]
+    print(
+        f"in the 2.5% region: ours {ours['in_2.5%'].sum()}/{len(ours)}, "
+        f"single-seed valley {single['in_2.5%'].sum()}/{len(single)}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""A reference model beside the network: scikit-learn's histogram gradient boosting with its
+default settings, fit on the rows the final model learned from and scored as our models are."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+from lrfinder.data.splitting import SplitData
+from lrfinder.training.evaluation import task_metrics
+
+SETTINGS = "default settings, random_state=0"
+
+
+def reference_model(split: SplitData, refit: bool, keep: np.ndarray | None = None) -> dict:
+    """HistGradientBoostingClassifier (binary, multiclass) or HistGradientBoostingRegressor
+    fit on train (+ validation when the final model was `refit` on it), with its test metrics
+    in the target's units, and on the test rows `keep` marks when given."""
+    parts = ["train", "val"] if refit else ["train"]
+    x = np.concatenate([split.arrays(name)[0] for name in parts])
+    y = np.concatenate([split.target_values(name) for name in parts])
+    regression = split.task == "regression"
+    kind = HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier
+    model = kind(random_state=0)
+    start = time.perf_counter()
+    model.fit(x, y.astype("float64") if regression else y.astype(int))
+    seconds = time.perf_counter() - start
+    predicted = reference_predictions(model, split)
+    metrics_of = task_metrics(split.task, split.classes).of
+    y_test = split.target_values("test")
+    result = {
+        "model": kind.__name__,
+        "settings": SETTINGS,
+        "fit_on": " + ".join("validation" if name == "val" else name for name in parts),
+        "rows": len(y),
+        "seconds": round(seconds, 3),
+        "test": metrics_of(y_test, predicted),
+    }
+    if keep is not None:
+        result["test_without_twins"] = metrics_of(y_test[keep], predicted[keep])
+    return result
+
+
+def reference_predictions(model, split: SplitData) -> np.ndarray:
+    """The fitted model's test predictions as our models' metrics take them: the number in the
+    target's units, the probability of class 1, or one probability per class (N, k)."""
+    x_test, _ = split.arrays("test")
+    if split.task == "regression":
+        return model.predict(x_test)
+    probabilities = np.zeros((len(x_test), len(split.classes)))
+    probabilities[:, model.classes_.astype(int)] = model.predict_proba(x_test)
+    return probabilities[:, 1] if split.task == "binary" else probabilities
