@@ -14,7 +14,7 @@ Per data set (bench.datasets; each split as the flow splits it with default sett
       Lightning user gets); every replica of (a)'s range tests is one such case (8 per repeat);
   (c) the tutorial: the per-epoch sweep (1e-3 * 10**(epoch/30), 100 epochs), argmin of the
       epoch losses;
-  (d) the median valley reading of (a)'s 8 replicas, without confirmation.
+  (d) the median valley reading of (a)'s 8 replicas (the confirmation's centre), unconfirmed.
 
 A case's cost is in replica-epochs (range-test steps count as steps / steps per epoch) and in
 engine seconds (replicas that share an engine share its time). Results (table.md, cases.csv,
@@ -39,8 +39,7 @@ from bench.datasets import CASES
 from bench.truth import GRID_SEEDS, REGIONS, Truth, grid, train_rates, trivial_loss
 from lrfinder.data.splitting import SplitData
 from lrfinder.lr.range_test import run_range_test
-from lrfinder.lr.selection import centre_method, select_rate
-from lrfinder.lr.suggest import suggest_table, valley
+from lrfinder.lr.selection import select_rate
 from lrfinder.params import RunSettings
 
 METHODS = {
@@ -80,23 +79,17 @@ def ours_and_valleys(split: SplitData, repeats: int) -> list[Pick]:
     per_replica = sweep.seconds / (REPLICAS * repeats)
     picks = []
     for r in range(repeats):
-        replicas = range(REPLICAS * r, REPLICAS * (r + 1))
-        table = curves[curves["replica"].isin(replicas)]
-        for _, curve in table.groupby("replica"):
-            try:
-                lr = valley(curve["lr"].to_numpy(), curve["smoothed_loss"].to_numpy()).lr
-            except ValueError:
-                lr = None
-            picks.append(Pick("b", r, lr, sweep_epochs, per_replica))
-        readings = suggest_table(table)
-        method, _ = centre_method(readings, settings.selection.suggest_method)
-        centre = readings[method].lr
-        picks.append(Pick("d", r, centre, REPLICAS * sweep_epochs, REPLICAS * per_replica))
+        table = curves[curves["replica"].isin(range(REPLICAS * r, REPLICAS * (r + 1)))]
         seeded = model.model_copy(update={"n_seeds": REPLICAS, "seed": RANGE_SEED + REPLICAS * r})
         with Timer() as confirming:
             selection = select_rate(
                 table, x, y, x_val, y_val, seeded, settings.selection, head=head
             )
+        read = selection.aggregates["valley"].per_replica
+        for lr in [*read, *[None] * (REPLICAS - len(read))]:
+            picks.append(Pick("b", r, lr, sweep_epochs, per_replica))
+        centre = selection.summary["confirmation"]["center"]
+        picks.append(Pick("d", r, centre, REPLICAS * sweep_epochs, REPLICAS * per_replica))
         confirm_epochs = float(selection.confirmation.table["epochs_run"].sum())
         picks.append(
             Pick(

@@ -17,6 +17,7 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bench.common import Timer, grid_best, grid_medians, wine_csv
@@ -35,42 +36,23 @@ def show(metrics: dict, task: str) -> str:
 
 
 def peers(run_dir: Path, task: str) -> dict[str, dict]:
-    """Test metrics of the scikit-learn peers on the run's own split (fit on train + val)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    """Test metrics of the scikit-learn peers on the run's own split: HistGradientBoosting as the
+    flow's reference model (metrics.json, fit on the rows the final model saw: train + val by
+    default) and, for regression, Ridge fit on train + val."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    found = {"HistGradientBoosting": metrics["reference"]["test"]}
+    if task != "regression":
+        return found
     from sklearn.linear_model import Ridge
-    from sklearn.metrics import accuracy_score, f1_score
 
     from lrfinder.training.evaluation import regression_metrics
 
-    frames = {
-        name: pd.read_parquet(run_dir / f"{name}.parquet") for name in ("train", "val", "test")
-    }
-    target = frames["test"].columns[-1]
-    seen = pd.concat([frames["train"], frames["val"]])
-    x, y = seen.drop(columns=target).to_numpy(), seen[target].to_numpy()
-    x_test, y_test = (
-        frames["test"].drop(columns=target).to_numpy(),
-        frames["test"][target].to_numpy(),
-    )
-    if task == "regression":
-        models = {
-            "Ridge": Ridge(),
-            "HistGradientBoosting": HistGradientBoostingRegressor(random_state=0),
-        }
-        return {
-            name: regression_metrics(y_test, m.fit(x, y).predict(x_test))
-            for name, m in models.items()
-        }
-    model = HistGradientBoostingClassifier(random_state=0).fit(x, y)
-    predicted = model.predict(x_test)
-    f1 = "f1" if task == "binary" else "macro_f1"
-    average = "binary" if task == "binary" else "macro"
-    return {
-        "HistGradientBoosting": {
-            "accuracy": accuracy_score(y_test, predicted),
-            f1: f1_score(y_test, predicted, average=average),
-        }
-    }
+    split = split_from_run(run_dir)
+    seen = ("train", "val")
+    x = np.concatenate([split.arrays(name)[0] for name in seen])
+    y = np.concatenate([split.target_values(name) for name in seen])
+    ridge = Ridge().fit(x, y).predict(split.arrays("test")[0])
+    return {"Ridge": regression_metrics(split.target_values("test"), ridge), **found}
 
 
 def grid_check(run_dir: Path, chosen_lr: float, seeds: list[int]) -> pd.Series:

@@ -16,7 +16,8 @@ import pandas as pd
 from lrfinder.data.splitting import SplitData
 from lrfinder.model.forward import logits
 from lrfinder.params import ModelSettings, TrainingSettings
-from lrfinder.training.fit import fit_grouped, fit_replicas
+from lrfinder.training.final import trivial_prediction
+from lrfinder.training.fit import best_epochs, fit_grouped, fit_replicas
 
 GRID_RANGE = (1e-5, 1.0)
 GRID_SEEDS = [100, 101, 102, 103, 104]
@@ -48,20 +49,9 @@ def train_rates(split: SplitData, rates: list[float], seeds: list[int]) -> pd.Da
         test_metric = np.sqrt(((head.predict(test_logits) - y_test) ** 2).mean(axis=1)) * scale
     else:
         test_metric = head.accuracy(test_logits, y_test)
-    rows = []
-    for k, (rate, seed) in enumerate(pairs):
-        epochs = fit.history[fit.history["replica"] == k]
-        scored = epochs["val_loss"][np.isfinite(epochs["val_loss"])]
-        rows.append(
-            {
-                "lr": rate,
-                "seed": seed,
-                "epochs_run": len(epochs),
-                "val_loss": float(scored.min()) if len(scored) else np.inf,
-                "test_metric": float(test_metric[k]) if len(scored) else np.nan,
-            }
-        )
-    return pd.DataFrame(rows)
+    table = best_epochs(fit)
+    table["test_metric"] = np.where(table["best_epoch"] >= 0, test_metric, np.nan)
+    return table[["lr", "seed", "epochs_run", "val_loss", "test_metric"]]
 
 
 @dataclass(frozen=True)
@@ -130,21 +120,19 @@ class Truth:
 
 
 def trivial_loss(split: SplitData) -> float:
-    """Validation loss of the constant prediction from the train split: class shares (binary,
-    multiclass) or the mean (regression, 0 on the standardised target)."""
-    head = split.head()
-    _, y = split.arrays("train")
+    """Validation loss of the trivial predictor learned from the train split (the product's
+    `trivial_prediction`: class shares, or the mean), on the model's scale."""
     _, y_val = split.arrays("val_check")
+    predicted = np.asarray(trivial_prediction(split, 1, refit=False), float).reshape(-1)
     if split.task == "regression":
-        constant = np.zeros(1)
+        constant = (predicted - split.scaler["target"]["mean"]) / split.scaler["target"]["scale"]
     elif split.task == "binary":
-        share = np.clip(y.mean(), 1e-7, 1 - 1e-7)
-        constant = np.array([np.log(share / (1 - share))])
+        share = np.clip(predicted, 1e-7, 1 - 1e-7)
+        constant = np.log(share / (1 - share))
     else:
-        counts = np.bincount(y.astype(int), minlength=len(split.classes)) + 1e-7
-        constant = np.log(counts / counts.sum())
+        constant = np.log(np.clip(predicted, 1e-7, None))
     logits = np.broadcast_to(constant, (1, len(y_val), len(constant)))
-    return float(head.loss(logits, y_val)[0])
+    return float(split.head().loss(logits, y_val)[0])
 
 
 def grid(points: int) -> list[float]:

@@ -287,9 +287,15 @@ def train_candidates(
     shared = {"x": x, "y": y, "x_val": x_val, "y_val": y_val, "recipe": recipe}
     shared |= {"max_epochs": epochs, "patience": patience}
     pair_rates, pair_seeds = [rate for rate, _ in pairs], [seed for _, seed in pairs]
-    fit = fit_grouped(fit_replicas, shared, pair_rates, pair_seeds, placement)
+    return best_epochs(fit_grouped(fit_replicas, shared, pair_rates, pair_seeds, placement))
+
+
+def best_epochs(fit: Fit) -> pd.DataFrame:
+    """One row per replica of an early-stopped `fit`: its rate and seed, its best epoch (-1 when
+    no epoch scored a finite validation loss), the epochs it ran, and the validation loss (inf
+    without a best epoch) and accuracy of its best epoch."""
     rows = []
-    for k, (rate, seed) in enumerate(pairs):
+    for k, (rate, seed) in enumerate(zip(fit.rates, fit.seeds, strict=True)):
         epochs_k = fit.history[fit.history["replica"] == k]
         scored = epochs_k[np.isfinite(epochs_k["val_loss"])]
         best = scored.loc[scored["val_loss"].idxmin()] if len(scored) else None
