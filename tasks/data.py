@@ -9,6 +9,7 @@ from prefect import task
 from prefect.tasks import exponential_backoff
 
 from lrfinder.data import cleaning, sources, splitting
+from lrfinder.data.checks import twin_warning
 from lrfinder.data.cleaning import CleanData, LabelRule
 from lrfinder.data.sources import DataSource
 from lrfinder.data.splitting import SplitData
@@ -80,5 +81,8 @@ def split_scale(clean: CleanData, settings: SplitSettings) -> SplitData:
 
 @task(name="write-data-outputs")
 def write_data(run_dir: Path, source: DataSource, clean: CleanData, split: SplitData) -> list[str]:
-    """Materialise the (possibly cached) stage results as files in this run's folder."""
+    """Materialise the (possibly cached) stage results as files in this run's folder; warn,
+    before any training, when most validation or test rows repeat a training row."""
+    if warning := twin_warning(split):
+        task_logger().warning(warning)
     return sorted(str(path) for path in write_data_outputs(run_dir, source, clean, split).values())

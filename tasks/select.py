@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prefect import task
 
-from lrfinder.data.checks import data_warnings
+from lrfinder.data.checks import data_warnings, twin_warning
 from lrfinder.data.splitting import SplitData
 from lrfinder.lr.range_test import RangeTestResult
 from lrfinder.lr.selection import Selection, select_rate
@@ -35,8 +35,10 @@ def select(
     doubts = tuple(data_warnings(split, model.batch_size))
     selection = select_rate(curves.table, x, y, x_val, y_val, model, settings, where, head, doubts)
     logger = task_logger()
+    logged_with_the_data = twin_warning(split)  # by write-data-outputs, in every run
     for warning in selection.summary["warnings"]:
-        logger.warning(warning)
+        if warning != logged_with_the_data:
+            logger.warning(warning)
     logger.info("chosen learning rate %.4g: %s", selection.chosen_lr, selection.summary["reason"])
     return selection
 

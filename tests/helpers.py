@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from lrfinder.data.sources import UCI_COLUMNS
 
 HEADER = ",".join(["type", *UCI_COLUMNS])
-# The files the train and evaluate stages add to a run folder.
+ROOT = Path(__file__).resolve().parents[1]
+
+# The files each stage adds to a run folder.
+DATA_FILES = {"train.parquet", "val.parquet", "test.parquet", "scaler.json", "data_report.json"}
+SWEEP_FILES = {"range_test.parquet", "range_test.json"}
+SELECT_FILES = {"selection.json", "lr_finder.png", "confirmation.png"}
 MODEL_FILES = {
     "model.keras",
     "metrics.json",
@@ -23,12 +32,35 @@ MODEL_FILES = {
     "confusion_matrix.png",
     "roc.png",
 }
-
+ALL_FILES = DATA_FILES | SWEEP_FILES | SELECT_FILES | MODEL_FILES | {"report.md"}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 # Task runs of one flow run in-process (the stages, their writers, publish, finish, gate).
-N_TASKS = 15
+STAGES = (
+    "open-run-folder", "locate-data", "load-clean", "split-scale", "write-data-outputs", "sweep",
+    "write-sweep-outputs", "select", "write-selection-outputs", "train", "evaluate",
+    "write-model-outputs", "publish-report", "finish-run", "quality-gate",
+)  # fmt: skip
+N_TASKS = len(STAGES)
+# The stages whose results are cached across runs, and those before the final training.
+CACHED_STAGES = ("load-clean", "split-scale", "sweep", "select", "train")
+EARLIER = CACHED_STAGES[:-1]
+
 # A tiny MLP for engine-level tests, as model settings.
 TINY = {"hidden_layers": [8, 8], "batch_size": 16}
+# A flow run of a few seconds a stage on the wine data (flat settings, as on the command line).
+SMALL_SWEEP = {
+    "n_seeds": 2,
+    "num_steps": 40,
+    "hidden_layers": [16, 16],
+    "confirm_candidates": 3,
+    "confirm_epochs": 1,
+    "confirm_extensions": 0,
+    "max_epochs": 2,
+    "patience": 1,
+}
+# The tutorial's network: a final training of about a minute on 2 cores.
+WIDE = {"hidden_layers": [128, 256, 256]}
 
 
 def recipe(
@@ -64,6 +96,29 @@ def cli_flags(settings: dict) -> list[str]:
         values = value if isinstance(value, list) else [value]
         flags += [f"--{name.replace('_', '-')}", *(str(v) for v in values)]
     return flags
+
+
+def one_fast(values: Iterable, fast: object) -> list:
+    """`values` as test parameters: `fast` in both tiers, every other one marked `slow` (in the
+    full tier only)."""
+    return [
+        value if value == fast else pytest.param(value, marks=pytest.mark.slow) for value in values
+    ]
+
+
+def run_cli(
+    argv: list[str], env: Mapping[str, str] | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess:
+    """`python -m flows ARGV` in a fresh process, as `make run` starts it (the test process's
+    environment, with `env` on top); its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "flows", *argv],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def tiny_classification(seed: int, n_rows: int = 120) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from datetime import datetime
 from uuid import UUID
 
@@ -69,7 +70,7 @@ def rest(api: str, path: str, body: dict | None = None) -> list | dict:
 
 
 def latest_task_states(
-    api: str, flow_run_id: str, names: set[str], since: datetime | None = None
+    api: str, flow_run_id: str, names: Collection[str], since: datetime | None = None
 ) -> dict[str, str]:
     """Stage name -> state of its newest task run in the flow run (a retry adds new ones), once
     the newest run of every stage in `names` has reached a final state (states arrive as events,

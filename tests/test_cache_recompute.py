@@ -2,31 +2,19 @@
 server; an edit deep in the chain (the engine's stop flag, imported by the engine that the range
 test, selection and training run) recomputes exactly the stages that import it."""
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import N_TASKS, cli_flags
+from tests.helpers import N_TASKS, ROOT, SMALL_SWEEP, cli_flags, run_cli
 from tests.prefect_api import rest, task_states
-from tests.test_flow_data import SMALL_SWEEP
 
-ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.usefixtures("prefect_api")]
 
 
 def _run(project: Path, argv: list[str], env: dict, api: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "flows", *argv],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_cli(argv, env, cwd=project)
     assert done.returncode == 0, done.stderr[-3000:]
     newest = rest(api, "flow_runs/filter", {"sort": "START_TIME_DESC", "limit": 1})
     return newest[0]["id"]
@@ -40,7 +28,6 @@ def test_an_edit_deep_in_the_chain_recomputes_the_stages_that_import_it(
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", project)
     env = {
-        **os.environ,
         "PYTHONPATH": str(project),
         "LRFINDER_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
         "LRFINDER_DATA_DIR": str(tmp_path / "data"),

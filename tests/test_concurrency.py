@@ -22,17 +22,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
+import pytest
 
 from flows.local_server import local_server
 from lrfinder.reporting.outputs import point_latest
-from tests.helpers import MODEL_FILES, cli_flags, partial_files
+from tests.helpers import (
+    CACHED_STAGES,
+    EARLIER,
+    MODEL_FILES,
+    ROOT,
+    SMALL_SWEEP,
+    cli_flags,
+    partial_files,
+)
 from tests.prefect_api import latest_task_states, rest
-from tests.test_flow_data import SMALL_SWEEP
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 PREFECT = str(Path(sys.executable).with_name("prefect"))
-CACHED_STAGES = ("load-clean", "split-scale", "sweep", "select", "train")
-EARLIER = ("load-clean", "split-scale", "sweep", "select")
 RUN_FILES = MODEL_FILES | {"report.md", "selection.json", "range_test.parquet", "train.parquet"}
 FLOW_RUN_ID = re.compile(r"/runs/flow-run/([0-9a-f-]{36})")
 WAIT_S = 300

@@ -12,11 +12,10 @@ from distributed import Client, LocalCluster, Nanny, Scheduler, SpecCluster
 from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
 
 from flows.lr_finder import lr_finder
-from tests.helpers import N_TASKS, flow_parameters
+from tests.helpers import CACHED_STAGES, N_TASKS, SMALL_SWEEP, flow_parameters
 from tests.prefect_api import subflow_run_id, task_states
-from tests.test_flow_data import CACHED_STAGES, SMALL_SWEEP
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.usefixtures("prefect_api")]
 GROUPS = 2
 
 

@@ -12,27 +12,19 @@ from flows.cli import build_parser
 from flows.lr_finder import lr_finder
 from lrfinder.lr.range_test import COLUMNS
 from lrfinder.params import RunSettings, flags
-from tests.helpers import MODEL_FILES, N_TASKS, file_server, flow_parameters, uci_file_text
+from tests.helpers import (
+    ALL_FILES,
+    CACHED_STAGES,
+    N_TASKS,
+    PNG_MAGIC,
+    SMALL_SWEEP,
+    file_server,
+    flow_parameters,
+    uci_file_text,
+)
 from tests.prefect_api import latest_progress, task_states
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
-
-DATA_FILES = {"train.parquet", "val.parquet", "test.parquet", "scaler.json", "data_report.json"}
-SWEEP_FILES = {"range_test.parquet", "range_test.json"}
-SELECT_FILES = {"selection.json", "lr_finder.png", "confirmation.png"}
-ALL_FILES = DATA_FILES | SWEEP_FILES | SELECT_FILES | MODEL_FILES | {"report.md"}
-CACHED_STAGES = ("load-clean", "split-scale", "sweep", "select", "train")
-SMALL_SWEEP = {
-    "n_seeds": 2,
-    "num_steps": 40,
-    "hidden_layers": [16, 16],
-    "confirm_candidates": 3,
-    "confirm_epochs": 1,
-    "confirm_extensions": 0,
-    "max_epochs": 2,
-    "patience": 1,
-}
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_api")]
 
 
 def run(**parameters) -> tuple[Path, dict[str, str]]:
@@ -41,6 +33,7 @@ def run(**parameters) -> tuple[Path, dict[str, str]]:
     return run_dir, task_states(state.state_details.flow_run_id, N_TASKS)
 
 
+@pytest.mark.slow
 def test_flow_writes_the_data_files_and_reuses_its_cache(workspace, wine_csv, tmp_path):
     csv = tmp_path / "wine.csv"
     shutil.copy(wine_csv, csv)
@@ -105,6 +98,7 @@ def test_bad_input_fails_the_run_and_leaves_no_run_folder(workspace, tmp_path):
     assert list(workspace["artifacts"].iterdir()) == []
 
 
+@pytest.mark.slow
 def test_download_path_retries_a_transient_failure(workspace, monkeypatch):
     files = {
         "winequality-red.csv": uci_file_text(1599, seed=1).encode(),

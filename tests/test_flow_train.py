@@ -12,7 +12,7 @@ from flows.lr_finder import lr_finder
 from tests.helpers import MODEL_FILES, N_TASKS, flow_parameters
 from tests.prefect_api import task_states
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.usefixtures("prefect_api")]
 
 SHORT = {
     "n_seeds": 3,

@@ -15,15 +15,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers import cli_flags, partial_files
-from tests.test_flow_data import SMALL_SWEEP
+from tests.helpers import EARLIER, ROOT, SMALL_SWEEP, WIDE, cli_flags, partial_files
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 STOP_LIMIT_S = 10
-EARLIER = ("load-clean", "split-scale", "sweep", "select")
 # Long stages (about a minute on 2 cores): the progress log line, every 10 s, shows the stage
 # under way.
-WIDE = {"hidden_layers": [128, 256, 256]}
 LONG_CONFIRMATION = WIDE | {"confirm_epochs": 400, "confirm_patience": 400}
 LONG_TRAINING = WIDE | {"max_epochs": 400, "patience": 400}
 

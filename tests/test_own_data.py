@@ -5,29 +5,22 @@ majority-class reference where a user reads them."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from flows.lr_finder import lr_finder
-from tests.helpers import flow_parameters
-from tests.test_flow_data import SMALL_SWEEP
+from tests.helpers import SMALL_SWEEP, flow_parameters, run_cli
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
-
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.usefixtures("prefect_api")]
 
 
 def make_run(args: list[str], artifacts: Path) -> subprocess.CompletedProcess:
-    """`python -m flows ARGS` as `make run` starts it, against the session's Prefect server."""
-    env = {**os.environ, "PREFECT_LOGGING_LEVEL": "INFO", "LRFINDER_ARTIFACTS_DIR": str(artifacts)}
-    return subprocess.run(
-        [sys.executable, "-m", "flows", *args], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=300,
-    )  # fmt: skip
+    """`make run ARGS` against the session's Prefect server, logging as a user sees it."""
+    return run_cli(
+        args, {"PREFECT_LOGGING_LEVEL": "INFO", "LRFINDER_ARTIFACTS_DIR": str(artifacts)}
+    )
 
 
 def test_a_data_error_ends_make_run_with_its_message_last_and_status_2(tmp_path, wine_csv):
@@ -88,3 +81,33 @@ def test_an_imbalanced_target_gets_warnings_its_metrics_and_a_tuned_threshold(wo
     report = (run_dir / "report.md").read_text()
     assert "## Warnings\n- imbalanced classes" in report and "| majority class |" in report
     assert "Decision thresholds tuned for **f1**" in report
+
+
+def test_a_file_of_repeated_rows_completes_warned_and_grouped_splits_have_no_twins(
+    workspace, wine_csv
+):
+    lines = wine_csv.read_text().splitlines()
+    repeated = workspace["data"] / "repeated.csv"
+    repeated.write_text("\n".join([lines[0], *(lines[1:101] * 20)]) + "\n")
+    small = SMALL_SWEEP | {"data": str(repeated)}
+
+    run_dir = Path(lr_finder(**flow_parameters(**small)))
+    selection = json.loads((run_dir / "selection.json").read_text())
+    (warning,) = [w for w in selection["warnings"] if w.startswith("repeated rows:")]
+    assert "--split-strategy grouped" in warning
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    empty = {"rows": 0, "reason": "no test row without a twin in train"}
+    assert metrics["test_without_twins"] == empty
+    assert metrics["reference"]["test_without_twins"] == empty
+    report = (run_dir / "report.md").read_text()
+    assert warning in report and "(0 rows)\nNo metrics: no test row without a twin" in report
+
+    grouped_dir = Path(lr_finder(**flow_parameters(**small, split_strategy="grouped")))
+    leakage = json.loads((grouped_dir / "data_report.json").read_text())["leakage"]
+    assert leakage["val_rows_with_twin_in_train"] == 0
+    assert leakage["test_rows_with_twin_in_train_or_val"] == 0
+    grouped = json.loads((grouped_dir / "metrics.json").read_text())
+    rows = grouped["test"]["chosen"]["final"]["rows"]
+    assert grouped["test_without_twins"]["chosen"]["final"]["rows"] == rows
+    selection = json.loads((grouped_dir / "selection.json").read_text())
+    assert not any(w.startswith("repeated rows:") for w in selection["warnings"])

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import asyncpg
 import psutil
+import pytest
 from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -22,13 +23,10 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 import tasks.train
 from flows.local_server import local_server
 from flows.lr_finder import lr_finder
-from tests.helpers import flow_parameters
+from tests.helpers import EARLIER, ROOT, SMALL_SWEEP, STAGES, flow_parameters
 from tests.prefect_api import latest_task_states, rest
-from tests.test_flow_data import SMALL_SWEEP
-from tests.test_server import STAGES
 
-ROOT = Path(__file__).resolve().parents[1]
-EARLIER = ("load-clean", "split-scale", "sweep", "select")
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
 def postgres(action: str, folder: Path) -> str:

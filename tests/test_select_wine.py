@@ -13,6 +13,7 @@ from lrfinder.params import ModelSettings, RangeTestSettings, SelectionSettings,
 from lrfinder.training.fit import train_candidates
 
 EPOCHS, PATIENCE = 4, 2
+pytestmark = pytest.mark.slow
 GRID = np.geomspace(1e-4, 1.0, 9)
 GRID_SEEDS = [100, 101, 102]
 

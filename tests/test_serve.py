@@ -17,17 +17,15 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
-from tests.helpers import flow_parameters, partial_files
+from tests.helpers import EARLIER, ROOT, SMALL_SWEEP, WIDE, flow_parameters, partial_files
 from tests.prefect_api import latest_task_states
 from tests.prefect_server import free_port
-from tests.test_flow_data import SMALL_SWEEP
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 FINAL = {"Completed", "Failed", "Crashed", "Cancelled"}
 STOP_LIMIT_S = 10  # the bound; the script itself waits at most ~7 s, ~2 s measured
-EARLIER = ("load-clean", "split-scale", "sweep", "select")
-WIDE = {"hidden_layers": [128, 256, 256]}  # final training of about a minute on 2 cores
 
 
 def _wait_for(check, timeout: float, what: str):

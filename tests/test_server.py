@@ -14,22 +14,15 @@ import pytest
 
 import tasks.train
 from flows.lr_finder import lr_finder
-from tests.helpers import flow_parameters
+from tests.helpers import ROOT, SMALL_SWEEP, STAGES, flow_parameters
 from tests.prefect_api import latest_task_states, rest
-from tests.test_flow_data import SMALL_SWEEP
 
-ROOT = Path(__file__).resolve().parents[1]
-STAGES = {
-    "open-run-folder", "locate-data", "load-clean", "split-scale", "write-data-outputs", "sweep",
-    "write-sweep-outputs", "select", "write-selection-outputs", "train", "evaluate",
-    "write-model-outputs", "publish-report", "finish-run", "quality-gate",
-}  # fmt: skip
 TABLES = {"range-test-summary", "confirmation-runs", "test-metrics"}
 GROUP_SIZE = 2  # engines of 2 slots: one queue (group) per training stage in this process
 PROGRESS = {"sweep-progress-group-1", "confirmation-progress-group-1", "training-progress-group-1"}
 CHARTS = 5
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.usefixtures("prefect_api")]
 
 
 def artifacts_of(api: str, flow_run_id: str) -> dict[str, dict]:
@@ -53,7 +46,7 @@ def test_rest_api_records_the_run_every_stage_and_the_artifacts(prefect_api, fin
     flow_run = rest(prefect_api, f"flow_runs/{finished_run['id']}")
     assert flow_run["state"]["name"] == "Completed"
     states = latest_task_states(prefect_api, finished_run["id"], STAGES)
-    assert set(states) >= STAGES, STAGES - set(states)
+    assert set(states) >= set(STAGES), set(STAGES) - set(states)
     assert all(states[name] in ("Completed", "Cached") for name in STAGES), states
     runs = rest(
         prefect_api, "task_runs/filter", {"flow_runs": {"id": {"any_": [finished_run["id"]]}}}

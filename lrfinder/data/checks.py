@@ -1,16 +1,23 @@
-"""What a data set's size and class balance make doubtful, as warnings: plain data in, text out."""
+"""What a data set's size, class balance and repeated rows make doubtful, as warnings: plain
+data in, text out."""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lrfinder.data.splitting import SplitData
+if TYPE_CHECKING:
+    from lrfinder.data.splitting import SplitData
 
 MINORITY_SHARE = 0.10
 MIN_TRAIN_BATCHES = 20
 MIN_EVAL_ROWS = 100
+# Above this share of validation or test rows with an exact twin in train, their metrics
+# mostly measure recall of rows seen in training.
+MAX_TWIN_SHARE = 0.5
+GROUPED_FIX = "--split-strategy grouped keeps identical rows in one split"
 
 
 def imbalance_warning(split: SplitData) -> str | None:
@@ -51,15 +58,36 @@ def size_warnings(split: SplitData, batch_size: int) -> list[str]:
             "that their differences are mostly noise"
         )
     if len(split.test) < MIN_EVAL_ROWS:
-        read = "" if split.task == "regression" else "; read them with their 95 % intervals"
         found.append(
             f"small data: the test split has {len(split.test)} rows (under {MIN_EVAL_ROWS}): "
-            f"its metrics are uncertain{read}"
+            "its metrics are uncertain; read them with their 95 % intervals"
         )
     return found
 
 
+def twin_warning(split: SplitData) -> str | None:
+    """A warning when over MAX_TWIN_SHARE of the validation or the test rows have an exact twin
+    (same features) in train, else None."""
+    leakage, rows = split.report["leakage"], split.report["rows"]
+    counts = {
+        "validation": (leakage["val_rows_with_twin_in_train"], rows["val"]),
+        "test": (leakage["test_rows_with_twin_in_train"], rows["test"]),
+    }
+    found = [
+        f"{twins:,} of {total:,} {name} rows"
+        for name, (twins, total) in counts.items()
+        if total and twins > MAX_TWIN_SHARE * total
+    ]
+    if not found:
+        return None
+    return (
+        f"repeated rows: {' and '.join(found)} have an exact twin in train (over "
+        f"{MAX_TWIN_SHARE:.0%}), so their metrics mostly measure recall of rows seen in "
+        f"training, not how the model does on new rows; {GROUPED_FIX}"
+    )
+
+
 def data_warnings(split: SplitData, batch_size: int) -> list[str]:
-    """Every warning the split's balance and size call for."""
-    imbalance = imbalance_warning(split)
-    return ([imbalance] if imbalance else []) + size_warnings(split, batch_size)
+    """Every warning the split's balance, size and repeated rows call for."""
+    found = [imbalance_warning(split), *size_warnings(split, batch_size), twin_warning(split)]
+    return [warning for warning in found if warning]

@@ -151,12 +151,30 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame.apply(lambda col: col.str.strip()).mask(lambda f: f.isin(MISSING_TOKENS))
 
 
-def _require_columns(table: pd.DataFrame, path: Path, required: list[str], hint: str) -> None:
-    missing = [c for c in required if c not in table.columns]
+def _require_columns(
+    table: pd.DataFrame, path: Path, required: list[str], hint: str, blank_ok: bool = False
+) -> None:
+    """Every name in the header (line 1) once (blank ones excepted when `blank_ok`: columns
+    that are ignored, such as a spreadsheet's trailing empty cells), and every `required`
+    column present."""
+    names = [str(c) for c in table.columns]
+    repeated = {
+        name: [i + 1 for i, other in enumerate(names) if other == name]
+        for name in dict.fromkeys(n for n in names if names.count(n) > 1 and (n or not blank_ok))
+    }
+    missing = [c for c in required if c not in names]
+    problems = [
+        f"the header (line 1) names {name!r} {len(at)} times (columns {', '.join(map(str, at))})"
+        for name, at in repeated.items()
+    ]
     if missing:
-        raise DataError(
-            f"{path}: missing column(s) {missing}; found {list(table.columns)}. Fix: {hint}"
-        )
+        problems.append(f"missing column(s) {missing}")
+    if not problems:
+        return
+    fixes = [hint] if missing else []
+    if repeated:
+        fixes.insert(0, "give each column its own name (a repeated one may stand for a missing one)")
+    raise DataError(f"{path}: {'; '.join(problems)}; found {names}. Fix: {'; '.join(fixes)}")
 
 
 def parse_numeric(table: pd.DataFrame, columns: list[str], path: Path) -> pd.DataFrame:
@@ -208,10 +226,10 @@ def clean_wine(source: DataSource, rule: LabelRule | None = None) -> CleanData:
     for file in source.files:
         table = read_table(file.path)
         required = list(UCI_COLUMNS) if file.wine_type else ["type", *UCI_COLUMNS]
-        _require_columns(
-            table, file.path, required, "use the UCI wine file, or pass --target for own data."
-        )
-        ignored += [str(c) for c in table.columns if c not in required and str(c) not in ignored]
+        hint = "use the UCI wine file, or pass --target for own data."
+        _require_columns(table, file.path, required, hint, blank_ok=True)
+        names = dict.fromkeys(str(c) for c in table.columns)
+        ignored += [c for c in names if c not in required and c not in ignored]
         numbers = parse_numeric(table, list(UCI_COLUMNS), file.path)
         types = (
             pd.Series(file.wine_type, index=table.index)

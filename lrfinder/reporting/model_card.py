@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
+from lrfinder.data.checks import GROUPED_FIX
 from lrfinder.reporting.tables import (
     REFERENCE_COLUMN,
     interval_note,
@@ -92,8 +93,25 @@ def metrics_table(summary: dict, task: str = "binary", reference: dict | None = 
     return "\n".join(lines)
 
 
+def twin_free_section(metrics: dict, level: str = "##") -> str:
+    """The metrics table on the test rows without an exact twin in the training data, under a
+    heading of `level`; where there is no such row, says so instead of a table."""
+    clean = metrics["test_without_twins"]
+    title = f"{level} Test rows without an exact twin in the training data"
+    if "reason" in clean:
+        return (
+            f"{title} (0 rows)\nNo metrics: {clean['reason']}. Every test row has an exact twin "
+            "in train or validation, so the test metrics above measure recall of seen rows; "
+            f"{GROUPED_FIX}."
+        )
+    reference = metrics.get("reference", {}).get("test_without_twins")
+    task = metrics.get("task", "binary")
+    rows = clean["chosen"]["final"]["rows"]
+    return f"{title} ({rows} rows)\n{metrics_table(clean, task, reference)}"
+
+
 def model_card(metrics: dict, source: dict, parameters: dict, selection_reason: str) -> str:
-    test, clean = metrics["test"], metrics["test_without_twins"]
+    test = metrics["test"]
     files = "\n".join(f"- `{f['path']}` sha256 `{f['sha256']}`" for f in source["files"])
     versions = "\n".join(f"- {name} {ver}" for name, ver in library_versions().items())
     params = "\n".join(f"- `{name}` = `{value!r}`" for name, value in sorted(parameters.items()))
@@ -122,8 +140,7 @@ Why: {selection_reason}.
 
 {threshold_section(metrics)}
 
-## Test rows without an exact twin in the training data ({clean["chosen"]["final"]["rows"]} rows)
-{metrics_table(clean, task, reference.get("test_without_twins"))}
+{twin_free_section(metrics)}
 
 "Larger than spread?" compares the mean paired difference (same seed: same initial weights and
 batch order) with its standard deviation across seeds.

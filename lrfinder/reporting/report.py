@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 
-from lrfinder.reporting.model_card import metrics_table
+from lrfinder.reporting.model_card import metrics_table, twin_free_section
 from lrfinder.reporting.tables import interval_note, reference_note, threshold_section
 from lrfinder.training.gate import trivial_name
 from lrfinder.training.metric_names import HEADLINE, is_better
 
+LABELS = {"rmse": "RMSE", "accuracy": "accuracy"}  # the headline metrics, as a sentence names them
 CHART_TITLES = {
     "lr_finder.png": "Range test: loss against learning rate",
     "confirmation.png": "Confirmation: validation metric per candidate rate",
@@ -92,7 +93,7 @@ def verdict(comparison: dict, n_seeds: int, task: str = "binary", gate_metric: s
     baseline = comparison["baseline"]["final"][name]
     trivial = comparison.get("trivial", {}).get(name)
     against = "" if trivial is None else f" ({trivial_name(task)}: {trivial:.4f})"
-    label = {"rmse": "Test RMSE", "accuracy": "Test accuracy"}[name]
+    label = f"Test {LABELS[name]}"
     if n_seeds < 2:
         sentence = (
             f"{label} {chosen:.4f} at the chosen rate against {baseline:.4f} at the "
@@ -131,14 +132,62 @@ def warnings_section(selection: dict, gate_message: str | None) -> str:
     return "## Warnings\n" + "\n".join(f"- {warning}" for warning in found) + "\n"
 
 
+def interval_text(interval: list[float] | None) -> str:
+    """` (95 % interval low-high)`, or nothing without an interval."""
+    return f" (95 % interval {interval[0]:.4f}-{interval[1]:.4f})" if interval else ""
+
+
+def against(name: str, chosen: float, other: float, interval: list[float] | None, who: str) -> str:
+    """How the chosen model's metric `name` stands against `who`'s value `other`: beyond noise
+    when `other` lies outside the chosen model's 95 % `interval`."""
+    better = is_better(name, chosen, other)
+    if interval is None:
+        return f"{'beats' if better else 'does not beat'} {who} (no interval to judge noise by)"
+    if interval[0] <= other <= interval[1]:
+        return f"is level with {who} within noise"
+    return f"{'beats' if better else 'is worse than'} {who} beyond noise"
+
+
+def summary_lines(selection: dict, metrics: dict, gate_message: str | None) -> list[str]:
+    """The report's first lines: the rate to use, the headline test metric with its 95 %
+    interval, the chosen rate against the baseline (paired by seed) and its model against the
+    trivial predictor and the reference model, beyond noise or not, and the warnings' count."""
+    test, task = metrics["test"], metrics["task"]
+    name = HEADLINE[task]
+    value = test["chosen"]["final"][name]
+    interval = test["chosen"].get("intervals", {}).get(name)
+    rows = test["chosen"]["final"]["rows"]
+    baseline = f"the default rate {metrics['baseline_lr']:g}"
+    difference = test["difference"][name]
+    if len(metrics["seeds"]) < 2:
+        rate = f"The chosen rate cannot be told from {baseline} (one seed each: no spread)"
+    elif difference["larger_than_spread"]:
+        better = is_better(name, difference["mean"], 0.0)
+        judged = "beats" if better else "is worse than"
+        rate = f"The chosen rate {judged} {baseline} beyond noise (paired by seed)"
+    else:
+        rate = f"The chosen rate is level with {baseline} within noise (paired by seed)"
+    others = [(test["trivial"][name], trivial_name(task))]
+    if reference := metrics.get("reference"):
+        others.append((reference["test"][name], "the gradient-boosted reference"))
+    model = " and ".join(against(name, value, other, interval, who) for other, who in others)
+    count = len(run_warnings(selection, gate_message))
+    warnings = f"[{count} warning(s)](#warnings) below" if count else "no warnings"
+    return [
+        f"**Rate to use: {selection['chosen_lr']:.4g}**",
+        f"Test {LABELS[name]} **{value:.4f}**{interval_text(interval)} on {rows:,} rows.",
+        f"{rate}; its model {model}.",
+        f"This run has {warnings}.",
+    ]
+
+
 def evaluation_lines(metrics: dict) -> list[str]:
     """The test results as log lines: headline metric with its interval, the trivial
     predictor, the paired difference, the reference model, and the tuned decision thresholds."""
     test, task = metrics["test"], metrics["task"]
     name = HEADLINE[task]
     chosen = test["chosen"]
-    interval = chosen.get("intervals", {}).get(name)
-    within = f" (95 % interval {interval[0]:.4f}-{interval[1]:.4f})" if interval else ""
+    within = interval_text(chosen.get("intervals", {}).get(name))
     lines = [
         f"test {name}: chosen {chosen['final'][name]:.4f}{within}, baseline "
         f"{test['baseline']['final'][name]:.4f}, {trivial_name(task)} "
@@ -191,7 +240,7 @@ def report_markdown(
     Prefect UI, the file names themselves for `report.md` next to the charts. `gate_metric`:
     the metric the verdict checks against the trivial predictor; `gate_message`: the quality
     gate's, when it was not met."""
-    test, clean = metrics["test"], metrics["test_without_twins"]
+    test = metrics["test"]
     suggestions = "\n".join(
         f"| {r['method']}{' (used)' if r['used'] else ''} | "
         + (f"{r['lr']:.3g} | {r['spread']:.1f}x |" if r["lr"] is not None else "no reading | |")
@@ -203,7 +252,9 @@ def report_markdown(
     )
     task = metrics.get("task", "binary")
     reference = metrics.get("reference", {})
+    summary = "  \n".join(summary_lines(selection, metrics, gate_message))
     return f"""# Learning-rate report: {title}
+{summary}
 
 Task: **{task}**.
 
@@ -227,8 +278,7 @@ Task: **{task}**.
 
 {threshold_section(metrics)}
 
-### Test rows without an exact twin in the training data ({clean["chosen"]["final"]["rows"]} rows)
-{metrics_table(clean, task, reference.get("test_without_twins"))}
+{twin_free_section(metrics, "###")}
 
 ## Leakage
 {leakage_note(data_report)}

@@ -3,33 +3,34 @@ out."""
 
 from __future__ import annotations
 
-from lrfinder.training.intervals import MIN_CLASS_ROWS
+from lrfinder.training.intervals import METHODS, MIN_CLASS_ROWS
 from lrfinder.training.metric_names import HEADLINE, is_better
 
 THRESHOLD_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "mcc")
 REFERENCE_COLUMN = "HistGradientBoosting (reference, default settings)"
+NO_INTERVAL = {"roc_auc": f"under {MIN_CLASS_ROWS} rows of a class", "rmse": "under 2 rows"}
 
 
 def interval_note(comparison: dict) -> str:
-    """The final models' 95 % intervals, as one sentence (empty for regression)."""
-    parts = []
+    """The final models' 95 % intervals, as one sentence (empty when there are none)."""
+    parts, methods = [], {}
     for name in ("chosen", "baseline"):
         intervals = comparison[name].get("intervals") or {}
         final = comparison[name]["final"]
         found = [
             f"{metric} {final[metric]:.4f} [{pair[0]:.4f}, {pair[1]:.4f}]"
             if pair
-            else f"{metric}: none (under {MIN_CLASS_ROWS} rows of a class)"
+            else f"{metric}: none ({NO_INTERVAL[metric]})"
             for metric, pair in intervals.items()
         ]
         if found:
             parts.append(f"{name}: " + ", ".join(found))
+        methods.update({metric: METHODS[metric] for metric in intervals})
     if not parts:
         return ""
-    return (
-        f"95 % intervals on {comparison['chosen']['final']['rows']} test rows (accuracy: Wilson; "
-        "ROC AUC: bootstrap): " + "; ".join(parts) + "."
-    )
+    how = "; ".join(f"{metric}: {method}" for metric, method in methods.items())
+    rows = comparison["chosen"]["final"]["rows"]
+    return f"95 % intervals on {rows} test rows ({how}): " + "; ".join(parts) + "."
 
 
 def threshold_section(metrics: dict) -> str:

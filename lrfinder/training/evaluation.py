@@ -25,6 +25,13 @@ from sklearn.metrics import (
 
 from lrfinder.training.metric_names import SCALARS, is_better
 
+NO_TWIN_FREE_ROWS = "no test row without a twin in train"
+
+
+def no_rows(reason: str) -> dict:
+    """What stands for metrics on a subset of rows that holds none: a count of 0 and why."""
+    return {"rows": 0, "reason": reason}
+
 
 def binary_metrics(y_true: np.ndarray, probability: np.ndarray, threshold: float = 0.5) -> dict:
     """Accuracy, balanced accuracy, precision, recall, F1, MCC, ROC AUC, average precision (the

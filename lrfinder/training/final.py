@@ -15,7 +15,13 @@ from lrfinder.model.forward import predict, replica
 from lrfinder.model.spec import ModelSpec
 from lrfinder.params import ModelSettings, TrainingSettings
 from lrfinder.training.decision import DEFAULT_THRESHOLD, tune_threshold
-from lrfinder.training.evaluation import binary_metrics, compare, task_metrics
+from lrfinder.training.evaluation import (
+    NO_TWIN_FREE_ROWS,
+    binary_metrics,
+    compare,
+    no_rows,
+    task_metrics,
+)
 from lrfinder.training.fit import Fit, fit_grouped, fit_replicas, refit_replicas
 from lrfinder.training.intervals import final_intervals
 from lrfinder.training.reference import reference_model
@@ -197,10 +203,10 @@ def decision_thresholds(
 def evaluate(
     trained: Trained, split: SplitData, objective: str = "f1"
 ) -> tuple[dict, pd.DataFrame]:
-    """Metrics on all test rows and on the rows without a twin in train (with a trivial
-    predictor's beside them, and 95 % intervals of the final models' accuracy and AUC), on the
-    whole validation split (early-stopped models), plus the per-row predictions of both final
-    models. Binary with a validation split: each final model's decision threshold tuned for
+    """Metrics on all test rows and on those without a twin in train or validation (a count of
+    0 and why, where there are none), with a trivial predictor's beside them and 95 % intervals
+    of the final models' headline metric and AUC; on the whole validation split (early-stopped
+    models); plus the per-row predictions of both final models. Binary with a validation split: each final model's decision threshold tuned for
     `objective` on validation, and its test metrics at that threshold. `reference`: a
     gradient-boosted tree model with default settings on the same rows, as a yardstick."""
     y_test = split.target_values("test")
@@ -228,7 +234,9 @@ def evaluate(
             trained.final_model,
             metrics_of,
             trivial[mask],
-        ),
+        )
+        if mask.any()
+        else no_rows(NO_TWIN_FREE_ROWS),
         "reference": reference_model(split, trained.refit is not None, mask),
     }
     final = {

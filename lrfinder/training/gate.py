@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lrfinder.data.checks import GROUPED_FIX, MAX_TWIN_SHARE
 from lrfinder.params import QualityGateSettings
 from lrfinder.training.metric_names import LOWER_IS_BETTER, is_better
 
@@ -39,4 +40,20 @@ def check_gate(metrics: dict, gate: QualityGateSettings) -> str | None:
     if task != "regression":
         hint += "; for imbalanced classes try --class-weight balanced or another --gate-metric"
         hint += " (balanced_accuracy, mcc)"
-    return f"quality gate: {'; '.join(problems)}. {hint}, or change --gate-value."
+    return (
+        f"quality gate: {'; '.join(problems)}. {hint}, or change --gate-value.{twin_hint(metrics)}"
+    )
+
+
+def twin_hint(metrics: dict) -> str:
+    """A sentence for the gate's message when over MAX_TWIN_SHARE of the test rows have an exact
+    twin in train or validation; empty otherwise."""
+    rows = metrics["test"]["chosen"]["final"]["rows"]
+    clean = metrics["test_without_twins"]
+    free = clean["rows"] if "reason" in clean else clean["chosen"]["final"]["rows"]
+    if rows - free <= MAX_TWIN_SHARE * rows:
+        return ""
+    return (
+        f" {rows - free:,} of {rows:,} test rows have an exact twin in train or validation, so "
+        f"the test metrics mostly measure recall of seen rows: {GROUPED_FIX}."
+    )

@@ -1,5 +1,5 @@
-"""How uncertain a test metric is: a Wilson interval on accuracy, a bootstrap interval on ROC
-AUC. Plain arrays in, plain numbers out."""
+"""How uncertain a test metric is: a Wilson interval on accuracy, bootstrap intervals on ROC
+AUC and RMSE. Plain arrays in, plain numbers out."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ CONFIDENCE = 0.95
 Z_95 = 1.959963984540054
 BOOTSTRAP_SAMPLES = 200
 MIN_CLASS_ROWS = 10  # fewer rows of a class and resampling cannot show how AUC varies
+METHODS = {"accuracy": "Wilson", "roc_auc": "bootstrap", "rmse": "bootstrap"}
 
 
 def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
@@ -62,14 +63,34 @@ def bootstrap_auc_interval(
     return (float(low), float(high))
 
 
+def bootstrap_rmse_interval(
+    y_true: np.ndarray, predicted: np.ndarray, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
+) -> tuple[float, float] | None:
+    """The 95 % percentile bootstrap interval of RMSE (rows resampled with replacement); None
+    with under two rows."""
+    squared = (np.asarray(predicted, "float64").ravel() - np.asarray(y_true, "float64")) ** 2
+    n = len(squared)
+    if n < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    found = [
+        math.sqrt(np.bincount(rng.integers(0, n, n), minlength=n) @ squared / n)
+        for _ in range(samples)
+    ]
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(found, [tail, 100 - tail])
+    return (float(low), float(high))
+
+
 def final_intervals(metrics: dict, y_true: np.ndarray, output: np.ndarray, task: str) -> dict:
-    """95 % intervals of a final model's test accuracy (Wilson) and, for binary, ROC AUC
-    (bootstrap; null with too few rows of a class), from its `metrics` and its `output`
-    (probabilities); empty for regression."""
+    """95 % intervals of a final model's headline test metric (accuracy: Wilson; RMSE:
+    bootstrap) and, for binary, ROC AUC (bootstrap; null with too few rows of a class), from its
+    `metrics` and its `output` (probabilities, or the number for regression)."""
     if task == "regression":
-        return {}
-    rows = metrics["rows"]
-    found = {"accuracy": wilson_interval(round(metrics["accuracy"] * rows), rows)}
+        found = {"rmse": bootstrap_rmse_interval(y_true, output)}
+    else:
+        rows = metrics["rows"]
+        found = {"accuracy": wilson_interval(round(metrics["accuracy"] * rows), rows)}
     if task == "binary":
         found["roc_auc"] = bootstrap_auc_interval(y_true, output)
     return {name: None if pair is None else list(pair) for name, pair in found.items()}

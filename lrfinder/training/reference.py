@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from lrfinder.data.splitting import SplitData
-from lrfinder.training.evaluation import task_metrics
+from lrfinder.training.evaluation import NO_TWIN_FREE_ROWS, no_rows, task_metrics
 
 SETTINGS = "default settings, random_state=0"
 
@@ -39,7 +39,9 @@ def reference_model(split: SplitData, refit: bool, keep: np.ndarray | None = Non
         "test": metrics_of(y_test, predicted),
     }
     if keep is not None:
-        result["test_without_twins"] = metrics_of(y_test[keep], predicted[keep])
+        result["test_without_twins"] = (
+            metrics_of(y_test[keep], predicted[keep]) if keep.any() else no_rows(NO_TWIN_FREE_ROWS)
+        )
     return result
 
 

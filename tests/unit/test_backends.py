@@ -19,6 +19,7 @@ from tests.helpers import recipe, tiny_classification
 
 ROOT = Path(__file__).resolve().parents[2]
 OTHER = "jax" if BACKEND == "tensorflow" else "tensorflow"
+pytestmark = pytest.mark.slow  # each test starts the other backend in a process of its own
 
 
 def on_other_backend(*args: str) -> None:

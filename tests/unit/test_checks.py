@@ -20,7 +20,10 @@ def split_of(train_labels: list[int], val_rows: int, test_rows: int) -> SplitDat
         features=["a"],
         target="y",
         scaler={},
-        report={},
+        report={
+            "rows": {"train": len(train_labels), "val": val_rows, "test": test_rows},
+            "leakage": {"val_rows_with_twin_in_train": 0, "test_rows_with_twin_in_train": 0},
+        },
     )
 
 

@@ -118,6 +118,31 @@ def test_missing_feature_column_is_named(tmp_path):
         clean_wine(source(write(tmp_path, text)))
 
 
+def test_a_repeated_header_name_is_named_beside_the_missing_column(tmp_path):
+    text = wine_csv_text(5).replace(",quality\n", ",fixed acidity\n", 1)
+    with pytest.raises(DataError) as raised:
+        clean_wine(source(write(tmp_path, text)))
+    message = str(raised.value)
+    assert "names 'fixed acidity' 2 times (columns 2, 13)" in message
+    assert "missing column(s) ['quality']" in message
+
+
+@pytest.mark.parametrize("own_data", [False, True], ids=["wine", "own"])
+def test_a_repeated_header_name_is_refused_even_with_every_needed_column(tmp_path, own_data):
+    lines = [HEADER + ",alcohol", *(wine_row(i) + ",9.5" for i in range(5))]
+    data = source(write(tmp_path, "\n".join(lines) + "\n"))
+    with pytest.raises(
+        DataError, match=r"wine\.csv: the header \(line 1\) names 'alcohol' 2 times"
+    ):
+        clean(data, label_rule("quality", 6, None)) if own_data else clean_wine(data)
+
+
+def test_the_wine_preset_ignores_blank_trailing_header_cells(tmp_path):
+    lines = [HEADER + ",,", *(wine_row(i) + ",," for i in range(5))]
+    data = clean_wine(source(write(tmp_path, "\n".join(lines) + "\n")))
+    assert len(data.frame) == 5 and data.report["ignored_columns"] == [""]
+
+
 def test_non_numeric_value_names_column_and_line(tmp_path):
     rows = [wine_row(i) for i in range(5)]
     rows[3] = rows[3].replace(",0.05,", ",abc,")

@@ -22,6 +22,7 @@ def test_only_the_named_noise_is_dropped_from_native_stderr(capfd):
     assert "cuda drivers" not in captured.err
 
 
+@pytest.mark.slow  # the fast tier sees the console of whole runs in fresh processes
 @pytest.mark.parametrize(("backend", "cpu"), [("tensorflow", "/CPU:0"), ("jax", "cpu:0")])
 def test_the_engine_starts_and_probes_devices_without_cuda_chatter(backend, cpu):
     pytest.importorskip(backend)

@@ -16,7 +16,12 @@ from lrfinder.training.evaluation import (
 )
 from lrfinder.training.final import no_twin_mask
 from lrfinder.training.gate import check_gate
-from lrfinder.training.intervals import bootstrap_auc_interval, wilson_interval
+from lrfinder.training.intervals import (
+    bootstrap_auc_interval,
+    bootstrap_rmse_interval,
+    final_intervals,
+    wilson_interval,
+)
 
 
 def test_binary_metrics_on_a_known_case():
@@ -74,8 +79,12 @@ def test_no_twin_mask_marks_test_rows_seen_in_training():
 
 
 def gate_metrics(task: str, chosen: dict, trivial: dict) -> dict:
-    """The parts of metrics.json the quality gate reads."""
-    return {"task": task, "test": {"chosen": {"final": chosen}, "trivial": trivial}}
+    """The parts of metrics.json the quality gate reads (100 test rows, 90 without a twin)."""
+    return {
+        "task": task,
+        "test": {"chosen": {"final": {**chosen, "rows": 100}}, "trivial": trivial},
+        "test_without_twins": {"chosen": {"final": {"rows": 90}}},
+    }
 
 
 def test_the_quality_gate_reads_any_metric_and_needs_the_trivial_predictor_beaten():
@@ -133,6 +142,16 @@ def test_intervals_widen_on_few_rows_and_cover_the_estimate():
     fewer = bootstrap_auc_interval(y[:60], score[:60])
     assert fewer[1] - fewer[0] > b - a
     assert bootstrap_auc_interval(y[:8], score[:8]) is None, "too few rows of a class"
+    truth = rng.normal(size=400)
+    predicted = truth + rng.normal(0, 0.5, 400)
+    rmse = float(np.sqrt(np.mean((truth - predicted) ** 2)))
+    low, high = bootstrap_rmse_interval(truth, predicted[:, None])
+    assert low < rmse < high and high - low < 0.1
+    few = bootstrap_rmse_interval(truth[:20], predicted[:20])
+    assert few[1] - few[0] > high - low
+    assert bootstrap_rmse_interval(truth[:1], predicted[:1]) is None
+    regression = final_intervals({"rmse": rmse}, truth, predicted[:, None], "regression")
+    assert regression == {"rmse": [low, high]}
 
 
 def test_mcc_is_scikit_learns_for_two_and_more_classes():

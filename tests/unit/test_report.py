@@ -9,9 +9,10 @@ from lrfinder.reporting.report import (
     leakage_note,
     png_data_uri,
     report_markdown,
+    summary_lines,
     verdict,
 )
-from lrfinder.training.evaluation import binary_metrics, compare
+from lrfinder.training.evaluation import binary_metrics, compare, task_metrics
 from lrfinder.training.metric_names import SCALARS
 
 SELECTION = {
@@ -46,8 +47,14 @@ def _metrics() -> dict:
     y = (rng.random(25) > 0.5).astype("float32")
     chosen = np.clip(y * 0.6 + rng.random((2, 25)) * 0.4, 0, 1)
     baseline = rng.random((2, 25))
-    test = compare(y, chosen, baseline, "ensemble")
-    return {"baseline_lr": 0.001, "seeds": [0, 1], "test": test, "test_without_twins": test}
+    test = compare(y, chosen, baseline, "ensemble", trivial=np.full(25, 0.5))
+    return {
+        "task": "binary",
+        "baseline_lr": 0.001,
+        "seeds": [0, 1],
+        "test": test,
+        "test_without_twins": test,
+    }
 
 
 def test_png_data_uri_round_trips_the_bytes():
@@ -195,3 +202,63 @@ def test_the_reference_model_has_its_column_and_is_named_when_it_beats_the_netwo
     assert "beats the network" not in report
     plain = {k: v for k, v in wrong.items() if k != "reference"}
     assert "HistGradientBoosting" not in report_markdown("run-5", SELECTION, plain, DATA_REPORT, {})
+
+
+def test_the_report_opens_with_the_rate_the_metric_and_verdicts_beyond_noise():
+    metrics = _with_reference(lambda y: y)
+    chosen = metrics["test"]["chosen"]
+    accuracy, trivial = chosen["final"]["accuracy"], metrics["test"]["trivial"]["accuracy"]
+    assert trivial < 0.65 < accuracy < 0.95
+    chosen["intervals"] = {"accuracy": [0.65, 0.95]}
+    metrics["test"]["difference"]["accuracy"] |= {"mean": 0.1, "larger_than_spread": True}
+    selection = {**SELECTION, "warnings": ["one", "two"]}
+    lines = report_markdown("run-6", selection, metrics, DATA_REPORT, {}).splitlines()
+    assert lines[1:6] == [
+        "**Rate to use: 0.002**  ",
+        f"Test accuracy **{accuracy:.4f}** (95 % interval 0.6500-0.9500) on 25 rows.  ",
+        "The chosen rate beats the default rate 0.001 beyond noise (paired by seed); its model "
+        "beats the majority-class predictor beyond noise and is worse than the gradient-boosted "
+        "reference beyond noise.  ",
+        "This run has [2 warning(s)](#warnings) below.",
+        "",
+    ]
+    assert "## Warnings" in lines
+
+    chosen["intervals"] = {"accuracy": [0.4, 1.0]}
+    metrics["test"]["difference"]["accuracy"]["larger_than_spread"] = False
+    wide = summary_lines({**SELECTION, "warnings": []}, metrics, None)
+    assert wide[2] == (
+        "The chosen rate is level with the default rate 0.001 within noise (paired by seed); its "
+        "model is level with the majority-class predictor within noise and is level with the "
+        "gradient-boosted reference within noise."
+    )
+    assert wide[3] == "This run has no warnings."
+
+
+def test_the_summary_reads_rmse_lower_is_better_and_one_seed_without_a_spread():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=40)
+    chosen = y + rng.normal(0, 0.5, (1, 40))
+    test = compare(y, chosen, chosen + 0.1, "single", task_metrics("regression"), np.zeros(40))
+    rmse = test["chosen"]["final"]["rmse"]
+    test["chosen"]["intervals"] = {"rmse": [rmse - 0.1, rmse + 0.1]}
+    metrics = {
+        "task": "regression",
+        "baseline_lr": 0.001,
+        "seeds": [0],
+        "test": test,
+        "reference": {"test": {"rmse": rmse - 0.3}},
+    }
+    lines = summary_lines({**SELECTION, "warnings": []}, metrics, "gate: missed")
+    assert lines[1].startswith(f"Test RMSE **{rmse:.4f}** (95 % interval ")
+    assert lines[2] == (
+        "The chosen rate cannot be told from the default rate 0.001 (one seed each: no spread); "
+        "its model beats the training mean beyond noise and is worse than the gradient-boosted "
+        "reference beyond noise."
+    )
+    assert lines[3] == "This run has [1 warning(s)](#warnings) below."
+    test["chosen"]["intervals"] = {"rmse": None}
+    assert (
+        "beats the training mean (no interval to judge noise by)"
+        in summary_lines(SELECTION, metrics, None)[2]
+    )
