@@ -21,7 +21,7 @@ def _run(project: Path, argv: list[str], env: dict, api: str) -> str:
 
 
 def test_an_edit_deep_in_the_chain_recomputes_the_stages_that_import_it(
-    prefect_api, wine_csv, tmp_path
+    prefect_api, wine_sample, tmp_path
 ):
     project = tmp_path / "project"
     for name in ("lrfinder", "tasks", "flows"):
@@ -32,7 +32,7 @@ def test_an_edit_deep_in_the_chain_recomputes_the_stages_that_import_it(
         "LRFINDER_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
         "LRFINDER_DATA_DIR": str(tmp_path / "data"),
     }
-    argv = ["--data", str(wine_csv), *cli_flags(SMALL_SWEEP | {"seed": 31})]
+    argv = ["--data", str(wine_sample), *cli_flags(SMALL_SWEEP | {"seed": 31})]
     _run(project, argv, env, prefect_api)
     edited = project / "lrfinder" / "engine" / "interrupt.py"
     edited.write_text(edited.read_text() + "\n# an edit that changes no number\n")
@@ -40,5 +40,3 @@ def test_an_edit_deep_in_the_chain_recomputes_the_stages_that_import_it(
     assert states["load-clean"] == "Cached" and states["split-scale"] == "Cached", states
     for stage in ("sweep", "select", "train"):
         assert states[stage] == "Completed", (stage, states)
-    unchanged = task_states(_run(project, argv, env, prefect_api), N_TASKS)
-    assert all(unchanged[s] == "Cached" for s in ("sweep", "select", "train")), unchanged

@@ -177,10 +177,10 @@ def test_runs_finishing_together_in_one_process_repoint_latest_safely(tmp_path):
     assert partial_files(tmp_path) == []
 
 
-def test_two_runs_started_together_on_one_server_both_complete(prefect_api, wine_csv, tmp_path):
+def test_two_runs_started_together_on_one_server_both_complete(prefect_api, wine_sample, tmp_path):
     # A file of its own (one row repeated): no earlier test in the session cached its stages.
     data = tmp_path / "wine.csv"
-    text = wine_csv.read_text()
+    text = wine_sample.read_text()
     data.write_text(text + text.rstrip("\n").rsplit("\n", 1)[1] + "\n")
     settings = SMALL_SWEEP | {"data": str(data), "seed": 41}
     started = time.time()
@@ -193,11 +193,11 @@ def test_two_runs_started_together_on_one_server_both_complete(prefect_api, wine
     assert_no_record_is_partial(Path(os.environ["PREFECT_LOCAL_STORAGE_PATH"]), started)
 
 
-def test_two_make_runs_without_a_server_share_the_database(wine_csv, tmp_path):
+def test_two_make_runs_without_a_server_share_the_database(wine_sample, tmp_path):
     """Each starts its own local server on one fresh Prefect home, with the result storage in
     it (the `.prefect/` of a new checkout): the servers set the database up one at a time."""
     home = tmp_path / "prefect-home"
-    settings = SMALL_SWEEP | {"data": str(wine_csv), "seed": 41}
+    settings = SMALL_SWEEP | {"data": str(wine_sample), "seed": 41}
     runs = [FlowProcess(tmp_path, settings, None, home) for _ in range(2)]
     try:
         assert_both_complete_and_latest_at_the_newer(runs, tmp_path / "artifacts")
@@ -211,7 +211,7 @@ def test_two_make_runs_without_a_server_share_the_database(wine_csv, tmp_path):
 
 
 def test_a_run_killed_in_final_training_is_resumed_by_flow_run_retry(
-    prefect_api, wine_csv, tmp_path
+    prefect_api, wine_sample, tmp_path
 ):
     artifacts = tmp_path / "artifacts"
     earlier = artifacts / "20000101-000000-earlier-run"
@@ -219,7 +219,7 @@ def test_a_run_killed_in_final_training_is_resumed_by_flow_run_retry(
     (earlier / "model.keras").write_bytes(b"a complete earlier run")
     (artifacts / "latest").symlink_to(earlier.name)
 
-    settings = SMALL_SWEEP | {"data": str(wine_csv), "seed": 43, "max_epochs": 4, "patience": 4}
+    settings = SMALL_SWEEP | {"data": str(wine_sample), "seed": 43, "max_epochs": 4, "patience": 4}
     run = FlowProcess(tmp_path, settings, prefect_api)
     try:
         flow_run_id = run.flow_run_id()
@@ -269,9 +269,9 @@ def test_a_run_killed_in_final_training_is_resumed_by_flow_run_retry(
     assert partial_files(artifacts) == []
 
 
-def test_a_killed_make_run_is_recorded_crashed_and_leaves_no_server_running(wine_csv, tmp_path):
+def test_a_killed_make_run_is_recorded_crashed_and_leaves_no_server_running(wine_sample, tmp_path):
     home = tmp_path / "prefect-home"
-    run = FlowProcess(tmp_path, SMALL_SWEEP | {"data": str(wine_csv), "seed": 47}, None, home)
+    run = FlowProcess(tmp_path, SMALL_SWEEP | {"data": str(wine_sample), "seed": 47}, None, home)
     try:
         flow_run_id = run.flow_run_id()
         wait_for(lambda: "Task run 'open-run-folder-" in run.console, WAIT_S, "the run folder")

@@ -37,8 +37,8 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def in_process(folders, wine_csv) -> Path:
-    return _run(folders, data=str(wine_csv))
+def in_process(folders, wine_sample) -> Path:
+    return _run(folders, data=str(wine_sample))
 
 
 def _assert_same_outputs(here: Path, there: Path) -> None:
@@ -62,8 +62,10 @@ def test_in_process_groups_run_in_this_process(in_process):
     assert _worker_pids(in_process) == {os.getpid()}
 
 
-def test_replica_groups_on_a_dask_cluster_match_the_in_process_run(folders, wine_csv, in_process):
-    on_cluster = {"data": str(wine_csv), "task_runner": "dask"}
+def test_replica_groups_on_a_dask_cluster_match_the_in_process_run(
+    folders, wine_sample, in_process
+):
+    on_cluster = {"data": str(wine_sample), "task_runner": "dask"}
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
@@ -81,7 +83,7 @@ def test_replica_groups_on_a_dask_cluster_match_the_in_process_run(folders, wine
     _assert_same_outputs(in_process, on_dask)
 
 
-def test_groups_asking_for_a_gpu_run_only_on_the_dask_worker_that_offers_one(folders, wine_csv):
+def test_groups_asking_for_a_gpu_run_only_on_the_dask_worker_that_offers_one(folders, wine_sample):
     # "GPU" is a Dask resource label: scheduling on it needs no device. One worker offers one,
     # the other none; every group asks for one, so all must run on the first.
     workers = {
@@ -98,16 +100,16 @@ def test_groups_asking_for_a_gpu_run_only_on_the_dask_worker_that_offers_one(fol
         ]
         gpu_pid = client.run(os.getpid, workers=offering)[offering[0]]
         run_dir = _run(
-            folders, data=str(wine_csv), seed=5, confirm=False, refit=False,
+            folders, data=str(wine_sample), seed=5, confirm=False, refit=False,
             task_runner="dask", cluster_address=cluster.scheduler_address, gpus_per_group=1,
         )  # fmt: skip
     assert _worker_pids(run_dir) == {gpu_pid}
 
 
 def test_replica_groups_on_a_local_ray_cluster_match_the_in_process_run(
-    folders, wine_csv, in_process
+    folders, wine_sample, in_process
 ):
     with temporary_settings({PREFECT_TASKS_REFRESH_CACHE: True}):
-        on_ray = _run(folders, data=str(wine_csv), task_runner="ray")
+        on_ray = _run(folders, data=str(wine_sample), task_runner="ray")
     assert os.getpid() not in _worker_pids(on_ray)
     _assert_same_outputs(in_process, on_ray)

@@ -81,9 +81,9 @@ class MakeRun:
     ids=["ctrl-c-in-confirmation", "sigterm-in-final-training"],
 )
 def test_make_run_stops_within_seconds_mid_stage_and_a_new_run_reuses_finished_stages(
-    tmp_path, wine_csv, how, settings, stage
+    tmp_path, wine_sample, how, settings, stage
 ):
-    base = SMALL_SWEEP | {"data": str(wine_csv), "seed": 31}
+    base = SMALL_SWEEP | {"data": str(wine_sample), "seed": 31}
     run = MakeRun(tmp_path, base | settings)
     run.wait_for(stage)
     status, seconds = run.stop(how)

@@ -11,6 +11,11 @@ from pathlib import Path
 import pytest
 
 from flows.lr_finder import lr_finder
+from lrfinder.data.checks import twin_warning
+from lrfinder.data.cleaning import label_rule
+from lrfinder.params import SplitSettings
+from lrfinder.settings import Settings
+from tasks.data import load_clean, locate_data, split_scale
 from tests.helpers import SMALL_SWEEP, flow_parameters, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.usefixtures("prefect_api")]
@@ -83,7 +88,7 @@ def test_an_imbalanced_target_gets_warnings_its_metrics_and_a_tuned_threshold(wo
     assert "Decision thresholds tuned for **f1**" in report
 
 
-def test_a_file_of_repeated_rows_completes_warned_and_grouped_splits_have_no_twins(
+def test_a_file_of_repeated_rows_completes_warned_and_a_grouped_split_of_it_has_no_twins(
     workspace, wine_csv
 ):
     lines = wine_csv.read_text().splitlines()
@@ -102,12 +107,10 @@ def test_a_file_of_repeated_rows_completes_warned_and_grouped_splits_have_no_twi
     report = (run_dir / "report.md").read_text()
     assert warning in report and "(0 rows)\nNo metrics: no test row without a twin" in report
 
-    grouped_dir = Path(lr_finder(**flow_parameters(**small, split_strategy="grouped")))
-    leakage = json.loads((grouped_dir / "data_report.json").read_text())["leakage"]
+    source = locate_data.fn(str(repeated), Settings.from_env())
+    clean = load_clean.fn(source, label_rule(None, 6, None))
+    grouped = split_scale.fn(clean, SplitSettings(split_strategy="grouped"))
+    leakage = grouped.report["leakage"]
     assert leakage["val_rows_with_twin_in_train"] == 0
     assert leakage["test_rows_with_twin_in_train_or_val"] == 0
-    grouped = json.loads((grouped_dir / "metrics.json").read_text())
-    rows = grouped["test"]["chosen"]["final"]["rows"]
-    assert grouped["test_without_twins"]["chosen"]["final"]["rows"] == rows
-    selection = json.loads((grouped_dir / "selection.json").read_text())
-    assert not any(w.startswith("repeated rows:") for w in selection["warnings"])
+    assert twin_warning(grouped) is None

@@ -83,7 +83,7 @@ async def recorded(url: str, flow_run_id: str) -> tuple[str, dict[str, str]]:
 
 
 def test_prefect_server_on_postgresql_runs_the_flow_and_its_retry(
-    workspace, wine_csv, tmp_path, monkeypatch
+    workspace, wine_sample, tmp_path, monkeypatch
 ):
     folder, home = tmp_path / "postgres", tmp_path / "prefect"
     url = postgres("start", folder)
@@ -101,7 +101,7 @@ def test_prefect_server_on_postgresql_runs_the_flow_and_its_retry(
                 with monkeypatch.context() as patch:
                     patch.setattr(tasks.train, "train_final", crash)
                     # A seed of its own: no other test may have cached this run's stages.
-                    flat = SMALL_SWEEP | {"data": str(wine_csv), "seed": 53}
+                    flat = SMALL_SWEEP | {"data": str(wine_sample), "seed": 53}
                     state = lr_finder(return_state=True, **flow_parameters(**flat))
                 assert state.is_failed()
                 flow_run_id = str(state.state_details.flow_run_id)

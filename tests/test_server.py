@@ -31,13 +31,17 @@ def artifacts_of(api: str, flow_run_id: str) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def finished_run(prefect_api, wine_csv, tmp_path_factory) -> dict:
+def finished_run(prefect_api, wine_sample, tmp_path_factory) -> dict:
     """One small flow run against the server, shared by the assertions below."""
     artifacts_dir = tmp_path_factory.mktemp("artifacts")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LRFINDER_ARTIFACTS_DIR", str(artifacts_dir))
         patch.setenv("LRFINDER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
-        flat = SMALL_SWEEP | {"data": str(wine_csv), "seed": 11, "replicas_per_group": GROUP_SIZE}
+        flat = SMALL_SWEEP | {
+            "data": str(wine_sample),
+            "seed": 11,
+            "replicas_per_group": GROUP_SIZE,
+        }
         state = lr_finder(return_state=True, **flow_parameters(**flat))
     return {"id": str(state.state_details.flow_run_id), "run_dir": Path(state.result())}
 
@@ -61,7 +65,7 @@ def test_rest_api_records_the_run_every_stage_and_the_artifacts(prefect_api, fin
     assert report["type"] == "markdown"
     assert report["data"].count("](data:image/png;base64,") == CHARTS
     on_disk = (finished_run["run_dir"] / "report.md").read_text()
-    assert on_disk.count("](") == CHARTS and "(roc.png)" in on_disk
+    assert on_disk.count("![") == CHARTS and "(roc.png)" in on_disk
     assert on_disk.split("## Charts")[0] == report["data"].split("## Charts")[0]
     metrics = json.loads((finished_run["run_dir"] / "metrics.json").read_text())
     table = json.loads(artifacts["test-metrics"]["data"])
@@ -116,9 +120,9 @@ def test_browser_shows_the_report_charts_in_the_prefect_ui(prefect_api, finished
     assert len(widths) == CHARTS and all(width > 0 for width in widths), widths
 
 
-def test_a_retry_happens_only_where_it_can_help(prefect_api, workspace, wine_csv, monkeypatch):
+def test_a_retry_happens_only_where_it_can_help(prefect_api, workspace, wine_sample, monkeypatch):
     retrying = lr_finder.with_options(retries=1, retry_delay_seconds=0)
-    small = SMALL_SWEEP | {"data": str(wine_csv), "seed": 7}
+    small = SMALL_SWEEP | {"data": str(wine_sample), "seed": 7}
 
     def runs_of(state) -> tuple[str, int]:
         flow_run = rest(prefect_api, f"flow_runs/{state.state_details.flow_run_id}")
@@ -130,7 +134,7 @@ def test_a_retry_happens_only_where_it_can_help(prefect_api, workspace, wine_csv
 
     # Settings as a deployment sends them (plain JSON): refused with the fix, never retried.
     bad_settings = retrying(
-        return_state=True, data={"source": str(wine_csv)}, split={"val_size": 0.0}
+        return_state=True, data={"source": str(wine_sample)}, split={"val_size": 0.0}
     )
     assert runs_of(bad_settings) == ("Failed", 1)
     with pytest.raises(ValueError, match=r"--confirm true needs a validation split"):
