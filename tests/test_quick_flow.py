@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -42,11 +41,13 @@ def make_run(argv: list[str], tmp_path: Path) -> tuple[Path, str, str]:
 
 
 def test_the_command_line_runs_reruns_from_cache_and_recomputes_after_an_edit(
-    prefect_api, wine_sample, tmp_path
+    prefect_api, wine_csv, tmp_path
 ):
+    # A quarter of the rows that no other test reads, so that no earlier test cached a stage.
+    lines = wine_csv.read_text().splitlines()
     sample = tmp_path / "sample.csv"
-    shutil.copy(wine_sample, sample)
-    argv = ["--data", str(sample), *cli_flags(SMALL_SWEEP | {"seed": 61})]
+    sample.write_text("\n".join([lines[0], *lines[2::4]]) + "\n")
+    argv = ["--data", str(sample), *cli_flags(SMALL_SWEEP)]
 
     run_dir, flow_run_id, _ = make_run(argv, tmp_path)
     assert {p.name for p in run_dir.iterdir()} == ALL_FILES
@@ -85,9 +86,10 @@ def test_the_command_line_runs_reruns_from_cache_and_recomputes_after_an_edit(
         assert not any(noise in console for noise in NO_DRIVER_NOISE), console
 
     edited = sample.read_text().splitlines()
-    fields = edited[5].split(",")
+    row = next(i for i, line in enumerate(edited) if i and line.split(",")[1])
+    fields = edited[row].split(",")
     fields[1] = f"{float(fields[1]) + 0.1:g}"  # fixed acidity of one row
-    edited[5] = ",".join(fields)
+    edited[row] = ",".join(fields)
     sample.write_text("\n".join(edited) + "\n")
     _, edited_id, _ = make_run(argv, tmp_path)
     states = task_states(edited_id, N_TASKS)
