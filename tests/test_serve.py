@@ -174,9 +174,9 @@ def _finished(serve: Serve, run_id: str) -> str:
     )
 
 
-def test_make_serve_runs_a_triggered_run_and_stops_on_one_signal(tmp_path, wine_sample):
+def test_make_serve_runs_a_triggered_run_and_stops_on_one_signal(tmp_path, wine_csv):
     port = free_port()
-    small = SMALL_SWEEP | {"data": str(wine_sample)}
+    small = SMALL_SWEEP | {"data": str(wine_csv)}
     first = Serve(tmp_path, port, "serve-1")
     try:
         found = first.deployment()
