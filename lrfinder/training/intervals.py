@@ -40,6 +40,13 @@ def _weighted_auc(
     return float((pos * (below + 0.5 * neg)).sum() / (total_pos * total_neg))
 
 
+def percentile_interval(values: list[float]) -> tuple[float, float]:
+    """The central CONFIDENCE share of bootstrap `values`: their percentile interval."""
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return (float(low), float(high))
+
+
 def bootstrap_auc_interval(
     y_true: np.ndarray, score: np.ndarray, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
 ) -> tuple[float, float] | None:
@@ -58,9 +65,7 @@ def bootstrap_auc_interval(
         auc = _weighted_auc(inverse, positive, weights, len(values))
         if not math.isnan(auc):
             found.append(auc)
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(found, [tail, 100 - tail])
-    return (float(low), float(high))
+    return percentile_interval(found)
 
 
 def bootstrap_rmse_interval(
@@ -77,9 +82,7 @@ def bootstrap_rmse_interval(
         math.sqrt(np.bincount(rng.integers(0, n, n), minlength=n) @ squared / n)
         for _ in range(samples)
     ]
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(found, [tail, 100 - tail])
-    return (float(low), float(high))
+    return percentile_interval(found)
 
 
 def final_intervals(metrics: dict, y_true: np.ndarray, output: np.ndarray, task: str) -> dict:
