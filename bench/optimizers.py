@@ -59,10 +59,10 @@ def selection_against_grid(split, optimizer: str, grid_seeds: list[int]) -> dict
 
 
 def keras_optimizer(name: str):
-    """Keras's optimizer of our name, as our engine sets it (SGD with momentum 0.9)."""
+    """Keras's optimizer of that name, with Keras's defaults (as the engine runs it)."""
     from lrfinder.engine.backend import keras
 
-    return keras.optimizers.SGD(momentum=0.9) if name == "sgd" else keras.optimizers.get(name)
+    return keras.optimizers.get(name)
 
 
 def main() -> None:

@@ -69,7 +69,7 @@ def ours_and_valleys(split: SplitData, repeats: int) -> list[Pick]:
     seeds RANGE_SEED + REPLICAS * r ...), read and confirmed per repeat as the flow does."""
     settings = RunSettings()
     model = settings.model.model_copy(update={"n_seeds": REPLICAS * repeats, "seed": RANGE_SEED})
-    head = split.head(model.regression_loss)
+    head = split.head()
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val_check")
     with Timer() as sweep:
@@ -109,7 +109,7 @@ def tutorial(split: SplitData, repeats: int) -> list[Pick]:
     settings = RunSettings(preset="tutorial").resolved()
     model = settings.model.model_copy(update={"n_seeds": repeats, "seed": TUTORIAL_SEED})
     x, y = split.arrays("train")
-    head = split.head(model.regression_loss)
+    head = split.head()
     with Timer() as sweep:
         curves = run_range_test(x, y, model, settings.range_test, head=head).table
     picks = []

@@ -62,7 +62,7 @@ def grid_check(run_dir: Path, chosen_lr: float, seeds: list[int]) -> pd.Series:
     split = split_from_run(run_dir)
     data = (*split.arrays("train"), *split.arrays("val"))
     model = ModelSettings(seed=seeds[0], n_seeds=len(seeds))
-    recipe = model.recipe(data[0].shape[1], split.head(model.regression_loss))
+    recipe = model.recipe(data[0].shape[1], split.head())
     return grid_medians(data, recipe, chosen_lr, seeds)
 
 

@@ -22,19 +22,19 @@ FIT_EPOCHS = 3
 
 
 def engine_throughput(ks: list[int], steps: int, x, y, model=None) -> dict[int, float]:
-    """Steady-state model-steps/s of the stacked engine on the `model` settings (default: the
+    """Steady-state model-steps/s of the replica engine on the `model` settings (default: the
     tutorial's MLP with Adam; compile excluded: a warm-up call first). Stops at the first K
     that does not fit in the device's memory."""
     import numpy as np
 
-    from lrfinder.engine.stacked import StackedMLP
+    from lrfinder.engine.replicas import Replicas
     from lrfinder.params import ModelSettings
 
     recipe = (model or ModelSettings()).recipe(x.shape[1])
     rates = {}
     for k in ks:
         try:
-            model = StackedMLP(recipe, list(range(k)))
+            model = Replicas(recipe, list(range(k)))
             model.train(x, y, np.full(64, 1e-3))
             with Timer() as timer:
                 model.train(x, y, np.full(steps, 1e-3))

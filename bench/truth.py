@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from lrfinder.data.splitting import SplitData
-from lrfinder.model.forward import logits
+from lrfinder.engine.replicas import predict
 from lrfinder.params import ModelSettings, TrainingSettings
 from lrfinder.training.final import trivial_prediction
 from lrfinder.training.fit import best_epochs, fit_grouped, fit_replicas
@@ -37,18 +37,20 @@ def train_rates(split: SplitData, rates: list[float], seeds: list[int]) -> pd.Da
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val_check")
     x_test, y_test = split.arrays("test")
-    head = split.head(model.regression_loss)
+    head = split.head()
     recipe = model.recipe(x.shape[1], head, y)
     pairs = [(float(rate), seed) for rate in rates for seed in seeds]
     shared = {"x": x, "y": y, "x_val": x_val, "y_val": y_val, "recipe": recipe}
     shared |= {"max_epochs": training.max_epochs, "patience": training.patience}
     fit = fit_grouped(fit_replicas, shared, [r for r, _ in pairs], [s for _, s in pairs])
-    test_logits = logits(recipe.spec, fit.weights, x_test)
+    predicted = predict(recipe, fit.states, x_test)
     if split.task == "regression":
         scale = split.scaler["target"]["scale"]
-        test_metric = np.sqrt(((head.predict(test_logits) - y_test) ** 2).mean(axis=1)) * scale
+        test_metric = np.sqrt(((predicted - y_test) ** 2).mean(axis=1)) * scale
+    elif split.task == "binary":
+        test_metric = ((predicted >= 0.5) == (y_test >= 0.5)).mean(axis=1)
     else:
-        test_metric = head.accuracy(test_logits, y_test)
+        test_metric = (predicted.argmax(axis=-1) == y_test).mean(axis=1)
     table = best_epochs(fit)
     table["test_metric"] = np.where(table["best_epoch"] >= 0, test_metric, np.nan)
     return table[["lr", "seed", "epochs_run", "val_loss", "test_metric"]]
@@ -122,17 +124,17 @@ class Truth:
 def trivial_loss(split: SplitData) -> float:
     """Validation loss of the trivial predictor learned from the train split (the product's
     `trivial_prediction`: class shares, or the mean), on the model's scale."""
+    from lrfinder.engine.backend import keras, to_numpy
+
     _, y_val = split.arrays("val_check")
-    predicted = np.asarray(trivial_prediction(split, 1, refit=False), float).reshape(-1)
+    predicted = np.asarray(trivial_prediction(split, len(y_val), refit=False), "float32")
     if split.task == "regression":
-        constant = (predicted - split.scaler["target"]["mean"]) / split.scaler["target"]["scale"]
-    elif split.task == "binary":
-        share = np.clip(predicted, 1e-7, 1 - 1e-7)
-        constant = np.log(share / (1 - share))
-    else:
-        constant = np.log(np.clip(predicted, 1e-7, None))
-    logits = np.broadcast_to(constant, (1, len(y_val), len(constant)))
-    return float(split.head().loss(logits, y_val)[0])
+        target = split.scaler["target"]
+        predicted = (predicted - target["mean"]) / target["scale"]
+    outputs = predicted.reshape(len(y_val), -1)
+    labels = y_val if split.task == "multiclass" else y_val[:, None]
+    loss = keras.losses.get(split.head().default_loss)
+    return float(to_numpy(loss(labels.astype("float32"), outputs)).mean())
 
 
 def grid(points: int) -> list[float]:

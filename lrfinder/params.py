@@ -7,7 +7,7 @@ Every field name is unique across the groups and is also its flat command-line f
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -17,12 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from lrfinder.data.cleaning import LabelRule, label_rule
 from lrfinder.engine.groups import Grouping
-from lrfinder.engine.optimizers import OPTIMIZERS
-from lrfinder.engine.recipe import Recipe, balanced_class_weight
+from lrfinder.engine.recipe import OPTIMIZERS, OptimizerSpec, Recipe, balanced_class_weight
 from lrfinder.errors import SettingsError
 from lrfinder.lr.suggest import METHODS
-from lrfinder.model.heads import BINARY, REGRESSION_LOSSES, TASKS, Head
-from lrfinder.model.spec import ACTIVATIONS, ModelSpec
+from lrfinder.model.heads import BINARY, LOSSES, TASKS, Head, loss_name
+from lrfinder.model.network import ACTIVATIONS, Network
 from lrfinder.training.metric_names import ALL_SCALARS, HEADLINE, SCALARS
 
 Preset = Literal["default", "tutorial"]
@@ -31,7 +30,8 @@ Activation = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 OptimizerName = Literal[tuple(OPTIMIZERS)]  # type: ignore[valid-type]
 SuggestMethod = Literal[tuple(METHODS)]  # type: ignore[valid-type]
 Task = Literal[tuple(TASKS)]  # type: ignore[valid-type]
-RegressionLoss = Literal[tuple(REGRESSION_LOSSES)]  # type: ignore[valid-type]
+RegressionLoss = Literal["mse", "huber"]
+REGRESSION_LOSSES = {"mse": "mean_squared_error", "huber": "huber"}
 GateMetric = Literal[tuple(ALL_SCALARS)]  # type: ignore[valid-type]
 
 
@@ -101,8 +101,20 @@ class ModelSettings(Group):
         [128, 256, 256], min_length=1, description="Widths of the hidden Dense layers."
     )
     activation: Activation = Field("relu", description="Activation of the hidden layers.")
-    optimizer: OptimizerName = Field("adam", description="Optimizer of every replica.")
-    nesterov: bool = Field(False, description="Nesterov momentum for --optimizer sgd.")
+    optimizer: OptimizerName | None = Field(
+        None,
+        description="Keras optimizer of every replica, by its Keras name (adam, nadam, lion, "
+        "sgd, ...); unset: the model file's compiled optimizer, else adam.",
+    )
+    optimizer_config: str | None = Field(
+        None,
+        description="The optimizer's arguments as JSON, e.g. '{\"weight_decay\": 0.01}'; "
+        "unset ones keep Keras's defaults (the rate is the finder's).",
+    )
+    nesterov: bool = Field(
+        False,
+        description="Nesterov momentum for sgd: short for --optimizer-config '{\"nesterov\": true}'.",
+    )
     batch_size: int = Field(32, ge=1, description="Rows per training batch (tutorial: 32).")
     max_epoch_steps: int = Field(
         200,
@@ -121,8 +133,14 @@ class ModelSettings(Group):
     dropout: float = Field(
         0.0, ge=0, lt=1, description="Share of units dropped after every hidden layer in training."
     )
-    regression_loss: RegressionLoss = Field(
-        "mse", description="Loss of the regression head: mse, or huber for heavy-tailed targets."
+    loss: str | None = Field(
+        None,
+        description="Keras loss by its Keras name that fits the task (binary_focal_crossentropy, "
+        "huber, log_cosh, ...); unset: the model file's compiled loss, else binary_crossentropy, "
+        "sparse_categorical_crossentropy or mean_squared_error by task.",
+    )
+    regression_loss: RegressionLoss | None = Field(
+        None, description="Short for --loss in regression: mse or huber."
     )
     class_weight: Literal["none", "balanced"] = Field(
         "none",
@@ -132,10 +150,16 @@ class ModelSettings(Group):
     )
     model_file: Path | None = Field(
         None,
-        description="A saved Keras model (.keras) whose chain of Input, Dense, Activation and "
-        "Dropout layers (L2 on kernels) is the network, trained from fresh seeded weights; "
-        "replaces hidden_layers, activation, l2 and dropout.",
+        description="A saved Keras model (.keras) taking the feature matrix, any architecture "
+        "and layers, trained from fresh seeded initializations by its own initializers; "
+        "replaces hidden_layers, activation, l2 and dropout. Its compiled optimizer and loss "
+        "apply unless --optimizer or --loss name others.",
         json_schema_extra={"flag": "model"},
+    )
+    custom_module: str | None = Field(
+        None,
+        description="Importable module that registers the model file's custom layers "
+        "(@keras.saving.register_keras_serializable); its source is part of the cache keys.",
     )
 
     @property
@@ -146,25 +170,71 @@ class ModelSettings(Group):
         self, n_features: int, head: Head = BINARY, y_train: np.ndarray | None = None
     ) -> Recipe:
         """The network for `n_features` inputs and the task's output `head` (from the settings,
-        or from `model_file`), with its optimizer, batch size and, with class_weight balanced,
-        the class weights of the training labels `y_train`."""
-        if self.model_file is not None:
-            from lrfinder.model.keras_file import read_structure, spec_from_structure
-
-            structure = read_structure(self.model_file)
-            spec = spec_from_structure(structure, n_features, head, self.model_file)
-        else:
-            widths = tuple(self.hidden_layers)
-            spec = ModelSpec.mlp(n_features, widths, self.activation, head, self.l2, self.dropout)
-        optimizer = OPTIMIZERS[self.optimizer]
-        if self.nesterov:
-            optimizer = replace(optimizer, nesterov=True)
+        or from `model_file`), with its Keras optimizer and loss, batch size and, with
+        class_weight balanced, the class weights of the training labels `y_train`."""
+        network = Network(
+            n_features,
+            head,
+            tuple(self.hidden_layers),
+            self.activation,
+            self.l2,
+            self.dropout,
+            None if self.model_file is None else str(self.model_file),
+            self.custom_module,
+        )
+        compiled = _compiled_with(self.model_file, self.custom_module)
         weights = None
         if self.class_weight == "balanced" and head.name != "regression":
             if y_train is None:
                 raise ValueError("class_weight balanced needs the training labels (y_train).")
             weights = balanced_class_weight(y_train, max(head.units, 2))
-        return Recipe(spec, optimizer, self.batch_size, self.max_epoch_steps, weights)
+        return Recipe(
+            network,
+            self._optimizer(compiled[0]),
+            self._loss(head, compiled[1]),
+            self.batch_size,
+            self.max_epoch_steps,
+            weights,
+        )
+
+    def _optimizer(self, from_file: dict | None) -> OptimizerSpec:
+        """The optimizer named here, else the model file's, else adam; with the arguments of
+        --optimizer-config (and --nesterov) over the file's."""
+        config = json.loads(self.optimizer_config or "{}")
+        if self.nesterov:
+            config["nesterov"] = True
+        name = self.optimizer or "adam"
+        if self.optimizer is None and from_file is not None:
+            name = from_file["class_name"].lower()
+            config = {**from_file["config"], **config}
+        return OptimizerSpec(name, json.dumps(config, sort_keys=True))
+
+    def _loss(self, head: Head, from_file: str | dict | None) -> str:
+        """The loss named here (or by --regression-loss), else the model file's, else the
+        task's default; a named loss must fit the task."""
+        named = self.loss or (self.regression_loss and REGRESSION_LOSSES[self.regression_loss])
+        if named is None and from_file is not None:
+            return (
+                json.dumps(from_file, sort_keys=True) if isinstance(from_file, dict) else from_file
+            )
+        if named is None:
+            return head.default_loss
+        if loss_name(named) not in head.losses:
+            raise SettingsError(
+                f"--loss {named} does not fit the {head.name} task. Fix: use one of "
+                f"{', '.join(head.losses)}."
+            )
+        return loss_name(named)
+
+
+@cache
+def _compiled_with(model_file: Path | None, custom_module: str | None) -> tuple:
+    """The optimizer and loss a model file was compiled with (None, None without a file)."""
+    if model_file is None:
+        return None, None
+    from lrfinder.model.network import compiled_with
+
+    return compiled_with(Path(model_file), custom_module)
 
 
 class RangeTestSettings(Group):
@@ -264,7 +334,7 @@ class TrainingSettings(Group):
         None,
         gt=0,
         description="Rate of the baseline trained next to the chosen one; unset: the "
-        "optimizer's Keras default (1e-3 for adam, adamw and rmsprop, 1e-2 for sgd).",
+        "optimizer's configured rate, else its Keras default (1e-3 for adam, 1e-2 for sgd).",
     )
 
 
@@ -504,12 +574,53 @@ def _model_file_problems(model: ModelSettings) -> list[str]:
         ]
     if not Path(model.model_file).is_file():
         return [f"--model {model.model_file}: no such file. Fix: give the path of a .keras file."]
-    from lrfinder.model.keras_file import read_structure
+    from lrfinder.model.network import load, load_problem
 
     try:
-        read_structure(Path(model.model_file))
+        load(Path(model.model_file), model.custom_module)
     except SettingsError as error:
         return [str(error)]
+    except Exception as error:
+        return [load_problem(Path(model.model_file), error)]
+    return []
+
+
+def _loss_problems(model: ModelSettings, task: str | None) -> list[str]:
+    """--loss and its short form agree, and a named loss fits a known task."""
+    problems = []
+    short = model.regression_loss and REGRESSION_LOSSES[model.regression_loss]
+    if model.loss and short and loss_name(model.loss) != short:
+        problems.append(
+            f"--loss {model.loss} and --regression-loss {model.regression_loss} name different "
+            "losses. Fix: give one of them."
+        )
+    if model.regression_loss and task not in (None, "regression"):
+        problems.append(
+            f"--regression-loss applies to --task regression, not {task}. Fix: drop it, or use "
+            "--loss."
+        )
+    named = model.loss or short
+    if named and task and loss_name(named) not in LOSSES[task]:
+        problems.append(
+            f"--loss {named} does not fit the {task} task. Fix: use one of "
+            f"{', '.join(LOSSES[task])}."
+        )
+    return problems
+
+
+def _optimizer_problems(model: ModelSettings) -> list[str]:
+    """--optimizer-config is a JSON object, and --nesterov agrees with it."""
+    try:
+        config = json.loads(model.optimizer_config or "{}")
+    except json.JSONDecodeError as error:
+        return [
+            f"--optimizer-config {model.optimizer_config!r} is not JSON ({error}). Fix: give an "
+            """object such as '{"weight_decay": 0.01}'."""
+        ]
+    if not isinstance(config, dict):
+        return [f"--optimizer-config {model.optimizer_config!r} must be a JSON object."]
+    if model.nesterov and config.get("nesterov", True) is not True:
+        return ["--nesterov and --optimizer-config's nesterov disagree. Fix: give one of them."]
     return []
 
 
@@ -553,6 +664,8 @@ def _check_rules(settings: RunSettings) -> None:
             "(for example 0.2) or pass --confirm false."
         )
     problems += _model_file_problems(settings.model)
+    problems += _loss_problems(settings.model, known_task)
+    problems += _optimizer_problems(settings.model)
     if settings.model.nesterov and settings.model.optimizer != "sgd":
         problems.append(
             f"--nesterov applies to --optimizer sgd, not {settings.model.optimizer}. Fix: drop "

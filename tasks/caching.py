@@ -31,10 +31,10 @@ from pydantic import BaseModel
 
 from lrfinder.engine.backend_name import backend_name
 from lrfinder.fileio import sha256_file
-from lrfinder.params import Group
+from lrfinder.params import Group, ModelSettings
 
 CORE = "lrfinder"
-ENGINE = "lrfinder.engine.stacked"
+ENGINE = "lrfinder.engine.replicas"
 LOCKS = ".locks"  # in the local result storage
 POLL_S = 0.1
 
@@ -65,6 +65,8 @@ def module_path(name: str) -> Path | None:
     anything above it but the top-level package); None when there is no such module."""
     top, *rest = name.split(".")
     spec = importlib.util.find_spec(top)
+    if spec is not None and not rest and spec.origin and Path(spec.origin).is_file():
+        return Path(spec.origin)
     if spec is None or not spec.submodule_search_locations:
         return None
     path = Path(next(iter(spec.submodule_search_locations))).joinpath(*rest)
@@ -289,7 +291,7 @@ RECORD_LOCKS = RecordLocks()
 def content_cache() -> CachePolicy:
     """Key = task source + source of the core modules the task depends on + content of every
     argument (of execution settings, only what changes numbers) + the Keras backend, for tasks
-    that run the engine. The sources are read once per process, at the task's
+    that run the engine + the source of a model file's custom-layer module. The sources are read once per process, at the task's
     first run: the key describes the code that runs, even if a file changes on disk later.
     Serializable: a run takes the key's lock before it looks the record up, so of two runs at
     once that need it, one computes and writes it and the other then reads it (`Cached`)."""
@@ -299,9 +301,17 @@ def content_cache() -> CachePolicy:
         fn = context.task.fn
         if fn not in code_of:
             code_of[fn] = {name: module_source(name) for name in core_modules(fn)}
-        # The engine's numbers depend on the Keras backend it runs on, too.
+        # The engine's numbers depend on the Keras backend it runs on, and on the source of the
+        # module that registers a model file's custom layers, too.
         backend = [backend_name()] if ENGINE in code_of[fn] else []
-        return hash_objects(code_of[fn], stable_form(parameters), *backend, raise_on_failure=True)
+        custom = [
+            module_source(value.custom_module)
+            for value in parameters.values()
+            if isinstance(value, ModelSettings) and value.custom_module
+        ]
+        return hash_objects(
+            code_of[fn], stable_form(parameters), *backend, *custom, raise_on_failure=True
+        )
 
     policy = TASK_SOURCE + CachePolicy.from_cache_key_fn(key)
     return policy.configure(isolation_level="SERIALIZABLE", lock_manager=RECORD_LOCKS)

@@ -31,7 +31,7 @@ def select(
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val_check")
     where = placement("confirmation-progress", "confirmation (replica-steps)", execution)
-    head = split.head(model.regression_loss)
+    head = split.head()
     doubts = tuple(data_warnings(split, model.batch_size))
     selection = select_rate(curves.table, x, y, x_val, y_val, model, settings, where, head, doubts)
     logger = task_logger()

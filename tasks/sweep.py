@@ -27,9 +27,11 @@ def sweep(
     x_val, y_val = split.arrays("val")
     label = f"range test ({settings.sweep_mode}, {model.n_seeds} replicas)"
     where = placement("sweep-progress", label, execution)
-    head = split.head(model.regression_loss)
+    head = split.head()
     result = run_range_test(x, y, model, settings, x_val, y_val, where, head)
     summary = result.summary
+    if "note" in summary["engine"]:
+        task_logger().info(summary["engine"]["note"])
     task_logger().info(
         "range test on %s: %d of %d steps in %.1f s (%.0f model-steps/s); diverged at lr %s",
         summary["device"],

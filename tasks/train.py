@@ -9,9 +9,9 @@ from prefect import task
 
 from lrfinder.data.sources import DataSource
 from lrfinder.data.splitting import SplitData
+from lrfinder.engine.recipe import ROWS_AT_ONCE
 from lrfinder.fileio import atomic_path
 from lrfinder.lr.selection import Selection
-from lrfinder.model.forward import ROWS_AT_ONCE
 from lrfinder.params import (
     ExecutionSettings,
     ModelSettings,
@@ -77,15 +77,18 @@ def write_model(
 ) -> list[str]:
     """Save model.keras (checked: it reloads in safe mode and predicts as saved), metrics.json,
     predictions.parquet, model_card.md and the training, confusion-matrix and ROC charts."""
-    from lrfinder.model.export import load, save, to_keras
+    from lrfinder.model.network import load, save, to_keras
 
     metrics, predictions = evaluation
     x_test, _ = split.arrays("test")
     target = run_dir / "model.keras"
     with atomic_path(target) as tmp:
-        replicas = trained.final_replicas("chosen")
-        save(to_keras(trained.spec, replicas, split.scaler.get("target")), tmp)
-        reloaded = load(tmp).predict(x_test, batch_size=ROWS_AT_ONCE, verbose=0)
+        network = trained.recipe.network
+        replicas = [state.variables for state in trained.final_replicas("chosen")]
+        save(to_keras(network, replicas, split.scaler.get("target")), tmp)
+        reloaded = load(tmp, network.custom_module).predict(
+            x_test, batch_size=ROWS_AT_ONCE, verbose=0
+        )
         # Compared on the model's own scale: a regression output in large units may differ by
         # float32 rounding times the target's scale.
         scale = split.scaler["target"]["scale"] if "target" in split.scaler else 1.0

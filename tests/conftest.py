@@ -13,7 +13,7 @@ os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(_STATE / "prefect-results")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 # Tests import keras directly: pin the engine's default backend before any import (Keras would
 # otherwise follow ~/.keras/keras.json when KERAS_BACKEND is unset).
-os.environ["KERAS_BACKEND"] = os.environ.get("KERAS_BACKEND") or "tensorflow"
+os.environ["KERAS_BACKEND"] = os.environ.get("KERAS_BACKEND") or "jax"
 os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
 for name in ("PREFECT_API_URL", "WINE_DATA", "LRFINDER_DATA_DIR", "LRFINDER_ARTIFACTS_DIR"):
     os.environ.pop(name, None)

@@ -78,7 +78,9 @@ def test_the_command_line_runs_reruns_from_cache_and_recomputes_after_an_edit(
 
     again_dir, again_id, console = make_run(argv, tmp_path)
     states = task_states(again_id, N_TASKS)
-    assert all(states[stage] == "Cached" for stage in CACHED_STAGES), states
+    assert all(states[stage] == "Cached" for stage in CACHED_STAGES), {
+        s: states[s] for s in CACHED_STAGES
+    }
     assert again_dir != run_dir and {p.name for p in again_dir.iterdir()} == ALL_FILES
     assert json.loads((again_dir / "metrics.json").read_text())["test"] == metrics["test"]
     assert "Traceback" not in console, console

@@ -68,9 +68,9 @@ class SplitData:
         target = self.scaler["target"]
         return values * target["scale"] + target["mean"]
 
-    def head(self, regression_loss: str = "mse") -> Head:
+    def head(self) -> Head:
         """The output head this task trains."""
-        return head_for(self.task, len(self.classes), regression_loss)
+        return head_for(self.task, len(self.classes))
 
 
 def row_keys(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:

@@ -1,17 +1,22 @@
 """The engine's backend seam. Keras 3 runs the engine's `keras.ops` code on the backend that
-`KERAS_BACKEND` names: `tensorflow` (the default) or `jax`. This module imports Keras on that
-backend (TensorFlow quietly, see `lrfinder.engine.tensorflow`) and supplies the three things
-`keras.ops` leaves to the backend: compiling a function, differentiating one, and the device to
-run on. Nothing else in the engine names a backend. Unset, KERAS_BACKEND means TensorFlow."""
+`KERAS_BACKEND` names: `jax` (the default) or `tensorflow`. This module imports Keras on that
+backend (TensorFlow quietly, see `lrfinder.engine.tensorflow`) and supplies what `keras.ops`
+leaves to the backend: compiling a function and the device to run on. How replicas step on each
+backend is `lrfinder.engine.steps`."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from lrfinder.engine.backend_name import backend_name
+
+COMPILE_CACHE = Path(
+    os.environ.get("LRFINDER_COMPILE_CACHE") or Path.home() / ".cache" / "lrfinder" / "xla"
+)
 
 BACKEND = os.environ["KERAS_BACKEND"] = backend_name()
 if BACKEND == "tensorflow":
@@ -20,7 +25,15 @@ else:
     # Take GPU memory as needed, as TensorFlow does here, so engines in several processes
     # (a cluster's workers) can share one GPU.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-import keras
+import keras  # noqa: E402  (after the backend is set)
+
+if BACKEND == "jax":
+    import jax
+
+    # Compiled steps are kept on disk and reused by later processes (a rerun, a cluster worker,
+    # the next stage): XLA compiles each model and shape once per machine, not once per process.
+    jax.config.update("jax_compilation_cache_dir", str(COMPILE_CACHE))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 if keras.backend.backend() != BACKEND:
     raise RuntimeError(
@@ -38,23 +51,6 @@ def compiled(fn: Callable[..., Any], donate_first: bool = False) -> Callable[...
         donate = (0,) if donate_first and jax.default_backend() != "cpu" else ()
         return jax.jit(fn, donate_argnums=donate)
     return tf.function(fn, jit_compile=True, autograph=False)
-
-
-def value_and_grad(fn: Callable[..., tuple[Any, Any]]) -> Callable[..., Any]:
-    """For `fn(params, *args) -> (scalar, aux)`: a function of the same arguments that returns
-    `((scalar, aux), gradients of scalar with respect to params)`."""
-    if BACKEND == "jax":
-        import jax
-
-        return jax.value_and_grad(fn, has_aux=True)
-
-    def with_tape(params: Any, *args: Any) -> Any:
-        with tf.GradientTape() as tape:
-            tape.watch(params)
-            value, aux = fn(params, *args)
-        return (value, aux), tape.gradient(value, params)
-
-    return with_tape
 
 
 def gpus() -> list[Any]:
@@ -85,4 +81,4 @@ def to_numpy(x: Any) -> Any:
     return keras.ops.convert_to_numpy(x)
 
 
-__all__ = ["BACKEND", "compiled", "gpus", "keras", "pick_device", "to_numpy", "value_and_grad"]
+__all__ = ["BACKEND", "compiled", "gpus", "keras", "pick_device", "to_numpy"]

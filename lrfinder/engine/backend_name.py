@@ -1,5 +1,5 @@
 """Which Keras backend the engine runs on, read from KERAS_BACKEND without importing Keras (for
-settings checks and cache keys). Unset means TensorFlow, whatever ~/.keras/keras.json says."""
+settings checks and cache keys). Unset means JAX, whatever ~/.keras/keras.json says."""
 
 from __future__ import annotations
 
@@ -8,21 +8,21 @@ import os
 
 from lrfinder.errors import SettingsError
 
-BACKENDS = ("tensorflow", "jax")
+BACKENDS = ("jax", "tensorflow")
 
 
 def backend_name() -> str:
-    """The backend KERAS_BACKEND names (unset or empty: tensorflow), checked to be supported
+    """The backend KERAS_BACKEND names (unset or empty: jax), checked to be supported
     and installed."""
-    name = os.environ.get("KERAS_BACKEND") or "tensorflow"
+    name = os.environ.get("KERAS_BACKEND") or "jax"
     if name not in BACKENDS:
         raise SettingsError(
             f"KERAS_BACKEND={name!r} is not supported: the engine runs on "
             f"{' or '.join(BACKENDS)}; set KERAS_BACKEND to one of them (or unset it for "
-            "tensorflow)."
+            "jax)."
         )
     if importlib.util.find_spec(name) is None:
-        install = "pip install -e '.[jax]'" if name == "jax" else "pip install -e ."
+        install = "pip install -e ."
         raise SettingsError(
             f"KERAS_BACKEND={name!r}, but {name} is not installed. Fix: {install}, or set "
             "KERAS_BACKEND to an installed backend."

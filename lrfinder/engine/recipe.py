@@ -1,29 +1,96 @@
-"""What every engine of a stage is built from: the network, the optimizer, the batch size and
-the longest epoch."""
+"""What every engine of a stage is built from: the network, the Keras optimizer and loss, the
+batch size and the longest epoch."""
 
 from __future__ import annotations
 
+import inspect
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from lrfinder.engine.optimizers import Optimizer
-from lrfinder.model.spec import ModelSpec
+from lrfinder.model.network import Network
+
+ROWS_AT_ONCE = 8192  # rows per evaluation or prediction call: K replicas' activations stay small
+
+# Every built-in Keras optimizer, by the name `keras.optimizers.get` takes (a test checks the list
+# against Keras's own, so settings can name them without importing Keras).
+OPTIMIZERS = (
+    "adadelta",
+    "adafactor",
+    "adagrad",
+    "adam",
+    "adamax",
+    "adamw",
+    "ftrl",
+    "lion",
+    "muon",
+    "nadam",
+    "rmsprop",
+    "schedulefreeadamw",
+    "sgd",
+)
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """A built-in Keras optimizer by its Keras name and its arguments (`config`, JSON text so the
+    spec stays hashable); arguments not given keep Keras's defaults."""
+
+    name: str = "adam"
+    config: str = "{}"
+
+    def build(self) -> Any:
+        """A fresh Keras optimizer (a rate schedule in the config is replaced by a fixed rate:
+        the engine sets each replica's rate at every step)."""
+        from lrfinder.engine.backend import keras
+
+        config = json.loads(self.config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = self.default_lr
+        return keras.optimizers.get({"class_name": self.name, "config": config})
+
+    @property
+    def default_lr(self) -> float:
+        """The rate the optimizer runs at unless told otherwise: the config's fixed rate, else
+        Keras's default for the class (the baseline a chosen rate is compared with)."""
+        rate = json.loads(self.config).get("learning_rate")
+        if isinstance(rate, int | float):
+            return float(rate)
+        from lrfinder.engine.backend import keras
+
+        cls = type(keras.optimizers.get({"class_name": self.name, "config": {}}))
+        return float(inspect.signature(cls).parameters["learning_rate"].default)
+
+    @property
+    def has_schedule(self) -> bool:
+        return isinstance(json.loads(self.config).get("learning_rate"), dict)
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """`class_weight`: the loss weight of each class (index order), applied to training batches
-    as Keras's `fit(class_weight=...)` does: each row's loss times its class's weight, averaged
-    over the batch's rows. Validation losses are weighted alike here (Keras weighs them only when
-    given sample weights with the validation data), so that the rate is selected and training
-    stopped on the objective that is trained. None: every row counts 1."""
+    """`loss`: a Keras loss name, or a loss's serialized config as JSON text (from a compiled
+    model file). `class_weight`: the loss weight of each class (index order), applied to
+    training batches as Keras's `fit(class_weight=...)` does (as sample weights); validation
+    losses are weighted alike here (Keras weighs them only when given sample weights with the
+    validation data), so that the rate is selected and training stopped on the objective that
+    is trained. None: every row counts 1."""
 
-    spec: ModelSpec
-    optimizer: Optimizer
+    network: Network
+    optimizer: OptimizerSpec = OptimizerSpec()
+    loss: str = "binary_crossentropy"
     batch_size: int = 32
     max_epoch_steps: int | None = None
     class_weight: tuple[float, ...] | None = None
+
+    def keras_loss(self) -> Any:
+        """The Keras loss: by name, or deserialized from its config."""
+        from lrfinder.engine.backend import keras
+
+        if self.loss.startswith("{"):
+            return keras.losses.deserialize(json.loads(self.loss))
+        return keras.losses.get(self.loss)
 
     def row_weights(self, y: np.ndarray) -> np.ndarray | None:
         """Each row's loss weight from its class (None without class weights)."""

@@ -15,7 +15,7 @@ import pandas as pd
 from lrfinder.data.cleaning import frame_fingerprint
 from lrfinder.engine.groups import HERE, Placement, split_groups
 from lrfinder.engine.recipe import Recipe
-from lrfinder.engine.stacked import StackedMLP, StopRule
+from lrfinder.engine.replicas import Replicas, StopRule
 from lrfinder.lr.schedule import step_rates
 from lrfinder.model.heads import BINARY, Head
 from lrfinder.params import ModelSettings, RangeTestSettings
@@ -69,7 +69,13 @@ def run_range_test(
     parts = placement.run(range_test_group, calls)
     merged = parts[0] if len(parts) == 1 else _merge(parts, time.perf_counter() - started)
     config = {"model": model.model_dump(mode="json"), "range_test": settings.model_dump()}
-    return RangeTestResult(merged.table, {**merged.summary, "config": config})
+    engine = {"optimizer": recipe.optimizer.name, "loss": recipe.loss}
+    if recipe.optimizer.has_schedule:
+        engine["note"] = (
+            "the model file's optimizer has a learning-rate schedule: the finder sets the rate "
+            "at every step instead (the range test's rates, then the chosen rate)"
+        )
+    return RangeTestResult(merged.table, {**merged.summary, "engine": engine, "config": config})
 
 
 def _merge(parts: list[RangeTestResult], seconds: float) -> RangeTestResult:
@@ -107,7 +113,7 @@ def range_test_group(
     started = time.perf_counter()
     per_epoch = recipe.steps_per_epoch(len(x))
     rates = step_rates(settings, per_epoch)
-    model = StackedMLP(recipe, seeds, device)
+    model = Replicas(recipe, seeds, device)
     epoch_mode = settings.sweep_mode == "epoch"
     stop = StopRule(settings.smoothing, math.inf if epoch_mode else settings.diverge_factor)
     val_every = per_epoch if epoch_mode else VAL_EVERY

@@ -11,8 +11,7 @@ import pandas as pd
 from lrfinder.data.splitting import SplitData, row_keys
 from lrfinder.engine.groups import HERE, Placement
 from lrfinder.engine.recipe import Recipe
-from lrfinder.model.forward import predict, replica
-from lrfinder.model.spec import ModelSpec
+from lrfinder.engine.replicas import ReplicaState, predict
 from lrfinder.params import ModelSettings, TrainingSettings
 from lrfinder.training.decision import DEFAULT_THRESHOLD, tune_threshold
 from lrfinder.training.evaluation import (
@@ -32,7 +31,7 @@ class Trained:
     """Both groups' replicas (chosen first, then baseline, same seeds), from the early-stopped
     fit and, when refit, from training on train + validation."""
 
-    spec: ModelSpec
+    recipe: Recipe
     chosen_lr: float
     baseline_lr: float
     seeds: list[int]
@@ -48,8 +47,9 @@ class Trained:
     @property
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
-        for weights in self.final.weights:
-            digest.update(np.ascontiguousarray(weights).tobytes())
+        for state in self.final.states:
+            for values in state.variables:
+                digest.update(np.ascontiguousarray(values).tobytes())
         return digest.hexdigest()
 
     def group(self, name: str) -> list[int]:
@@ -62,9 +62,9 @@ class Trained:
         members = self.group(name)
         return members if self.final_model == "ensemble" else members[:1]
 
-    def final_replicas(self, name: str = "chosen") -> list[list[np.ndarray]]:
-        """Keras-order weights of the final model of group `name`, one list per replica."""
-        return [replica(self.final.weights, k) for k in self.final_members(name)]
+    def final_replicas(self, name: str = "chosen") -> list[ReplicaState]:
+        """The states of the final model of group `name`'s replicas."""
+        return [self.final.states[k] for k in self.final_members(name)]
 
     def history(self) -> pd.DataFrame:
         parts = [self.fit.history] + ([self.refit.history] if self.refit else [])
@@ -86,7 +86,7 @@ def train_final(
     seeds = model.seeds
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val_check")
-    recipe = model.recipe(x.shape[1], split.head(model.regression_loss), y)
+    recipe = model.recipe(x.shape[1], split.head(), y)
     baseline_lr = settings.baseline_lr or recipe.optimizer.default_lr
     rates = [chosen_lr] * len(seeds) + [baseline_lr] * len(seeds)
     all_seeds = seeds * 2
@@ -102,7 +102,7 @@ def train_final(
         shared = {"x": x_all, "y": y_all, "recipe": recipe}
         refit = fit_grouped(refit_replicas, shared, rates, all_seeds, placement, fit.epochs)
     final = settings.final_model
-    return Trained(recipe.spec, chosen_lr, baseline_lr, seeds, fit, refit, final, no_refit)
+    return Trained(recipe, chosen_lr, baseline_lr, seeds, fit, refit, final, no_refit)
 
 
 def why_no_refit(n_train: int, n_val: int, recipe: Recipe) -> str | None:
@@ -146,7 +146,7 @@ def test_predictions(trained: Trained, split: SplitData) -> tuple[np.ndarray, np
     """Every replica's test-set predictions in the target's units (probabilities for classes),
     chosen and baseline groups: (seeds, N) or (seeds, N, classes) each."""
     x_test, _ = split.arrays("test")
-    predictions = split.to_target_units(predict(trained.spec, trained.final.weights, x_test))
+    predictions = split.to_target_units(predict(trained.recipe, trained.final.states, x_test))
     return predictions[trained.group("chosen")], predictions[trained.group("baseline")]
 
 
@@ -154,8 +154,8 @@ def final_output(trained: Trained, split: SplitData, name: str = "chosen") -> np
     """What the saved final model of group `name` outputs on the test set: (N, units), from the
     forward pass of that model's replicas only."""
     x_test, _ = split.arrays("test")
-    weights = [layer[trained.final_members(name)] for layer in trained.final.weights]
-    return _final(split.to_target_units(predict(trained.spec, weights, x_test)), "ensemble")
+    states = trained.final_replicas(name)
+    return _final(split.to_target_units(predict(trained.recipe, states, x_test)), "ensemble")
 
 
 def _final(group: np.ndarray, final_model: str) -> np.ndarray:
@@ -169,7 +169,7 @@ def validation_predictions(trained: Trained, split: SplitData) -> dict[str, np.n
     """The early-stopped models' (before any refit) predictions on the whole validation split,
     per group: (seeds, N) or (seeds, N, classes)."""
     x_val, _ = split.arrays("val")
-    predictions = split.to_target_units(predict(trained.spec, trained.fit.weights, x_val))
+    predictions = split.to_target_units(predict(trained.recipe, trained.fit.states, x_val))
     return {name: predictions[trained.group(name)] for name in ("chosen", "baseline")}
 
 

@@ -11,28 +11,20 @@ import pandas as pd
 
 from lrfinder.engine.groups import HERE, GroupFn, Placement, Progress
 from lrfinder.engine.recipe import Recipe
-from lrfinder.engine.stacked import StackedMLP, stacked_init
+from lrfinder.engine.replicas import Replicas, ReplicaState
 
 
 @dataclass(frozen=True)
 class Fit:
-    """Stacked Keras-order weights of every replica, its rate and seed, per-epoch history
-    (`stage` fit or refit) and the epoch count each replica ended with."""
+    """Every replica's kept state (its best epoch's, or its last without validation), its rate
+    and seed, per-epoch history (`stage` fit or refit) and the epoch count each replica ended
+    with."""
 
-    weights: list[np.ndarray]
+    states: list[ReplicaState]
     rates: list[float]
     seeds: list[int]
     history: pd.DataFrame
     epochs: list[int]
-
-
-def _scores(model: StackedMLP, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Validation loss (with the L2 penalty, as Keras reports it) and accuracy per slot."""
-    logits = model.logits(x)
-    loss = model.spec.head.loss(logits, y, model.recipe.row_weights(y))
-    if any(model.spec.l2):
-        loss = loss + model.spec.penalty(model.weights())
-    return loss, model.spec.head.accuracy(logits, y)
 
 
 class _Slots:
@@ -49,7 +41,7 @@ class _Slots:
         del self.pending[:n_slots]
         self.replica: list[int | None] = first + [None] * (n_slots - len(first))
         slot_seeds = [seeds[r] for r in first] + [seeds[first[0]]] * (n_slots - len(first))
-        self.model = StackedMLP(recipe, slot_seeds, device)
+        self.model = Replicas(recipe, slot_seeds, device)
         self.epochs = np.zeros(n_slots, int)
 
     def occupied(self) -> list[tuple[int, int]]:
@@ -96,12 +88,6 @@ class _Tally:
         self.done[finished] = self.budgets[finished]
         if self.on_progress:
             self.on_progress(int(self.done.sum()), int(self.budgets.sum()), active)
-
-
-def _copy_replica(kept: list[np.ndarray], r: int, stacked: list[np.ndarray], slot: int) -> None:
-    """Replica r's entry in `kept` becomes the weights of `slot` in the engine's `stacked`."""
-    for layer, now in zip(kept, stacked, strict=True):
-        layer[r] = now[slot]
 
 
 def fit_replicas(
@@ -167,7 +153,9 @@ def _train_in_slots(
     seeds = queue.seeds
     n = len(seeds)
     use_val = len(x_val) > 0
-    kept = stacked_init(queue.model.spec.sizes, seeds)
+    kept: list[ReplicaState | None] = [None] * n  # initial, then best (or last) epoch's state
+    for slot, r in queue.occupied():
+        kept[r] = queue.model.replica_state(slot)
     best_loss = np.full(n, np.inf)
     best_epoch = np.zeros(n, int)
     waited = np.zeros(n, int)
@@ -176,8 +164,7 @@ def _train_in_slots(
     while queue.occupied():
         loss, accuracy = queue.train_epoch(x, y, rates)
         nan = np.full(len(queue.replica), np.nan)
-        val_loss, val_accuracy = _scores(queue.model, x_val, y_val) if use_val else (nan, nan)
-        current = queue.model.weights()
+        val_loss, val_accuracy = queue.model.evaluate(x_val, y_val) if use_val else (nan, nan)
         trained, finished = [], []
         for slot, r in queue.occupied():
             epoch = int(queue.epochs[slot]) - 1
@@ -197,19 +184,21 @@ def _train_in_slots(
             trained.append(r)
             improved = use_val and np.isfinite(val_loss[slot]) and val_loss[slot] < best_loss[r]
             if improved:
-                _copy_replica(kept, r, current, slot)
+                kept[r] = queue.model.replica_state(slot)
                 best_loss[r], best_epoch[r], waited[r] = val_loss[slot], epoch, 0
             else:
                 waited[r] += 1
             stopped = use_val and (waited[r] >= patience or not np.isfinite(val_loss[slot]))
             if stopped or epoch + 1 >= budgets[r]:
                 if not use_val:
-                    _copy_replica(kept, r, current, slot)
+                    kept[r] = queue.model.replica_state(slot)
                     best_epoch[r] = epoch
                 finished.append(r)
-                queue.release(slot)
+                if (loaded := queue.release(slot)) is not None:
+                    kept[loaded] = queue.model.replica_state(slot)
         tally.report(trained, finished, len(queue.occupied()))
-    return Fit(kept, list(rates), list(seeds), _history(rows), [int(e) + 1 for e in best_epoch])
+    epochs = [int(e) + 1 for e in best_epoch]
+    return Fit(list(kept), list(rates), list(seeds), _history(rows), epochs)
 
 
 def fit_grouped(
@@ -249,7 +238,7 @@ def merge_fits(fits: list[Fit]) -> Fit:
         histories.append(history)
         offset += len(fit.seeds)
     return Fit(
-        weights=[np.concatenate(layer) for layer in zip(*(f.weights for f in fits), strict=True)],
+        states=[state for f in fits for state in f.states],
         rates=[rate for f in fits for rate in f.rates],
         seeds=[seed for f in fits for seed in f.seeds],
         history=pd.concat(histories, ignore_index=True),

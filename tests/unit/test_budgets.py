@@ -9,7 +9,7 @@ import pytest
 
 from lrfinder.data.splitting import check_sample
 from lrfinder.engine import interrupt
-from lrfinder.engine.stacked import CHUNK_STEPS, StackedMLP
+from lrfinder.engine.replicas import CHUNK_STEPS, Replicas
 from lrfinder.training.fit import fit_replicas
 from tasks.progress import progress_line
 from tests.helpers import recipe, tiny_classification
@@ -32,10 +32,10 @@ def test_capped_epochs_continue_through_the_shuffled_rows_and_count_for_patience
     )  # fmt: skip
     assert fit.epochs == [4] and len(fit.history) == 4
     assert seen == [(3, 12), (6, 12), (9, 12), (12, 12)]  # replica-steps
-    alone = StackedMLP(capped, [5])
+    alone = Replicas(capped, [5])
     alone.train(x, y, np.full(12, 1e-2))  # 12 steps straight: one pass and 5 steps of the next
-    for got, want in zip(fit.weights, alone.weights(), strict=True):
-        np.testing.assert_array_equal(got, want)
+    for got, want in zip(fit.states[0].variables, alone.replica_state(0).variables, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
 def test_early_stopping_waits_patience_capped_epochs():
@@ -99,7 +99,7 @@ def test_training_checks_score_the_sample_and_the_report_says_how_many_rows(tmp_
 
 def test_a_stop_request_ends_training_in_another_thread_at_the_next_chunk():
     x, y = tiny_classification(1, n_rows=400)
-    engine = StackedMLP(recipe(4), [0, 1])
+    engine = Replicas(recipe(4), [0, 1])
     chunks: list[int] = []
     failure: list[BaseException] = []
 
@@ -134,7 +134,7 @@ def test_the_progress_line_states_done_planned_and_time_left():
 
 
 def test_the_device_table_is_made_once_per_fit(monkeypatch):
-    import lrfinder.engine.stacked as stacked
+    import lrfinder.engine.replicas as stacked
 
     x, y = tiny_classification(2, n_rows=100)
     x_val, y_val = tiny_classification(5, n_rows=40)

@@ -25,17 +25,17 @@ def test_a_stage_depends_on_the_core_modules_it_imports_transitively():
         "lrfinder.training.fit",
         "lrfinder.engine.recipe",
         "lrfinder.engine.interrupt",
-        "lrfinder.engine.stacked",
-        "lrfinder.engine.optimizers",
-        "lrfinder.model.spec",
+        "lrfinder.engine.replicas",
+        "lrfinder.engine.steps",
+        "lrfinder.model.network",
         "lrfinder.model.heads",
         "lrfinder.params",
         "lrfinder",
     } <= set(training)
     assert "lrfinder.reporting.plots" not in training, "only the train task's own imports count"
     assert "lrfinder.lr.suggest" in core_modules(select.fn)
-    assert "lrfinder.engine.stacked" in core_modules(sweep.fn)
-    assert "lrfinder.engine.stacked" not in core_modules(split_scale.fn)
+    assert "lrfinder.engine.replicas" in core_modules(sweep.fn)
+    assert "lrfinder.engine.replicas" not in core_modules(split_scale.fn)
 
 
 def test_modules_are_found_through_imports_anywhere_without_importing_them(tmp_path, monkeypatch):
@@ -116,10 +116,10 @@ def test_every_task_has_a_docstring_for_the_ui():
 
 def test_the_keras_backend_is_part_of_the_keys_of_engine_stages_only(monkeypatch):
     inputs = {"model": ModelSettings(), "settings": TrainingSettings()}
-    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
     train_key, split_key = _key(train, **inputs), _key(split_scale, **inputs)
     monkeypatch.delenv("KERAS_BACKEND")
-    assert _key(train, **inputs) == train_key, "unset means tensorflow"
-    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    assert _key(train, **inputs) == train_key, "unset means jax"
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     assert _key(train, **inputs) != train_key
     assert _key(split_scale, **inputs) == split_key

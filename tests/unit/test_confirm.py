@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from lrfinder.lr.confirm import candidate_rates, confirm
-from lrfinder.model.heads import BINARY
+from lrfinder.model.heads import BINARY, head_for, loss_name
 from lrfinder.params import SelectionSettings
 
 SEEDS = [0, 1, 2]
@@ -67,14 +67,13 @@ def test_accuracy_metric_prefers_the_highest_median():
     assert "highest median val_accuracy" in result.reason
 
 
-def test_binary_head_loss_matches_the_definition():
-    logits = np.array([[[0.0], [2.0], [-3.0]]])
-    y = np.array([1.0, 0.0, 0.0])
-    p = 1 / (1 + np.exp(-logits[0, :, 0]))
-    expected = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-    assert BINARY.loss(logits, y)[0] == pytest.approx(expected)
-    np.testing.assert_allclose(BINARY.predict(logits)[0], p)
-    assert BINARY.accuracy(logits, y)[0] == pytest.approx(2 / 3)
+def test_heads_read_predictions_from_the_models_outputs():
+    outputs = np.array([[[0.2], [0.9], [0.4]]])
+    np.testing.assert_array_equal(BINARY.predict(outputs), [[0.2, 0.9, 0.4]])
+    probabilities = np.array([[[0.1, 0.7, 0.2]]])
+    np.testing.assert_array_equal(head_for("multiclass", 3).predict(probabilities), probabilities)
+    assert head_for("multiclass", 3).default_loss == "sparse_categorical_crossentropy"
+    assert loss_name("mse") in head_for("regression").losses
 
 
 def plateau(rates_and_medians: dict[float, float]):

@@ -1,458 +1,304 @@
-"""The stacked engine against Keras itself, and replicas against solo runs."""
+"""The replica engine against Keras itself (`fit`, `evaluate`, `predict`), and replicas against
+solo runs. On TensorFlow, Keras's `fit` is compiled with XLA as the engine is (its random
+numbers, for Dropout and GaussianNoise, differ outside XLA)."""
 
-import dataclasses
+import json
 
-import keras
 import numpy as np
 import pytest
 
-from lrfinder.engine.optimizers import OPTIMIZERS
-from lrfinder.engine.stacked import StackedMLP, StopRule, batch_order
-from lrfinder.model.export import to_keras
-from lrfinder.model.forward import predict
-from lrfinder.model.heads import MulticlassHead, RegressionHead
-from lrfinder.model.spec import ACTIVATIONS
-from tests.helpers import one_fast, recipe
+from lrfinder.engine.backend import BACKEND, keras
+from lrfinder.engine.recipe import OPTIMIZERS, OptimizerSpec, Recipe
+from lrfinder.engine.replicas import Replicas, StopRule, batch_order, predict
+from lrfinder.model.heads import BINARY, head_for
+from lrfinder.model.network import ACTIVATIONS, Network, save, to_keras
+from tests.helpers import one_fast
 
-HIDDEN = (16, 8)
-
-
-def stacked(seeds: list[int], batch_size: int = 32, head=None, **model) -> StackedMLP:
-    return StackedMLP(recipe(5, HIDDEN, batch_size, head, **model), seeds)
+N_FEATURES = 5
+PER_EPOCH = 5  # 150 rows: four batches of 32 and one of 22 per epoch
 
 
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(150, 5)).astype("float32")
+    x = rng.normal(size=(150, N_FEATURES)).astype("float32")
     y = (x[:, 0] - x[:, 1] + rng.normal(size=150) > 0).astype("float32")
     return x, y
 
 
-HEADS = {
-    "multiclass": MulticlassHead(3),
-    "regression": RegressionHead("mse"),
-    "huber": RegressionHead("huber"),
-}
-
-
-def head_target(x: np.ndarray, name: str) -> np.ndarray:
-    """A learnable target for a head: class indices 0..2, or a standardised number."""
+def head_target(x: np.ndarray, task: str) -> np.ndarray:
+    """A learnable target for a task: 0/1, class indices 0..2, or a standardized number."""
     signal = x[:, 0] - x[:, 1] + 0.5 * x[:, 2]
-    if name == "multiclass":
+    if task == "binary":
+        return (signal > 0).astype("float32")
+    if task == "multiclass":
         return np.digitize(signal, np.quantile(signal, [1 / 3, 2 / 3])).astype("float32")
     y = 2.0 * signal + np.sin(3 * x[:, 3])
     return ((y - y.mean()) / y.std()).astype("float32")
 
 
-OURS = ("name", "default_lr")  # optimizer fields that are not Keras hyperparameters
+def residual_batchnorm(head=BINARY):
+    """A functional residual MLP with BatchNormalization."""
+    inputs = keras.Input((N_FEATURES,))
+    h = keras.layers.Dense(16, activation="relu")(inputs)
+    branch = keras.layers.BatchNormalization()(keras.layers.Dense(16)(h))
+    h = keras.layers.Activation("relu")(keras.layers.Add()([h, branch]))
+    return keras.Model(inputs, keras.layers.Dense(head.units, activation=head.activation)(h))
 
 
-def keras_optimizer(engine: StackedMLP, lr: float) -> keras.optimizers.Optimizer:
-    """The Keras optimizer of the engine's optimizer's name, with the same hyperparameters."""
-    optimizer = engine.recipe.optimizer
-    fields = {f.name: getattr(optimizer, f.name) for f in dataclasses.fields(optimizer)}
-    config = {"learning_rate": lr, **{k: v for k, v in fields.items() if k not in OURS}}
-    return keras.optimizers.get({"class_name": optimizer.name, "config": config})
-
-
-def keras_twin(engine: StackedMLP, lr: float) -> keras.Model:
-    """The engine's network as a plain Keras model, built from its specification."""
-    spec = engine.spec
-    model = keras.Sequential(
-        [keras.Input((spec.n_features,))]
-        + [
-            keras.layers.Dense(
-                units,
-                activation=activation,
-                kernel_regularizer=keras.regularizers.L2(spec.kernel_l2(i))
-                if spec.kernel_l2(i)
-                else None,
-            )
-            for i, (units, activation) in enumerate(
-                zip(spec.sizes[1:], spec.activations, strict=True)
-            )
+def layernorm_noise(head=BINARY):
+    """A Sequential model with LayerNormalization and GaussianNoise."""
+    return keras.Sequential(
+        [
+            keras.Input((N_FEATURES,)),
+            keras.layers.Dense(16, activation="gelu"),
+            keras.layers.LayerNormalization(),
+            keras.layers.GaussianNoise(0.3),
+            keras.layers.Dense(head.units, activation=head.activation),
         ]
     )
-    model.set_weights(engine.replica_weights(0))
-    model.compile(optimizer=keras_optimizer(engine, lr), loss=spec.head.keras_loss)
+
+
+ARCHITECTURES = {"residual_batchnorm": residual_batchnorm, "layernorm_noise": layernorm_noise}
+
+
+def engine(
+    seeds,
+    network: Network | None = None,
+    optimizer: str = "adam",
+    config: dict | None = None,
+    loss: str | None = None,
+    class_weight=None,
+) -> Replicas:
+    network = network or Network(N_FEATURES, BINARY, (16, 8), dropout=0.2, l2=1e-3)
+    recipe = Recipe(
+        network,
+        OptimizerSpec(optimizer, json.dumps(config or {})),
+        loss or network.head.default_loss,
+        32,
+        None,
+        class_weight,
+    )
+    return Replicas(recipe, list(seeds))
+
+
+def file_network(tmp_path, build, head=BINARY) -> Network:
+    """A Network of the user's model saved to a .keras file."""
+    path = tmp_path / f"{build.__name__}.keras"
+    save(build(head), path)
+    return Network(N_FEATURES, head, model_file=str(path))
+
+
+def keras_twin(replicas: Replicas, slot: int, lr: float, **compile_options) -> keras.Model:
+    """The recipe's model with the slot's current variables, compiled as the recipe says with
+    a fresh optimizer at rate `lr`."""
+    recipe = replicas.recipe
+    model = recipe.network.build()
+    state = replicas.replica_state(slot)
+    for variable, value in zip(
+        model.trainable_variables + model.non_trainable_variables, state.variables, strict=True
+    ):
+        variable.assign(value)
+    optimizer = recipe.optimizer.build()
+    optimizer.learning_rate = lr
+    model.compile(
+        optimizer=optimizer, loss=recipe.keras_loss(), jit_compile=True, **compile_options
+    )
     return model
 
 
-class WeightRecorder(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.weights = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.weights.append([w.copy() for w in self.model.get_weights()])
-
-
-def fit_in_engine_order(
-    model, x, y, seed: int, epochs: int = 2, **fit_options
-) -> tuple[list, list[float]]:
-    """`model.fit` one epoch at a time on the batches the engine's replica `seed` draws
-    (150 rows: four batches of 32 and one of 22 per epoch), with `fit_options` (such as
-    class_weight); returns the weights after every step and each epoch's History loss."""
-    per_epoch = 5
-    recorder = WeightRecorder()
+def fit_in_engine_order(model, x, y, seed: int, epochs: int = 2, **fit_options) -> list[float]:
+    """`model.fit` one epoch at a time on the batches the engine's replica `seed` draws;
+    returns each epoch's History loss."""
     losses = []
     for epoch in range(epochs):
-        rows = np.concatenate(batch_order(len(x), 32, seed, per_epoch, start=epoch * per_epoch))
-        fitted = model.fit(
-            x[rows],
-            y[rows],
-            batch_size=32,
-            shuffle=False,
-            verbose=0,
-            callbacks=[recorder],
-            **fit_options,
-        )
+        rows = np.concatenate(batch_order(len(x), 32, seed, PER_EPOCH, start=epoch * PER_EPOCH))
+        fitted = model.fit(x[rows], y[rows], batch_size=32, shuffle=False, verbose=0, **fit_options)
         losses += fitted.history["loss"]
-    return recorder.weights, losses
-
-
-EPOCH_SHARES = np.array([32, 32, 32, 32, 22]) / 150  # each batch's share of an epoch's rows
-
-
-def train_alongside(engine: StackedMLP, x, y, lr: float, weights: list) -> list[float]:
-    """Train the engine's replica 0 step by step, checking its weights against Keras's after
-    each step; returns the recorded batch losses."""
-    losses = []
-    for step in range(len(weights)):
-        losses.append(engine.train(x, y, np.array([lr])).loss[0, 0])
-        for ours, theirs in zip(engine.replica_weights(0), weights[step], strict=True):
-            np.testing.assert_allclose(ours, theirs, atol=2e-6, err_msg=f"step {step}")
     return losses
 
 
-@pytest.mark.parametrize("optimizer", one_fast(sorted(OPTIMIZERS), "adam"))
-def test_k1_follows_keras_fit_step_by_step(data, optimizer):
-    x, y = data
-    lr, epochs = 3e-3, 2
-    engine = stacked([11], optimizer=optimizer)
-    model = keras_twin(engine, lr)
-    per_epoch = 5  # 150 rows: four batches of 32 and one of 22
-    weights, _ = fit_in_engine_order(model, x, y, 11, epochs)
-    assert len(weights) == epochs * per_epoch
-    for step in range(epochs * per_epoch):
-        engine.train(x, y, np.array([lr]))
-        for ours, theirs in zip(engine.replica_weights(0), weights[step], strict=True):
-            np.testing.assert_allclose(ours, theirs, atol=2e-6, err_msg=f"step {step}")
-    np.testing.assert_allclose(engine.predict(x)[0], model.predict(x, verbose=0)[:, 0], atol=1e-6)
+def assert_same_variables(model: keras.Model, replicas: Replicas, slot: int) -> None:
+    ours = replicas.replica_state(slot).variables
+    theirs = model.trainable_variables + model.non_trainable_variables
+    for variable, value in zip(theirs, ours, strict=True):
+        np.testing.assert_allclose(
+            value,
+            keras.ops.convert_to_numpy(variable.value),
+            rtol=1e-5,
+            atol=1e-6,
+            err_msg=variable.path,
+        )
 
 
-def test_epoch_means_of_batch_loss_and_accuracy_match_keras_history(data):
+def epoch_losses(trace, slot: int) -> list[float]:
+    share = trace.batch_sizes.reshape(-1, PER_EPOCH)
+    losses = trace.loss[:, slot].reshape(-1, PER_EPOCH)
+    return list((losses * share).sum(axis=1) / share.sum(axis=1))
+
+
+def check_against_fit(replicas: Replicas, x, y, rates: list[float], epochs: int = 2, **fit_options):
+    """Each slot k trained at rates[k] for `epochs` epochs equals `fit` of the same model from the
+    same variables on the same batches at that rate: variables (moving statistics and seed
+    generators included) and each epoch's loss."""
+    twins = [keras_twin(replicas, k, rate) for k, rate in enumerate(rates)]
+    lrs = np.tile(np.asarray(rates, "float32"), (epochs * PER_EPOCH, 1))
+    trace = replicas.train(x, y, lrs)
+    assert trace.batch_sizes.tolist() == [32, 32, 32, 32, 22] * epochs
+    for k, twin in enumerate(twins):
+        history = fit_in_engine_order(twin, x, y, replicas.seeds[k], epochs, **fit_options)
+        assert_same_variables(twin, replicas, k)
+        np.testing.assert_allclose(epoch_losses(trace, k), history, rtol=1e-5)
+    return trace
+
+
+def test_dropout_and_l2_replicas_each_follow_keras_fit_at_their_own_rate(data):
     x, y = data
-    lr, per_epoch = 3e-3, 5
-    engine = stacked([11])
-    model = keras_twin(engine, lr)
-    model.compile(
-        optimizer=keras_optimizer(engine, lr),
-        loss=engine.spec.head.keras_loss,
-        metrics=["accuracy"],
+    check_against_fit(engine([3, 4, 5]), x, y, [1e-3, 3e-3, 1e-2])
+
+
+@pytest.mark.parametrize("name", one_fast(sorted(ARCHITECTURES), "residual_batchnorm"))
+def test_a_users_model_with_batch_and_noise_layers_follows_keras_fit(data, tmp_path, name):
+    x, y = data
+    replicas = engine([1, 2], file_network(tmp_path, ARCHITECTURES[name]))
+    check_against_fit(replicas, x, y, [3e-3, 1e-2])
+
+
+@pytest.mark.parametrize("optimizer", one_fast(OPTIMIZERS, "nadam"))
+def test_every_keras_optimizer_follows_keras_fit(data, optimizer):
+    x, y = data
+    check_against_fit(engine([6], optimizer=optimizer), x, y, [3e-3], epochs=1)
+
+
+@pytest.mark.parametrize("task", one_fast(["multiclass", "regression"], "multiclass"))
+def test_every_task_follows_keras_fit_and_predicts_as_keras(data, task):
+    x, _ = data
+    y = head_target(x, task)
+    head = head_for(task, 3)
+    replicas = engine([2, 9], Network(N_FEATURES, head, (16,)))
+    check_against_fit(replicas, x, y, [3e-3, 1e-2], epochs=1)
+    model = to_keras(replicas.recipe.network, [replicas.replica_state(1).variables])
+    np.testing.assert_allclose(
+        replicas.outputs(x)[1], model.predict(x, verbose=0), rtol=1e-5, atol=1e-6
     )
-    rows = np.concatenate(batch_order(len(x), 32, 11, per_epoch))
-    history = model.fit(x[rows], y[rows], batch_size=32, epochs=1, shuffle=False, verbose=0)
-    trace = engine.train(x, y, np.full(per_epoch, lr))
-    share = trace.batch_sizes / trace.batch_sizes.sum()
-    assert trace.batch_sizes.tolist() == [32, 32, 32, 32, 22]
-    assert (trace.loss[:, 0] * share).sum() == pytest.approx(history.history["loss"][0], abs=1e-5)
-    accuracy = (trace.accuracy[:, 0] * share).sum()
-    assert accuracy == pytest.approx(history.history["accuracy"][0], abs=1e-6)
 
 
-def test_replica_of_a_k_run_equals_its_solo_run(data):
+def test_a_loss_of_the_users_choice_follows_keras_fit(data):
     x, y = data
-    rates = np.geomspace(1e-4, 1e-1, 12)
-    lrs = np.stack([rates, rates * 0.5, rates * 2], axis=1)
-    group = stacked([3, 4, 5])
-    group_trace = group.train(x, y, lrs)
-    solo = stacked([4])
-    solo_trace = solo.train(x, y, lrs[:, 1])
-    np.testing.assert_allclose(group_trace.loss[:, 1], solo_trace.loss[:, 0], rtol=1e-5)
-    for ours, theirs in zip(group.replica_weights(1), solo.replica_weights(0), strict=True):
-        np.testing.assert_allclose(ours, theirs, atol=1e-6)
-    assert not np.allclose(group.replica_weights(0)[0], group.replica_weights(1)[0])
+    replicas = engine([4], loss="binary_focal_crossentropy")
+    check_against_fit(replicas, x, y, [1e-2], epochs=1)
 
 
-def test_same_seeds_give_identical_runs(data):
+@pytest.mark.parametrize("task", one_fast(["binary", "multiclass"], "binary"))
+def test_class_weights_follow_keras_fit_with_class_weight(data, task):
+    x, _ = data
+    y = head_target(x, task)
+    head = head_for(task, 3)
+    weights = (0.5, 2.0) if task == "binary" else (0.5, 1.0, 3.0)
+    replicas = engine([3], Network(N_FEATURES, head, (8,)), class_weight=weights)
+    class_weight = dict(enumerate(weights))
+    check_against_fit(replicas, x, y, [1e-2], epochs=1, class_weight=class_weight)
+    twin = keras_twin(replicas, 0, 1e-2)
+    val_loss, _ = replicas.evaluate(x, y)
+    weighted = twin.evaluate(x, y, sample_weight=replicas.recipe.row_weights(y), verbose=0)
+    assert val_loss[0] == pytest.approx(weighted, rel=1e-5)
+
+
+def test_evaluate_outputs_and_the_export_are_keras_own(data):
     x, y = data
-    runs = []
-    for _ in range(2):
-        engine = stacked([1, 2])
-        trace = engine.train(x, y, np.geomspace(1e-4, 1e-2, 10))
-        runs.append((trace.loss, engine.replica_weights(1)))
-    np.testing.assert_array_equal(runs[0][0], runs[1][0])
-    for a, b in zip(runs[0][1], runs[1][1], strict=True):
-        np.testing.assert_array_equal(a, b)
+    replicas = engine([1, 2, 3])
+    replicas.train(x, y, np.full(7, 1e-2))
+    loss, accuracy = replicas.evaluate(x, y)
+    network = replicas.recipe.network
+    for k in range(3):
+        model = to_keras(network, [replicas.replica_state(k).variables])
+        model.compile(loss=replicas.recipe.keras_loss(), metrics=["binary_accuracy"])
+        their_loss, their_accuracy = model.evaluate(x, y, verbose=0)
+        assert loss[k] == pytest.approx(their_loss, rel=1e-5)
+        assert accuracy[k] == pytest.approx(their_accuracy, abs=1e-6)
+    ensemble = to_keras(network, [state.variables for state in replicas.states()])
+    expected = predict(replicas.recipe, replicas.states(), x).mean(axis=0)
+    np.testing.assert_allclose(ensemble.predict(x, verbose=0)[:, 0], expected, atol=1e-6)
 
 
-def test_a_diverging_replica_stops_while_the_others_go_on(data):
+def test_a_frozen_replica_keeps_all_of_its_state(data, tmp_path):
+    x, y = data
+    replicas = engine([1, 2], file_network(tmp_path, residual_batchnorm), optimizer="adam")
+    before = replicas.replica_state(1)
+    replicas.train(x, y, np.full(12, 1e-2), active=np.array([True, False]))
+    after = replicas.replica_state(1)
+    for group in ("trainable", "non_trainable", "optimizer"):
+        for a, b in zip(getattr(before, group), getattr(after, group), strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=group)
+    moved = replicas.replica_state(0)
+    assert not np.array_equal(moved.non_trainable[0], before.non_trainable[0])
+
+
+def test_a_diverging_replica_stops_with_its_state_as_at_that_step(data):
     x, y = data
     steps = 40
     lrs = np.stack([np.full(steps, 1e-3), np.geomspace(1e-3, 1e4, steps)], axis=1)
-    engine = stacked([7, 8])
-    trace = engine.train(x, y, lrs, StopRule(beta=0.9, factor=4.0))
-    assert trace.stopped_at[0] is None
+    replicas = engine([7, 8])
+    trace = replicas.train(x, y, lrs, StopRule(beta=0.9, factor=4.0))
+    assert trace.stopped_at[0] is None and trace.steps_run == steps
     stop = trace.stopped_at[1]
     assert stop is not None and stop < steps - 1
-    assert np.isfinite(trace.loss[:stop, 1]).all()
-    assert np.isnan(trace.loss[stop + 1 :, 1]).all()
-    assert np.isfinite(trace.loss[:, 0]).all() and trace.steps_run == steps
-    solo = stacked([7])
-    solo.train(x, y, lrs[:, 0])
-    np.testing.assert_allclose(engine.replica_weights(0)[0], solo.replica_weights(0)[0], atol=1e-6)
+    assert np.isfinite(trace.loss[:stop, 1]).all() and np.isnan(trace.loss[stop + 1 :, 1]).all()
+    # The same engine trained only up to the stop: the stopped replica's state has not moved.
+    prefix = engine([7, 8])
+    prefix.train(x, y, lrs[: stop + 1], StopRule(beta=0.9, factor=4.0))
+    ours, theirs = replicas.replica_state(1), prefix.replica_state(1)
+    for group in ("trainable", "non_trainable", "optimizer"):
+        for a, b in zip(getattr(ours, group), getattr(theirs, group), strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=group)
 
 
-def test_recorded_loss_is_the_batch_loss_and_smoothing_is_bias_corrected(data):
+def test_replicas_draw_their_own_initializations_from_their_seeds(data, tmp_path):
+    network = file_network(tmp_path, layernorm_noise)
+    first, again = engine([1, 2], network), engine([2, 1], network)
+    a, b = first.replica_state(0), first.replica_state(1)
+    assert not np.array_equal(a.trainable[0], b.trainable[0])
+    np.testing.assert_array_equal(a.trainable[0], again.replica_state(1).trainable[0])
+    saved = keras.saving.load_model(network.model_file)
+    assert not np.array_equal(a.trainable[0], saved.trainable_variables[0].numpy())
+    paths = [v.path for v in saved.non_trainable_variables]
+    seeds = [i for i, path in enumerate(paths) if path.endswith("seed_generator_state")]
+    assert seeds and not np.array_equal(a.non_trainable[seeds[0]], b.non_trainable[seeds[0]])
+
+
+def test_a_slot_loaded_with_a_new_replica_trains_as_a_fresh_engine(data):
     x, y = data
-    engine = stacked([9])
-    start = keras_twin(engine, 1e-3)
-    first = batch_order(len(x), 32, 9, 1)[0]
-    expected = keras.losses.binary_crossentropy(y[first], start.predict(x[first], verbose=0)[:, 0])
-    trace = engine.train(x, y, np.full(3, 1e-3), StopRule(beta=0.98))
-    assert trace.loss[0, 0] == pytest.approx(float(np.mean(expected)), rel=1e-5)
-    assert trace.smoothed[0, 0] == pytest.approx(trace.loss[0, 0], rel=1e-6)
-    ema = 0.98 * 0.02 * trace.loss[0, 0] + 0.02 * trace.loss[1, 0]
-    assert trace.smoothed[1, 0] == pytest.approx(ema / (1 - 0.98**2), rel=1e-5)
+    replicas = engine([1, 2])
+    replicas.train(x, y, np.full(6, 1e-2))
+    replicas.load(0, 9)
+    fresh = engine([9])
+    trace = replicas.train(x, y, np.full(7, 3e-3), active=np.array([True, False]))
+    fresh_trace = fresh.train(x, y, np.full(7, 3e-3))
+    np.testing.assert_allclose(trace.loss[:, 0], fresh_trace.loss[:, 0], rtol=1e-5)
+    for a, b in zip(
+        replicas.replica_state(0).optimizer, fresh.replica_state(0).optimizer, strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
-def test_keras_export_predicts_like_the_engine(data):
-    x, y = data
-    engine = stacked([1, 2, 3])
-    engine.train(x, y, np.full(10, 1e-2))
-    single = to_keras(engine.spec, [engine.replica_weights(2)])
-    np.testing.assert_allclose(single.predict(x, verbose=0)[:, 0], engine.predict(x)[2], atol=1e-6)
-    ensemble = to_keras(engine.spec, [engine.replica_weights(k) for k in range(3)])
-    np.testing.assert_allclose(
-        ensemble.predict(x, verbose=0)[:, 0], engine.predict(x).mean(axis=0), atol=1e-6
-    )
-    weights = engine.weights()
-    np.testing.assert_allclose(predict(engine.spec, weights, x), engine.predict(x), atol=1e-6)
+def test_a_rate_schedule_in_the_optimizer_is_replaced_by_the_engines_rates():
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
+    config = keras.optimizers.Adam(schedule).get_config()
+    spec = OptimizerSpec("adam", json.dumps(config))
+    assert spec.has_schedule
+    assert spec.default_lr == pytest.approx(1e-3)
+    built = spec.build()
+    assert not isinstance(built._learning_rate, keras.optimizers.schedules.LearningRateSchedule)
 
 
-@pytest.mark.parametrize("activation", one_fast(sorted(ACTIVATIONS), "relu"))
-def test_every_activation_trains_like_keras_and_exports_alike(data, activation):
-    x, y = data
-    engine = stacked([5], activation=activation)
-    assert engine.spec.activations == [activation, activation, "sigmoid"]
-    twin = keras_twin(engine, 1e-2)
-    rows = np.concatenate(batch_order(len(x), 32, 5, 5))
-    twin.fit(x[rows], y[rows], batch_size=32, epochs=1, shuffle=False, verbose=0)
-    engine.train(x, y, np.full(5, 1e-2))
-    for ours, theirs in zip(engine.replica_weights(0), twin.get_weights(), strict=True):
-        np.testing.assert_allclose(ours, theirs, atol=2e-6)
-    exported = to_keras(engine.spec, [engine.replica_weights(0)])
-    np.testing.assert_allclose(
-        exported.predict(x, verbose=0)[:, 0], engine.predict(x)[0], atol=1e-6
-    )
-    weights = engine.weights()
-    np.testing.assert_allclose(predict(engine.spec, weights, x)[0], engine.predict(x)[0], atol=1e-6)
+def test_the_settings_lists_are_keras_own():
+    from keras.src.optimizers import ALL_OBJECTS_DICT
+
+    not_optimizers = {"lossscaleoptimizer", "multioptimizer", "optimizer", "optimizermap"}
+    assert set(OPTIMIZERS) == set(ALL_OBJECTS_DICT) - not_optimizers
+    for name in ACTIVATIONS:
+        assert keras.activations.get(name) is not None
 
 
-@pytest.mark.parametrize("optimizer", one_fast(sorted(OPTIMIZERS), "adam"))
-def test_a_slot_loaded_with_a_new_replica_trains_as_a_fresh_engine(data, optimizer):
-    x, y = data
-    engine = stacked([1, 2], optimizer=optimizer)
-    engine.train(x, y, np.full(6, 1e-2))
-    engine.load(1, 9)
-    engine.train(x, y, np.full(4, 1e-2))
-    fresh = stacked([9], optimizer=optimizer)
-    fresh.train(x, y, np.full(4, 1e-2))
-    for ours, theirs in zip(engine.replica_weights(1), fresh.replica_weights(0), strict=True):
-        np.testing.assert_allclose(ours, theirs, atol=1e-6)
-
-
-@pytest.mark.parametrize("name", one_fast(sorted(HEADS), "multiclass"))
-def test_every_head_follows_keras_fit_step_by_step_and_exports_alike(data, name):
-    x, _ = data
-    y = head_target(x, name)
-    lr = 3e-3
-    engine = stacked([11], head=HEADS[name])
-    model = keras_twin(engine, lr)
-    weights, _ = fit_in_engine_order(model, x, y, 11)
-    for step in range(10):
-        trace = engine.train(x, y, np.array([lr]))
-        for ours, theirs in zip(engine.replica_weights(0), weights[step], strict=True):
-            np.testing.assert_allclose(ours, theirs, atol=2e-6, err_msg=f"step {step}")
-        assert np.isfinite(trace.loss).all()
-    keras_output = model.predict(x, verbose=0)
-    ours = engine.predict(x)[0]
-    np.testing.assert_allclose(ours.reshape(keras_output.shape), keras_output, atol=1e-6)
-    exported = to_keras(engine.spec, [engine.replica_weights(0)])
-    np.testing.assert_allclose(exported.predict(x, verbose=0), keras_output, atol=1e-6)
-
-
-@pytest.mark.parametrize("name", one_fast(sorted(HEADS), "multiclass"))
-def test_with_every_head_a_replica_of_a_k_run_equals_its_solo_run(data, name):
-    x, _ = data
-    y = head_target(x, name)
-    rates = np.geomspace(1e-4, 1e-1, 12)
-    group = stacked([3, 4, 5], head=HEADS[name])
-    group_trace = group.train(x, y, np.stack([rates, rates * 0.5, rates * 2], axis=1))
-    solo = stacked([4], head=HEADS[name])
-    solo_trace = solo.train(x, y, rates * 0.5)
-    np.testing.assert_allclose(group_trace.loss[:, 1], solo_trace.loss[:, 0], rtol=1e-5)
-    for ours, theirs in zip(group.replica_weights(1), solo.replica_weights(0), strict=True):
-        np.testing.assert_allclose(ours, theirs, atol=1e-6)
-    # The recorded loss is the head's own loss of the batch (NumPy, from the engine's logits).
-    start = stacked([7], head=HEADS[name])
-    first = batch_order(len(x), 32, 7, 1)[0]
-    expected = start.spec.head.loss(start.logits(x[first]), y[first])[0]
-    assert start.train(x, y, np.array([1e-3])).loss[0, 0] == pytest.approx(expected, rel=1e-5)
-
-
-@pytest.mark.slow
-def test_l2_with_a_smooth_activation_follows_keras_fit_and_reports_the_penalised_loss(data):
-    x, y = data
-    lr, l2 = 1e-2, 1e-2
-    engine = stacked([11], activation="gelu", l2=l2)
-    model = keras_twin(engine, lr)
-    model.compile(optimizer=keras_optimizer(engine, lr), loss=engine.spec.head.keras_loss)
-    weights, history = fit_in_engine_order(model, x, y, 11)
-    losses = train_alongside(engine, x, y, lr, weights)
-    assert np.dot(losses[5:], EPOCH_SHARES) == pytest.approx(history[1], rel=1e-5), (
-        "penalty included"
-    )
-    penalty = engine.spec.penalty(engine.weights())[0]
-    assert penalty > 0.01 * losses[-1]
-
-
-class ReplayDropout(keras.layers.Layer):
-    """Keras's inverted dropout (kept units scaled by 1 / (1 - rate)) with masks set from
-    outside: the engine's masks, replayed through `keras.Model.fit`."""
-
-    def __init__(self, rate: float, **kwargs):
-        super().__init__(**kwargs)
-        self.rate = rate
-
-    def build(self, input_shape):
-        self.kept = self.add_weight(
-            shape=(32, input_shape[-1]), initializer="ones", trainable=False, name="kept"
-        )
-
-    def call(self, x, training=False):
-        if not training:
-            return x
-        kept = self.kept[: keras.ops.shape(x)[0]] > 0.5
-        return keras.ops.where(kept, x / (1.0 - self.rate), 0.0)
-
-
-def test_dropout_with_l2_follows_keras_fit_with_the_engines_masks_and_is_off_in_prediction(data):
-    from lrfinder.model import dropout
-
-    x, y = data
-    lr, rate, seed, l2 = 3e-3, 0.3, 11, 1e-3
-    engine = stacked([seed], activation="elu", dropout=rate, l2=l2)
-    spec = engine.spec
-    dense = [
-        keras.layers.Dense(
-            layer.width, activation="elu", kernel_regularizer=keras.regularizers.L2(l2)
-        )
-        for layer in spec.layers
-    ]
-    replay = [ReplayDropout(rate) for _ in spec.layers]
-    head = keras.layers.Dense(
-        spec.head.units,
-        activation=spec.head.activation,
-        kernel_regularizer=keras.regularizers.L2(l2),
-    )
-    model = keras.Sequential(
-        [
-            keras.Input((spec.n_features,)),
-            *[m for pair in zip(dense, replay, strict=True) for m in pair],
-            head,
-        ]
-    )
-    start = engine.replica_weights(0)
-    for i, layer in enumerate([*dense, head]):
-        layer.set_weights(start[2 * i : 2 * i + 2])
-    model.compile(optimizer=keras_optimizer(engine, lr), loss=spec.head.keras_loss)
-    for step in range(10):  # two epochs of 150 rows: the fifth batch of each has 22 rows
-        rows = batch_order(len(x), 32, seed, 1, start=step)[0]
-        for index, layer in enumerate(replay):
-            kept = dropout.keep(
-                np,
-                np.array([seed], "int32"),
-                np.array([step], "int32"),
-                index,
-                32,
-                layer.kept.shape[1],
-                rate,
-            )
-            layer.kept.assign(kept[0].astype("float32"))
-        model.fit(x[rows], y[rows], batch_size=32, shuffle=False, verbose=0)
-        engine.train(x, y, np.array([lr]))
-        theirs = [w for layer in [*dense, head] for w in layer.get_weights()]
-        for ours, keras_w in zip(engine.replica_weights(0), theirs, strict=True):
-            np.testing.assert_allclose(ours, keras_w, atol=2e-6, err_msg=f"step {step}")
-    np.testing.assert_allclose(engine.predict(x)[0], model.predict(x, verbose=0)[:, 0], atol=1e-6)
-    np.testing.assert_allclose(predict(spec, engine.weights(), x), engine.predict(x), atol=1e-6)
-
-
-def test_dropout_replicas_draw_their_own_masks_from_their_seeds(data):
-    x, y = data
-    rates = np.geomspace(1e-3, 1e-1, 12)
-    group = stacked([3, 4, 5], dropout=0.4)
-    group.train(x, y, np.stack([rates, rates, rates], axis=1))
-    solo = stacked([4], dropout=0.4)
-    solo.train(x, y, rates)
-    for ours, theirs in zip(group.replica_weights(1), solo.replica_weights(0), strict=True):
-        np.testing.assert_allclose(ours, theirs, atol=1e-6)
-    plain = stacked([4])
-    plain.train(x, y, rates)
-    assert not np.allclose(plain.replica_weights(0)[0], solo.replica_weights(0)[0], atol=1e-4)
-    group.load(2, 4)
-    group.train(x, y, np.stack([rates, rates, rates], axis=1))
-    for ours, theirs in zip(group.replica_weights(2), solo.replica_weights(0), strict=True):
-        np.testing.assert_allclose(ours, theirs, atol=1e-6)
-
-
-@pytest.mark.slow
-def test_sgd_with_nesterov_momentum_follows_keras_fit(data):
-    x, y = data
-    lr = 1e-2
-    engine = stacked([11], optimizer="sgd", nesterov=True)
-    assert engine.recipe.optimizer.nesterov
-    model = keras_twin(engine, lr)
-    rows = np.concatenate(batch_order(len(x), 32, 11, 5))
-    model.fit(x[rows], y[rows], batch_size=32, shuffle=False, verbose=0)
-    engine.train(x, y, np.full(5, lr))
-    for ours, theirs in zip(engine.replica_weights(0), model.get_weights(), strict=True):
-        np.testing.assert_allclose(ours, theirs, atol=2e-6)
-
-
-@pytest.mark.slow
-def test_dropout_on_many_layers_keeps_replicas_apart_and_runs_on_every_backend(data):
-    x, y = data
-    deep = {"dropout": 0.2}
-    group = StackedMLP(recipe(5, (8, 8, 8, 8, 8), 32, **deep), [3, 2**31 + 5])
-    trace = group.train(x, y, np.full(6, 1e-2))
-    assert np.isfinite(trace.loss).all()
-    solo = StackedMLP(recipe(5, (8, 8, 8, 8, 8), 32, **deep), [2**31 + 5])
-    solo.train(x, y, np.full(6, 1e-2))
-    for ours, theirs in zip(group.replica_weights(1), solo.replica_weights(0), strict=True):
-        np.testing.assert_allclose(ours, theirs, atol=1e-6)
-
-
-@pytest.mark.parametrize("name", one_fast(["binary", "multiclass"], "binary"))
-def test_class_weights_follow_keras_fit_with_class_weight_and_weigh_the_loss_alike(data, name):
-    x, binary_y = data
-    head = HEADS.get(name)
-    y = binary_y if name == "binary" else head_target(x, name)
-    weights_by_class = (0.6, 2.5) if name == "binary" else (0.5, 1.0, 3.0)
-    lr = 3e-3
-    engine = stacked([11], head=head)
-    engine.recipe = dataclasses.replace(engine.recipe, class_weight=weights_by_class)
-    model = keras_twin(engine, lr)
-    class_weight = dict(enumerate(weights_by_class))
-    weights, history = fit_in_engine_order(model, x, y, 11, class_weight=class_weight)
-    losses = train_alongside(engine, x, y, lr, weights)
-    assert np.dot(losses[5:], EPOCH_SHARES) == pytest.approx(history[1], rel=1e-5)
-    # Validation losses weigh rows alike: Keras's evaluate with the rows' class weights.
-    row_weight = engine.recipe.row_weights(y)
-    ours = engine.spec.head.loss(engine.logits(x), y, row_weight)[0]
-    theirs = model.evaluate(x, y, sample_weight=row_weight, batch_size=150, verbose=0)
-    assert ours == pytest.approx(theirs, rel=1e-5)
-    assert ours != pytest.approx(engine.spec.head.loss(engine.logits(x), y)[0], rel=1e-3)
+def test_the_engine_runs_on_the_backend_keras_runs_on():
+    assert keras.backend.backend() == BACKEND

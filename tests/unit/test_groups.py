@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from lrfinder.engine.groups import Grouping, Placement, split_groups
+from lrfinder.engine.replicas import ReplicaState
 from lrfinder.lr.range_test import range_test_group, run_range_test
 from lrfinder.params import ModelSettings, RangeTestSettings
 from lrfinder.training.fit import Fit, fit_grouped, fit_replicas, merge_fits, refit_replicas
@@ -32,17 +33,23 @@ def test_grouping_plans_equal_slots_and_queues_unless_spread():
 
 
 def _fit(n: int, first_seed: int) -> Fit:
-    weights = [np.full((n, 2, 3), first_seed, "float32"), np.full((n, 3), first_seed, "float32")]
+    states = [ReplicaState([np.full((2, 3), seed, "float32")], [], []) for seed in range(n)]
     history = pd.DataFrame({"replica": list(range(n)), "epoch": [0] * n})
     seeds = list(range(first_seed, first_seed + n))
-    return Fit(weights, [0.1] * n, seeds, history, [1] * n)
+    return Fit(states, [0.1] * n, seeds, history, [1] * n)
+
+
+def assert_same_states(ours: list[ReplicaState], theirs: list[ReplicaState]) -> None:
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs, strict=True):
+        for x, y in zip(a.variables + a.optimizer, b.variables + b.optimizer, strict=True):
+            np.testing.assert_array_equal(x, y)
 
 
 def test_merge_fits_stacks_replicas_and_renumbers_history():
     merged = merge_fits([_fit(2, 0), _fit(3, 2)])
     assert merged.seeds == [0, 1, 2, 3, 4]
-    assert [w.shape for w in merged.weights] == [(5, 2, 3), (5, 3)]
-    assert merged.weights[0][:, 0, 0].tolist() == [0, 0, 2, 2, 2]
+    assert [s.trainable[0][0, 0] for s in merged.states] == [0, 1, 0, 1, 2]
     assert merged.history["replica"].tolist() == [0, 1, 2, 3, 4]
     assert merged.epochs == [1] * 5
 
@@ -79,8 +86,7 @@ def test_grouped_fit_is_the_groups_fitted_alone(data):
     spread = Placement(Grouping(2, spread=True))
     merged = fit_grouped(fit_replicas, {**shared, **budget}, rates, seeds, spread)
     alone = fit_replicas(**shared, **budget, rates=rates[2:], seeds=seeds[2:], slots=2)
-    for stacked, own in zip(merged.weights, alone.weights, strict=True):
-        np.testing.assert_array_equal(stacked[2:], own)
+    assert_same_states(merged.states[2:], alone.states)
     assert merged.seeds == seeds and merged.rates == rates
     assert sorted(merged.history["replica"].unique()) == [0, 1, 2]
 
@@ -100,8 +106,7 @@ def test_one_queue_gives_every_replica_the_numbers_of_spread_groups(data, kind):
     assert queued.epochs == spread.epochs
     if kind is fit_replicas:
         assert len(set(queued.epochs)) > 1, "replicas must stop at different epochs"
-    for ours, theirs in zip(queued.weights, spread.weights, strict=True):
-        np.testing.assert_array_equal(ours, theirs)
+    assert_same_states(queued.states, spread.states)
     order = ["replica", "epoch"]
     pd.testing.assert_frame_equal(
         queued.history.sort_values(order, ignore_index=True),

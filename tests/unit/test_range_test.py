@@ -28,15 +28,15 @@ def test_epoch_schedule_is_the_tutorials():
 def test_batch_range_test_records_every_replica_until_it_diverges(data):
     x, y = data
     model = ModelSettings(n_seeds=3, seed=5, **TINY)
-    settings = RangeTestSettings(min_lr=1e-4, max_lr=100.0, num_steps=80)
+    settings = RangeTestSettings(min_lr=1e-4, max_lr=1e4, num_steps=80)
     result = run_range_test(x, y, model, settings, x_val=x, y_val=y)
     table, summary = result.table, result.summary
     assert list(table.columns) == COLUMNS
     assert sorted(table["seed"].unique()) == [5, 6, 7]
-    assert summary["steps_run"] <= 80 and summary["device"].endswith("CPU:0")
+    assert summary["steps_run"] <= 80 and summary["device"].upper().endswith("CPU:0")
     for entry in summary["diverged"]:
         rows = table[table["replica"] == entry["replica"]]
-        assert entry["step"] is not None, "a rate of 100 must diverge"
+        assert entry["step"] is not None, "a rate of 10,000 must diverge"
         assert rows["step"].max() == entry["step"]
         assert entry["lr"] == pytest.approx(rows["lr"].iloc[-1])
         assert np.isfinite(rows["loss"].iloc[:-1]).all()

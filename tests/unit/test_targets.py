@@ -208,17 +208,17 @@ def test_compare_and_charts_for_each_task():
 
 
 def test_a_regression_ensemble_exports_predicting_in_the_targets_units():
-    from lrfinder.engine.stacked import StackedMLP
-    from lrfinder.model.export import to_keras
-    from lrfinder.model.heads import RegressionHead
+    from lrfinder.engine.replicas import Replicas
+    from lrfinder.model.heads import REGRESSION
+    from lrfinder.model.network import to_keras
     from tests.helpers import recipe, tiny_classification
 
     x, y = tiny_classification(3)
-    engine = StackedMLP(recipe(x.shape[1], head=RegressionHead()), [1, 2])
+    engine = Replicas(recipe(x.shape[1], head=REGRESSION), [1, 2])
     engine.train(x, y, np.full(10, 1e-2))
-    replicas = [engine.replica_weights(k) for k in range(2)]
-    model = to_keras(engine.spec, replicas, {"mean": 5.0, "scale": 2.0})
-    expected = engine.predict(x).mean(axis=0) * 2.0 + 5.0
+    replicas = [state.variables for state in engine.states()]
+    model = to_keras(engine.recipe.network, replicas, {"mean": 5.0, "scale": 2.0})
+    expected = engine.outputs(x)[..., 0].mean(axis=0) * 2.0 + 5.0
     np.testing.assert_allclose(model.predict(x, verbose=0)[:, 0], expected, atol=1e-5)
 
 

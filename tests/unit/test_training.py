@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lrfinder.model.forward import logits
+from lrfinder.model.network import to_keras
 from lrfinder.training.fit import fit_replicas, refit_replicas
 from tests.helpers import recipe
 
@@ -25,8 +25,12 @@ def test_early_stopping_restores_each_replicas_best_weights(noisy):
     best = fast.loc[fast["val_loss"].idxmin()]
     assert fit.epochs[0] == best["epoch"] + 1
     assert len(fast) == fit.epochs[0] + 3
-    restored = RECIPE.spec.head.loss(logits(RECIPE.spec, fit.weights, x_val), y_val)
-    assert restored[0] == pytest.approx(best["val_loss"], rel=1e-4)
+    model = to_keras(RECIPE.network, [fit.states[0].variables])
+    model.compile(loss=RECIPE.keras_loss())
+    restored = model.evaluate(x_val, y_val, verbose=0)
+    assert restored == pytest.approx(best["val_loss"], rel=1e-4)
+    steps = (best["epoch"] + 1) * RECIPE.steps_per_epoch(len(x))
+    assert fit.states[0].optimizer[0] == steps, "the optimizer's state too: its step count"
 
 
 def test_without_validation_every_replica_trains_all_epochs(noisy):
