@@ -9,55 +9,22 @@ A replica that is stopped or frozen keeps all of its state as it was."""
 
 from __future__ import annotations
 
-import copy
 import math
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
-from typing import Any
 
 import numpy as np
 
-from lrfinder.engine import backend, interrupt
-from lrfinder.engine.backend import BACKEND, keras, pick_device, to_numpy
+from lrfinder.engine import interrupt
+from lrfinder.engine.backend import keras, pick_device, to_numpy
+from lrfinder.engine.batches import BatchStream
+from lrfinder.engine.prepared import Prepared, prepared
 from lrfinder.engine.recipe import ROWS_AT_ONCE, Recipe
-from lrfinder.engine.steps import State, _put_slot, steps_for
-from lrfinder.model.network import Network
+from lrfinder.engine.steps import State, put_slot
 
 ops = keras.ops
 
 CHUNK_STEPS = 64
-
-
-class BatchStream:
-    """One replica's batches, generated as needed: a fresh permutation per epoch from `seed`,
-    batches in order, the last batch of an epoch smaller (as in `model.fit`)."""
-
-    def __init__(self, n_rows: int, batch_size: int, seed: int):
-        self.n_rows = n_rows
-        self.batch_size = batch_size
-        self.rng = np.random.default_rng([seed, 1])
-        self.batches: list[np.ndarray] = []
-
-    def take(self, n_steps: int) -> list[np.ndarray]:
-        """Row indices of the next `n_steps` batches, one array per batch."""
-        while len(self.batches) < n_steps:
-            order = self.rng.permutation(self.n_rows).astype("int32")
-            self.batches.extend(
-                np.split(order, range(self.batch_size, self.n_rows, self.batch_size))
-            )
-        taken, self.batches = self.batches[:n_steps], self.batches[n_steps:]
-        return taken
-
-
-def batch_order(
-    n_rows: int, batch_size: int, seed: int, n_steps: int, start: int = 0
-) -> list[np.ndarray]:
-    """Row indices of the batches of steps start..start+n_steps for one replica."""
-    stream = BatchStream(n_rows, batch_size, seed)
-    stream.take(start)
-    return stream.take(n_steps)
 
 
 @dataclass
@@ -103,260 +70,6 @@ class ReplicaState:
         return self.trainable + self.non_trainable
 
 
-class Prepared:
-    """A recipe's compiled Keras model and the engine's compiled functions, made once per
-    process and shared by every engine of the recipe (weights and state are passed in and
-    returned, so the backend traces once per shape)."""
-
-    def __init__(self, recipe: Recipe):
-        self.recipe = recipe
-        model, self.initializers = _built(recipe.network)
-        metrics = []
-        if recipe.network.head.metric:
-            metric = keras.metrics.get(recipe.network.head.metric)
-            metrics.append(keras.metrics.MeanMetricWrapper(metric, name="accuracy"))
-        model.compile(optimizer=recipe.optimizer.build(), loss=recipe.keras_loss(), metrics=metrics)
-        n = recipe.network.n_features
-        sample_weight = None if recipe.class_weight is None else np.ones(2, "float32")
-        batch = (np.zeros((2, n), "float32"), np.zeros(2, "float32"))
-        # What `fit` does before its first step: build the loss, the metrics and the optimizer.
-        model._symbolic_build(
-            data_batch=batch + (() if sample_weight is None else (sample_weight,))
-        )
-        self.model = model
-        self.groups = (
-            model.trainable_variables,
-            model.non_trainable_variables,
-            model.optimizer.variables,
-        )
-        self.lr_index = next(
-            i for i, v in enumerate(model.optimizer.variables) if v.path.endswith("learning_rate")
-        )
-        self.optimizer_sources = _optimizer_sources(model)
-        self.optimizer_start = [to_numpy(v.value) for v in model.optimizer.variables]
-        steps = steps_for(model, self.lr_index)
-        self.loop = backend.compiled(_loop(steps), donate_first=True)
-        self.test = backend.compiled(steps.test)
-        self.predict = backend.compiled(steps.predict)
-        self.draw = _drawer(self)
-        self._lock = threading.Lock()
-        self._traced: set = set()
-
-    def call(self, fn: Callable, *args: Any) -> Any:
-        """`fn(*args)` for a compiled function of this recipe: the first call of each shape (or
-        every call on TensorFlow, whose steps run through the model's variables) holds the lock,
-        so threads never trace or run one model at once."""
-        signature = (id(fn), *(getattr(a, "shape", None) for a in _leaves(args)))
-        if BACKEND == "jax" and signature in self._traced:
-            return fn(*args)
-        with self._lock:
-            result = fn(*args)
-            self._traced.add(signature)
-            return result
-
-
-@cache
-def prepared(recipe: Recipe) -> Prepared:
-    return Prepared(recipe)
-
-
-def _leaves(tree: Any) -> list[Any]:
-    if isinstance(tree, dict):
-        return [leaf for value in tree.values() for leaf in _leaves(value)]
-    if isinstance(tree, list | tuple):
-        return [leaf for value in tree for leaf in _leaves(value)]
-    return [tree]
-
-
-def _built(network: Network) -> tuple[keras.Model, list[Any]]:
-    """The network's model and the initializer of each variable (`model.variables` order). The
-    default network is built in a stateless scope, where Keras keeps each new variable's
-    initializer until the scope ends; a loaded model's are read from a copy (see
-    `_initializers`)."""
-    if network.model_file is not None:
-        model = network.build()
-        return model, _initializers(model)
-    with keras.StatelessScope():
-        model = network.build()
-        initializers = [v._initializer for v in model.variables]
-    return model, initializers
-
-
-def _initializers(model: keras.Model) -> list[Any]:
-    """The initializer of each variable in `model.variables` order, read from a copy of the model
-    built in a stateless scope (where Keras keeps each variable's initializer uninitialized)."""
-    with keras.StatelessScope(initialize_variables=False):
-        twin = keras.models.clone_model(model)
-    shapes = [tuple(v.shape) for v in model.variables]
-    if [tuple(v.shape) for v in twin.variables] != shapes:
-        raise ValueError("the model's copy has other variables than the model: cannot draw them.")
-    return [v._initializer for v in twin.variables]
-
-
-def _optimizer_sources(model: keras.Model) -> dict[int, int]:
-    """Optimizer variables that start as a copy of a trainable variable (ScheduleFreeAdamW's
-    momentum): optimizer index -> trainable index. Each replica's copy starts from its own."""
-    found = {}
-    trainable = [to_numpy(v.value) for v in model.trainable_variables]
-    for j, variable in enumerate(model.optimizer.variables):
-        value = to_numpy(variable.value)
-        for i, weights in enumerate(trainable):
-            if value.shape == weights.shape and np.any(weights) and np.array_equal(value, weights):
-                found[j] = i
-    return found
-
-
-def _drawer(prepared: Prepared) -> Callable[[list[int]], State]:
-    """A function of seeds that draws each replica's initial state: every variable from the
-    model's own initializer with a seed of its own (replica seed, variable index), seed
-    generators from the replica seed, and the optimizer's starting values. On JAX all replicas
-    are drawn in one vectorized call."""
-    model = prepared.model
-    index = {id(v): i for i, v in enumerate(model.variables)}
-    order = [[index[id(v)] for v in group] for group in prepared.groups[:2]]
-    shapes = [(tuple(v.shape), v.dtype, v.path) for v in model.variables]
-
-    def one(seed: Any, key_of: Callable[[Any, int], Any]) -> list[Any]:
-        values = []
-        for i, (initializer, (shape, dtype, path)) in enumerate(
-            zip(prepared.initializers, shapes, strict=True)
-        ):
-            key = key_of(seed, i)
-            if path.endswith("seed_generator_state"):
-                values.append(ops.cast(ops.stack([key[0], key[1] * 0]), dtype))
-                continue
-            if hasattr(initializer, "seed"):
-                initializer = copy.copy(initializer)
-                initializer.seed = key if BACKEND == "jax" else int(key[0])
-            values.append(ops.broadcast_to(ops.cast(initializer(shape, dtype=dtype), dtype), shape))
-        return values
-
-    def arrange(values: list[Any], k: int) -> State:
-        trainable = [values[i] for i in order[0]]
-        optimizer = [
-            trainable[prepared.optimizer_sources[j]]
-            if j in prepared.optimizer_sources
-            else ops.broadcast_to(ops.convert_to_tensor(start), (k, *start.shape))
-            for j, start in enumerate(prepared.optimizer_start)
-        ]
-        return trainable, [values[i] for i in order[1]], optimizer
-
-    if BACKEND == "jax":
-        import jax
-        import jax.numpy as jnp
-
-        def jax_key(seed: Any, i: int) -> Any:
-            key = jax.random.fold_in(jnp.stack([seed, jnp.uint32(0)]), i)
-            return jax.random.bits(key, (2,), "uint32")
-
-        vectorized = jax.jit(jax.vmap(lambda seed: one(seed, jax_key)))
-
-        def draw(seeds: list[int]) -> State:
-            values = vectorized(np.asarray(seeds, "uint32"))
-            return arrange(list(values), len(seeds))
-
-        return draw
-
-    def host_key(seed: int, i: int) -> np.ndarray:
-        return np.random.default_rng([seed, i, 3]).integers(0, 2**31 - 1, 2)
-
-    def draw_each(seeds: list[int]) -> State:
-        per_replica = [one(seed, host_key) for seed in seeds]
-        stacked = [ops.stack(list(values)) for values in zip(*per_replica, strict=True)]
-        return arrange(stacked, len(seeds))
-
-    return draw_each
-
-
-def _loop(steps: Any) -> Callable:
-    """The compiled loop: up to `chunk["n_valid"]` steps of every replica that is active and
-    runs at that step (`chunk["run"]`); chunk index (S, K, B), run and lrs (S, K).
-
-    Returns the new state, the records (per-step loss, smoothed loss, validation loss, batch
-    accuracy (NaN where a replica did not step), and whether each replica is still active, each
-    (S, K), valid up to `records["steps"]`) and the carried state (active, ema, best, count)."""
-
-    def run(state: State, data: dict, chunk: dict, carry: dict) -> tuple:
-        index, lrs, runs = chunk["index"], chunk["lrs"], chunk["run"]
-        beta, factor = chunk["beta"], chunk["factor"]
-        n_steps, k = index.shape[0], carry["active"].shape[0]
-        nan = ops.full([k], float("nan"))
-        blank = ops.full([n_steps, k], float("nan"))
-        measure_val = data["x_val"].shape[0] != 0
-
-        def put(record: Any, step: Any, values: Any) -> Any:
-            return ops.slice_update(record, [step, 0], values[None, :])
-
-        def body(step, state, active, ema, best, count, records):
-            rows = index[step]
-            weight = None if "w" not in data else ops.take(data["w"], rows, axis=0)
-            new, (losses, accuracy) = steps.train(
-                state,
-                ops.take(data["x"], rows, axis=0),
-                ops.take(data["y"], rows, axis=0),
-                weight,
-                lrs[step],
-            )
-            stepped = active & runs[step]
-            state = _kept(new, state, stepped)
-            count = count + ops.cast(stepped, "float32")
-            ema = ops.where(stepped, beta * ema + (1.0 - beta) * losses, ema)
-            smoothed = ema / (1.0 - beta**count)
-            best = ops.where(stepped, ops.minimum(best, smoothed), best)
-            records = dict(records)
-            records["loss"] = put(records["loss"], step, ops.where(stepped, losses, nan))
-            records["smoothed"] = put(records["smoothed"], step, ops.where(stepped, smoothed, nan))
-            records["accuracy"] = put(records["accuracy"], step, ops.where(stepped, accuracy, nan))
-            if measure_val:
-                val = ops.cond(
-                    (chunk["step0"] + step + 1) % chunk["val_every"] == 0,
-                    lambda: ops.where(
-                        stepped,
-                        steps.test(state, data["x_val"], data["y_val"], data.get("w_val"))[0],
-                        nan,
-                    ),
-                    lambda: nan,
-                )
-                records["val_loss"] = put(records["val_loss"], step, val)
-            broken = ~ops.isfinite(losses) | ~ops.isfinite(smoothed) | (smoothed > factor * best)
-            active = active & ~(stepped & broken)
-            records["alive"] = put(records["alive"], step, active)
-            return step + 1, state, active, ema, best, count, records
-
-        def more(step, state, active, *_):
-            return ops.logical_and(step < chunk["n_valid"], ops.any(active))
-
-        records = {name: blank for name in ("loss", "smoothed", "val_loss", "accuracy")}
-        records["alive"] = ops.zeros([n_steps, k], "bool")
-        initial = (
-            ops.convert_to_tensor(0, "int32"),
-            state,
-            carry["active"],
-            carry["ema"],
-            carry["best"],
-            carry["count"],
-            records,
-        )
-        step, state, active, ema, best, count, records = ops.while_loop(more, body, initial)
-        records["steps"] = step
-        return state, records, {"active": active, "ema": ema, "best": best, "count": count}
-
-    return run
-
-
-def _kept(new: State, old: State, stepped: Any) -> State:
-    """`new` for the replicas that stepped, `old` (all of it) for the others."""
-
-    def pick(n: Any, o: Any) -> Any:
-        mask = ops.reshape(stepped, [-1] + [1] * (len(o.shape) - 1))
-        return ops.where(mask, ops.cast(n, o.dtype), o)
-
-    return tuple(
-        [pick(n, o) for n, o in zip(new_group, old_group, strict=True)]
-        for new_group, old_group in zip(new, old, strict=True)
-    )
-
-
 class Replicas:
     """K replicas of the recipe's Keras model on one device, trained together; the replica in
     slot k uses `seeds[k]` (its initial variables and batch order)."""
@@ -381,7 +94,7 @@ class Replicas:
         with keras.device(self.device):
             fresh = self.prepared.draw([seed])
             one = tuple([value[0] for value in group] for group in fresh)
-            self.state = _put_slot(self.state, slot, one)
+            self.state = put_slot(self.state, slot, one)
         self.seeds[slot] = seed
         self.streams[slot] = None
 

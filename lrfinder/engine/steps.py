@@ -100,7 +100,7 @@ class TensorFlowSteps:
             self._reset_metrics()
             w = None if weight is None else weight[k]
             batch_loss, batch_accuracy = _logs(self.model.train_step(_data(x[k], y[k], w)))
-            state = _put_slot(state, k, self._read())
+            state = put_slot(state, k, self._read())
             loss = ops.slice_update(loss, [k], batch_loss[None])
             accuracy = ops.slice_update(accuracy, [k], batch_accuracy[None])
             return state, loss, accuracy
@@ -136,7 +136,7 @@ class TensorFlowSteps:
         return self._each(body, k_total, initial)
 
 
-def _put_slot(state: State, k: Any, values: State) -> State:
+def put_slot(state: State, k: Any, values: State) -> State:
     """`state` with replica k's entries replaced by `values` (one replica's tensors)."""
     return tuple(
         [

@@ -134,13 +134,13 @@ def test_the_progress_line_states_done_planned_and_time_left():
 
 
 def test_the_device_table_is_made_once_per_fit(monkeypatch):
-    import lrfinder.engine.replicas as stacked
+    import lrfinder.engine.replicas as replicas
 
     x, y = tiny_classification(2, n_rows=100)
     x_val, y_val = tiny_classification(5, n_rows=40)
     padded: list[int] = []
-    original = stacked._pad_rows
-    monkeypatch.setattr(stacked, "_pad_rows", lambda a: padded.append(len(a)) or original(a))
+    original = replicas._pad_rows
+    monkeypatch.setattr(replicas, "_pad_rows", lambda a: padded.append(len(a)) or original(a))
     fit = fit_replicas(x, y, x_val, y_val, [1e-3, 1e-2], [0, 1], recipe(4), 5, patience=5)
     assert len(fit.history) == 10
     assert padded == [100, 100], "x and y once, not once per epoch"

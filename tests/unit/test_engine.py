@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from lrfinder.engine.backend import BACKEND, keras
+from lrfinder.engine.batches import batch_order
 from lrfinder.engine.recipe import OPTIMIZERS, OptimizerSpec, Recipe
-from lrfinder.engine.replicas import Replicas, StopRule, batch_order, predict
+from lrfinder.engine.replicas import Replicas, StopRule, predict
 from lrfinder.model.heads import BINARY, head_for
 from lrfinder.model.network import ACTIVATIONS, Network, save, to_keras
 from tests.helpers import one_fast
