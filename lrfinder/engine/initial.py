@@ -87,7 +87,7 @@ def drawer(model: keras.Model, initializers: list[Any]) -> Callable[[list[int]],
         optimizer = [
             trainable[sources[j]]
             if j in sources
-            else ops.broadcast_to(ops.convert_to_tensor(value), (k, *value.shape))
+            else ops.convert_to_tensor(np.broadcast_to(value, (k, *value.shape)))
             for j, value in enumerate(start)
         ]
         return trainable, [values[i] for i in order[1]], optimizer

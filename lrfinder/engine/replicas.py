@@ -147,9 +147,9 @@ class Replicas:
         with keras.device(self.device):
             carry = {
                 "active": ops.convert_to_tensor(live),
-                "ema": ops.zeros(self.k),
-                "best": ops.full([self.k], float("inf")),
-                "count": ops.zeros(self.k),
+                "ema": ops.convert_to_tensor(np.zeros(self.k, "float32")),
+                "best": ops.convert_to_tensor(np.full(self.k, np.inf, "float32")),
+                "count": ops.convert_to_tensor(np.zeros(self.k, "float32")),
             }
         stopped_at: list[int | None] = [None] * self.k
         parts: list[tuple[np.ndarray, ...]] = []

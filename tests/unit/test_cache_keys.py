@@ -123,3 +123,17 @@ def test_the_keras_backend_is_part_of_the_keys_of_engine_stages_only(monkeypatch
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     assert _key(train, **inputs) != train_key
     assert _key(split_scale, **inputs) == split_key
+
+
+def test_the_source_of_a_custom_layer_module_is_part_of_the_engine_stages_keys(
+    tmp_path, monkeypatch
+):
+    module = tmp_path / "user_layers_for_keys.py"
+    module.write_text("FACTOR = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    inputs = {"model": ModelSettings(custom_module="user_layers_for_keys")}
+    inputs["settings"] = TrainingSettings()
+    before = _key(train, **inputs)
+    assert _key(train, **inputs) == before
+    module.write_text("FACTOR = 2\n")
+    assert _key(train, **inputs) != before
