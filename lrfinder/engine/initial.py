@@ -67,7 +67,8 @@ def drawer(model: keras.Model, initializers: list[Any]) -> Callable[[list[int]],
     start = [to_numpy(v.value) for v in model.optimizer.variables]
     shapes = [(tuple(v.shape), v.dtype, v.path) for v in model.variables]
 
-    def one(seed: Any, key_of: Callable[[Any, int], Any]) -> list[Any]:
+    def one(seed: Any, key_of: Callable[[Any, int], Any]) -> State:
+        """One replica's state: (trainable, non-trainable, optimizer) lists."""
         values = []
         for i, (initializer, (shape, dtype, path)) in enumerate(
             zip(initializers, shapes, strict=True)
@@ -80,14 +81,9 @@ def drawer(model: keras.Model, initializers: list[Any]) -> Callable[[list[int]],
                 initializer = copy.copy(initializer)
                 initializer.seed = key if BACKEND == "jax" else int(key[0])
             values.append(ops.broadcast_to(ops.cast(initializer(shape, dtype=dtype), dtype), shape))
-        return values
-
-    def arrange(values: list[Any], k: int) -> State:
         trainable = [values[i] for i in order[0]]
         optimizer = [
-            trainable[sources[j]]
-            if j in sources
-            else ops.convert_to_tensor(np.broadcast_to(value, (k, *value.shape)))
+            trainable[sources[j]] if j in sources else ops.convert_to_tensor(value)
             for j, value in enumerate(start)
         ]
         return trainable, [values[i] for i in order[1]], optimizer
@@ -100,11 +96,11 @@ def drawer(model: keras.Model, initializers: list[Any]) -> Callable[[list[int]],
             key = jax.random.fold_in(jnp.stack([seed, jnp.uint32(0)]), i)
             return jax.random.bits(key, (2,), "uint32")
 
+        # The optimizer's starting values (constants per replica) are broadcast on the device.
         vectorized = jax.jit(jax.vmap(lambda seed: one(seed, jax_key)))
 
         def draw(seeds: list[int]) -> State:
-            values = vectorized(np.asarray(seeds, "uint32"))
-            return arrange(list(values), len(seeds))
+            return tuple(list(group) for group in vectorized(np.asarray(seeds, "uint32")))
 
         return draw
 
@@ -113,7 +109,9 @@ def drawer(model: keras.Model, initializers: list[Any]) -> Callable[[list[int]],
 
     def draw_each(seeds: list[int]) -> State:
         per_replica = [one(seed, host_key) for seed in seeds]
-        stacked = [ops.stack(list(values)) for values in zip(*per_replica, strict=True)]
-        return arrange(stacked, len(seeds))
+        return tuple(
+            [ops.stack(list(values)) for values in zip(*groups, strict=True)]
+            for groups in zip(*per_replica, strict=True)
+        )
 
     return draw_each
