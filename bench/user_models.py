@@ -5,7 +5,7 @@ residual one also with `--optimizer nadam`, `--optimizer lion` and `--loss
 binary_focal_crossentropy`. For each run: the chosen rate, the test accuracy, the wall time, and
 whether the saved model, reloaded in safe mode, predicts what was evaluated.
 
-Usage: python -m bench.user_models [--only NAME ...]
+Usage: python -m bench.user_models [--only NAME ...] [--flow-args "--n-seeds 4 ..."]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ N_FEATURES = 12  # the wine data's features after cleaning (is_white_wine includ
 
 
 def residual_batchnorm():
-    import keras
+    from lrfinder.engine.backend import keras
 
     x = keras.Input((N_FEATURES,))
     h = keras.layers.Dense(64, activation="relu", name="stem")(x)
@@ -41,7 +41,7 @@ def residual_batchnorm():
 
 
 def layernorm_noise():
-    import keras
+    from lrfinder.engine.backend import keras
 
     return keras.Sequential(
         [
@@ -57,7 +57,7 @@ def layernorm_noise():
 
 
 def custom_layer():
-    import keras
+    from lrfinder.engine.backend import keras
 
     from bench.user_layers import FeatureGate
 
@@ -108,6 +108,7 @@ def reload_gap(run_dir: Path, custom: bool) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", nargs="+", choices=sorted(RUNS), default=sorted(RUNS))
+    parser.add_argument("--flow-args", default="", help="more flags for every run, in quotes")
     args = parser.parse_args()
     from lrfinder.model.network import save
 
@@ -120,7 +121,8 @@ def main() -> None:
         for name in args.only:
             model, flags = RUNS[name]
             with Timer() as timer:
-                run_dir = run_flow(files[model], flags, Path(tmp) / name / "artifacts")
+                every = flags + args.flow_args.split()
+                run_dir = run_flow(files[model], every, Path(tmp) / name / "artifacts")
             metrics = json.loads((run_dir / "metrics.json").read_text())
             final = metrics["test"]["chosen"]["final"]
             row = {

@@ -32,7 +32,7 @@ def test_flow_trains_evaluates_and_saves_a_reloadable_model(workspace, wine_csv)
     model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
     reloaded = model.predict(test.drop(columns="is_good_wine").to_numpy("float32"), verbose=0)[:, 0]
     np.testing.assert_allclose(reloaded, predictions["prob_chosen"], atol=1e-5)
-    assert model.name == "mlp_seed_ensemble"
+    assert model.name == "seed_ensemble"
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
     report = json.loads((run_dir / "data_report.json").read_text())
