@@ -136,7 +136,7 @@ def main() -> None:
             }
             print(json.dumps(row), flush=True)
             rows.append(row)
-    print(pd.DataFrame(rows).to_markdown(index=False))
+    print(pd.DataFrame(rows).to_string(index=False))
 
 
 if __name__ == "__main__":
