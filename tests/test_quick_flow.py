@@ -34,9 +34,9 @@ def make_run(argv: list[str], tmp_path: Path) -> tuple[Path, str, str]:
     assert last.startswith("Run outputs: "), done.stdout[-2000:]
     run_dir = Path(last.removeprefix("Run outputs: "))
     name = run_dir.name.split("-", 2)[2]
-    (flow_run,) = rest(
-        os.environ["PREFECT_API_URL"], "flow_runs/filter", {"flow_runs": {"name": {"any_": [name]}}}
-    )
+    # Run names are random word pairs: an earlier run of the session may share this one's.
+    query = {"flow_runs": {"name": {"any_": [name]}}, "sort": "START_TIME_DESC", "limit": 1}
+    (flow_run,) = rest(os.environ["PREFECT_API_URL"], "flow_runs/filter", query)
     return run_dir, flow_run["id"], done.stderr
 
 
