@@ -57,9 +57,8 @@ def layernorm_noise():
 
 
 def custom_layer():
-    from lrfinder.engine.backend import keras
-
     from bench.user_layers import FeatureGate
+    from lrfinder.engine.backend import keras
 
     return keras.Sequential(
         [
