@@ -31,7 +31,6 @@ OptimizerName = Literal[tuple(OPTIMIZERS)]  # type: ignore[valid-type]
 SuggestMethod = Literal[tuple(METHODS)]  # type: ignore[valid-type]
 Task = Literal[tuple(TASKS)]  # type: ignore[valid-type]
 RegressionLoss = Literal["mse", "huber"]
-REGRESSION_LOSSES = {"mse": "mean_squared_error", "huber": "huber"}
 GateMetric = Literal[tuple(ALL_SCALARS)]  # type: ignore[valid-type]
 
 
@@ -182,7 +181,9 @@ class ModelSettings(Group):
             None if self.model_file is None else str(self.model_file),
             self.custom_module,
         )
-        compiled = _compiled_with(self.model_file, self.custom_module)
+        # The file's compiled optimizer and loss, read only when one of them is not named here.
+        wanted = self.optimizer is None or self.named_loss is None
+        compiled = _compiled_with(self.model_file if wanted else None, self.custom_module)
         weights = None
         if self.class_weight == "balanced" and head.name != "regression":
             if y_train is None:
@@ -209,22 +210,33 @@ class ModelSettings(Group):
             config = {**from_file["config"], **config}
         return OptimizerSpec(name, json.dumps(config, sort_keys=True))
 
+    @property
+    def named_loss(self) -> str | None:
+        """The loss --loss names, else --regression-loss's by its Keras name (None: neither)."""
+        return self.loss or (self.regression_loss and loss_name(self.regression_loss))
+
     def _loss(self, head: Head, from_file: str | dict | None) -> str:
         """The loss named here (or by --regression-loss), else the model file's, else the
         task's default; a named loss must fit the task."""
-        named = self.loss or (self.regression_loss and REGRESSION_LOSSES[self.regression_loss])
+        named = self.named_loss
         if named is None and from_file is not None:
             return (
                 json.dumps(from_file, sort_keys=True) if isinstance(from_file, dict) else from_file
             )
         if named is None:
             return head.default_loss
-        if loss_name(named) not in head.losses:
-            raise SettingsError(
-                f"--loss {named} does not fit the {head.name} task. Fix: use one of "
-                f"{', '.join(head.losses)}."
-            )
+        if problem := unfit_loss(named, head.name):
+            raise SettingsError(problem)
         return loss_name(named)
+
+
+def unfit_loss(named: str, task: str) -> str | None:
+    """Why the loss `named` does not fit `task` (None when it does)."""
+    if loss_name(named) in LOSSES[task]:
+        return None
+    return (
+        f"--loss {named} does not fit the {task} task. Fix: use one of {', '.join(LOSSES[task])}."
+    )
 
 
 @cache
@@ -588,7 +600,7 @@ def _model_file_problems(model: ModelSettings) -> list[str]:
 def _loss_problems(model: ModelSettings, task: str | None) -> list[str]:
     """--loss and its short form agree, and a named loss fits a known task."""
     problems = []
-    short = model.regression_loss and REGRESSION_LOSSES[model.regression_loss]
+    short = model.regression_loss and loss_name(model.regression_loss)
     if model.loss and short and loss_name(model.loss) != short:
         problems.append(
             f"--loss {model.loss} and --regression-loss {model.regression_loss} name different "
@@ -599,12 +611,8 @@ def _loss_problems(model: ModelSettings, task: str | None) -> list[str]:
             f"--regression-loss applies to --task regression, not {task}. Fix: drop it, or use "
             "--loss."
         )
-    named = model.loss or short
-    if named and task and loss_name(named) not in LOSSES[task]:
-        problems.append(
-            f"--loss {named} does not fit the {task} task. Fix: use one of "
-            f"{', '.join(LOSSES[task])}."
-        )
+    if model.named_loss and task and (problem := unfit_loss(model.named_loss, task)):
+        problems.append(problem)
     return problems
 
 

@@ -10,6 +10,8 @@ from lrfinder.engine.backend import keras
 from lrfinder.engine.steps import State
 
 ops = keras.ops
+# What the loop records per step and replica, besides whether each replica is still active.
+RECORDS = ("loss", "smoothed", "val_loss", "accuracy")
 
 
 def compiled_loop(steps: Any) -> Callable:
@@ -70,7 +72,7 @@ def compiled_loop(steps: Any) -> Callable:
         def more(step, state, active, *_):
             return ops.logical_and(step < chunk["n_valid"], ops.any(active))
 
-        records = {name: blank for name in ("loss", "smoothed", "val_loss", "accuracy")}
+        records = {name: blank for name in RECORDS}
         records["alive"] = ops.zeros([n_steps, k], "bool")
         initial = (
             ops.convert_to_tensor(0, "int32"),

@@ -18,6 +18,7 @@ import numpy as np
 from lrfinder.engine import interrupt
 from lrfinder.engine.backend import keras, pick_device, to_numpy
 from lrfinder.engine.batches import BatchStream
+from lrfinder.engine.loop import RECORDS
 from lrfinder.engine.prepared import Prepared, prepared
 from lrfinder.engine.recipe import ROWS_AT_ONCE, Recipe
 from lrfinder.engine.steps import State, put_slot
@@ -164,9 +165,7 @@ class Replicas:
                 batches, lrs[done : done + n], data, carry, stop, done, val_every
             )
             sizes.extend(len(rows) for rows in first[:ran])
-            parts.append(
-                tuple(records[name][:ran] for name in ("loss", "smoothed", "val_loss", "accuracy"))
-            )
+            parts.append(tuple(records[name][:ran] for name in RECORDS))
             for step, k in zip(*np.nonzero(~records["alive"][:ran]), strict=True):
                 if stopped_at[k] is None:
                     stopped_at[k] = done + int(step)
@@ -196,20 +195,18 @@ class Replicas:
             [[len(b[s]) if b is not None else self.batch_size for b in batches] for s in range(n)]
         )
         full = (sizes == self.batch_size).all(axis=1)
-        records = {
-            name: np.full((n, self.k), np.nan)
-            for name in ("loss", "smoothed", "val_loss", "accuracy")
-        }
+        live = np.array([b is not None for b in batches])
+        records = {name: np.full((n, self.k), np.nan) for name in RECORDS}
         records["alive"] = np.ones((n, self.k), bool)
         step = 0
         while step < n:
             if full[step]:
                 end = step + int(np.argmin(full[step:])) if not full[step:].all() else n
-                calls = [(range(step, end), self.batch_size, np.ones((end - step, self.k), bool))]
+                calls = [(range(step, end), self.batch_size, np.tile(live, (end - step, 1)))]
             else:
                 end = step + 1
                 calls = [
-                    (range(step, end), size, (sizes[step] == size)[None, :])
+                    (range(step, end), size, ((sizes[step] == size) & live)[None, :])
                     for size in np.unique(sizes[step])
                 ]
             for steps, size, runs in calls:
@@ -240,16 +237,16 @@ class Replicas:
         done,
         val_every,
     ):
-        """One compiled call over `steps` with batches of `size` rows for the replicas in `runs`."""
+        """One compiled call over `steps` with batches of `size` rows for the replicas that
+        `runs` (steps x K) marks: live ones (with batches) of that batch size."""
         length = CHUNK_STEPS if size == self.batch_size else 1
         index = np.zeros((length, self.k, size), "int32")
         run = np.zeros((length, self.k), bool)
         chunk_lrs = np.zeros((length, self.k), "float32")
         for i, s in enumerate(steps):
-            for k, b in enumerate(batches):
-                if b is not None and runs[i, k]:
-                    index[i, k] = b[s]
-            run[i] = runs[i] & np.array([b is not None for b in batches])
+            for k in np.flatnonzero(runs[i]):
+                index[i, k] = batches[k][s]
+            run[i] = runs[i]
             chunk_lrs[i] = lrs[s]
         with keras.device(self.device):
             chunk = {
@@ -270,10 +267,7 @@ class Replicas:
             )
         self.state = state
         ran = int(to_numpy(records["steps"]))
-        got = {
-            name: to_numpy(records[name])
-            for name in ("loss", "smoothed", "val_loss", "accuracy", "alive")
-        }
+        got = {name: to_numpy(records[name]) for name in (*RECORDS, "alive")}
         return got, carry, ran
 
     def _on_device(
