@@ -58,7 +58,7 @@ class Prepared:
         """`fn(*args)` for a compiled function of this recipe: the first call of each shape (or
         every call on TensorFlow, whose steps run through the model's variables) holds the lock,
         so threads never trace or run one model at once."""
-        signature = (id(fn), *(getattr(a, "shape", None) for a in _leaves(args)))
+        signature = (id(fn), *(getattr(a, "shape", None) for a in keras.tree.flatten(args)))
         if BACKEND == "jax" and signature in self._traced:
             return fn(*args)
         with self._lock:
@@ -70,11 +70,3 @@ class Prepared:
 @cache
 def prepared(recipe: Recipe) -> Prepared:
     return Prepared(recipe)
-
-
-def _leaves(tree: Any) -> list[Any]:
-    if isinstance(tree, dict):
-        return [leaf for value in tree.values() for leaf in _leaves(value)]
-    if isinstance(tree, list | tuple):
-        return [leaf for value in tree for leaf in _leaves(value)]
-    return [tree]

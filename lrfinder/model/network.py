@@ -62,7 +62,9 @@ class Network:
         from lrfinder.engine.backend import keras
 
         if self.model_file is not None:
-            return checked_model(Path(self.model_file), self.n_features, self.head, self)
+            return checked_model(
+                Path(self.model_file), self.n_features, self.head, self.custom_module
+            )
         regularizer = keras.regularizers.L2(self.l2) if self.l2 else None
         layers: list[Any] = [keras.Input((self.n_features,), name="features")]
         for i, width in enumerate(self.hidden_layers):
@@ -116,10 +118,9 @@ def save(model: Any, path: Path) -> None:
         model.save(path)
 
 
-def checked_model(path: Path, n_features: int, head: Head, network: Network | None = None) -> Any:
+def checked_model(path: Path, n_features: int, head: Head, custom_module: str | None = None) -> Any:
     """The user's model from `path`, checked to take the feature matrix and to give the task's
     output; every problem stops with the file, what is wrong and the fix."""
-    custom_module = network.custom_module if network else None
     try:
         model = load(path, custom_module)
         inputs, outputs = model.inputs, model.outputs
