@@ -25,7 +25,9 @@ def measure() -> dict:
     from lrfinder.params import ModelSettings, RangeTestSettings
 
     x, x_test, y, y_test = tutorial_data()
-    result = run_range_test(x, y, ModelSettings(), RangeTestSettings(), x_test, y_test)
+    model = ModelSettings()
+    recipe = model.recipe(x.shape[1])
+    result = run_range_test(x, y, recipe, model.seeds, RangeTestSettings(), x_test, y_test)
     suggestions = {name: agg.lr for name, agg in suggest_table(result.table).items()}
     return {"table": result.table.to_dict("list"), "suggestions": suggestions}
 

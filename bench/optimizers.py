@@ -40,8 +40,11 @@ def selection_against_grid(split, optimizer: str, grid_seeds: list[int]) -> dict
     x_val, y_val = split.arrays("val")
     model = ModelSettings(optimizer=optimizer)
     with Timer() as timer:
-        curves = run_range_test(x, y, model, RangeTestSettings())
-        selection = select_rate(curves.table, x, y, x_val, y_val, model, SelectionSettings())
+        recipe = model.recipe(x.shape[1])
+        curves = run_range_test(x, y, recipe, model.seeds, RangeTestSettings())
+        selection = select_rate(
+            curves.table, x, y, x_val, y_val, recipe, model.seeds, SelectionSettings()
+        )
     grid_model = ModelSettings(optimizer=optimizer, seed=grid_seeds[0], n_seeds=len(grid_seeds))
     recipe = grid_model.recipe(x.shape[1])
     medians = grid_medians((x, y, x_val, y_val), recipe, selection.chosen_lr, grid_seeds)

@@ -73,7 +73,8 @@ def ours_and_valleys(split: SplitData, repeats: int) -> list[Pick]:
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val_check")
     with Timer() as sweep:
-        curves = run_range_test(x, y, model, settings.range_test, x_val, y_val, head=head).table
+        recipe = model.recipe(x.shape[1], head, y)
+        curves = run_range_test(x, y, recipe, model.seeds, settings.range_test, x_val, y_val).table
     steps_per_epoch = model.recipe(x.shape[1], head, y).steps_per_epoch(len(x))
     sweep_epochs = settings.range_test.num_steps / steps_per_epoch
     per_replica = sweep.seconds / (REPLICAS * repeats)
@@ -83,7 +84,7 @@ def ours_and_valleys(split: SplitData, repeats: int) -> list[Pick]:
         seeded = model.model_copy(update={"n_seeds": REPLICAS, "seed": RANGE_SEED + REPLICAS * r})
         with Timer() as confirming:
             selection = select_rate(
-                table, x, y, x_val, y_val, seeded, settings.selection, head=head
+                table, x, y, x_val, y_val, recipe, seeded.seeds, settings.selection
             )
         read = selection.aggregates["valley"].per_replica
         for lr in [*read, *[None] * (REPLICAS - len(read))]:
@@ -111,7 +112,8 @@ def tutorial(split: SplitData, repeats: int) -> list[Pick]:
     x, y = split.arrays("train")
     head = split.head()
     with Timer() as sweep:
-        curves = run_range_test(x, y, model, settings.range_test, head=head).table
+        recipe = model.recipe(x.shape[1], head, y)
+        curves = run_range_test(x, y, recipe, model.seeds, settings.range_test).table
     picks = []
     for r, (_, curve) in enumerate(curves.groupby("replica")):
         finite = curve[np.isfinite(curve["loss"])]

@@ -47,7 +47,8 @@ def measure() -> dict:
     device = pick_device()
     print(f"backend {BACKEND} on {device}, train rows: {len(x)}", flush=True)
     with Timer() as ours:
-        result = run_range_test(x, y, ModelSettings(), RangeTestSettings())
+        model = ModelSettings()
+        result = run_range_test(x, y, model.recipe(x.shape[1]), model.seeds, RangeTestSettings())
     summary = result.summary
     print(
         f"(b) our range test, 8 replicas: {ours.seconds:.1f} s "

@@ -68,9 +68,17 @@ def range_test_seconds(x, y, n_seeds: int) -> dict:
     from lrfinder.params import ModelSettings, RangeTestSettings
 
     placement = Placement(Grouping(size=n_seeds))
+    model = ModelSettings(n_seeds=n_seeds)
     with Timer() as timer:
         result = run_range_test(
-            x, y, ModelSettings(n_seeds=n_seeds), RangeTestSettings(), None, None, placement
+            x,
+            y,
+            model.recipe(x.shape[1]),
+            model.seeds,
+            RangeTestSettings(),
+            None,
+            None,
+            placement,
         )
     summary = result.summary
     print(

@@ -1,1 +1,21 @@
-"""Core logic of the learning-rate finder: plain functions, no orchestration."""
+"""Core logic of the learning-rate finder: plain functions, no orchestration.
+
+The public API is `lrfinder.find_lr` and its result, `lrfinder.FoundRate` (imported on first use,
+so that the settings and the flow load without Keras)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lrfinder.finder import FoundRate, find_lr
+
+__all__ = ["FoundRate", "find_lr"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from lrfinder import finder
+
+        return getattr(finder, name)
+    raise AttributeError(f"module 'lrfinder' has no attribute {name!r}")

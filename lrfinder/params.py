@@ -204,11 +204,9 @@ class ModelSettings(Group):
         config = json.loads(self.optimizer_config or "{}")
         if self.nesterov:
             config["nesterov"] = True
-        name = self.optimizer or "adam"
         if self.optimizer is None and from_file is not None:
-            name = from_file["class_name"].lower()
-            config = {**from_file["config"], **config}
-        return OptimizerSpec(name, json.dumps(config, sort_keys=True))
+            return OptimizerSpec.from_keras(from_file, config)
+        return OptimizerSpec(self.optimizer or "adam", json.dumps(config, sort_keys=True))
 
     @property
     def named_loss(self) -> str | None:

@@ -8,9 +8,9 @@ from prefect import task
 
 from lrfinder.data.checks import data_warnings, twin_warning
 from lrfinder.data.splitting import SplitData
-from lrfinder.lr.range_test import RangeTestResult
-from lrfinder.lr.selection import Selection, select_rate
-from lrfinder.params import ExecutionSettings, ModelSettings, SelectionSettings
+from lrfinder.finder import FoundRate
+from lrfinder.lr.selection import Selection
+from lrfinder.params import ExecutionSettings, SelectionSettings
 from lrfinder.reporting.outputs import write_selection
 from lrfinder.reporting.plots import confirmation_chart, lr_finder_chart
 from tasks.caching import content_cache
@@ -21,8 +21,7 @@ from tasks.logs import task_logger
 @task(name="select", cache_policy=content_cache(), persist_result=True)
 def select(
     split: SplitData,
-    curves: RangeTestResult,
-    model: ModelSettings,
+    found: FoundRate,
     settings: SelectionSettings,
     execution: ExecutionSettings,
 ) -> Selection:
@@ -31,9 +30,9 @@ def select(
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val_check")
     where = placement("confirmation-progress", "confirmation (replica-steps)", execution)
-    head = split.head()
-    doubts = tuple(data_warnings(split, model.batch_size))
-    selection = select_rate(curves.table, x, y, x_val, y_val, model, settings, where, head, doubts)
+    doubts = tuple(data_warnings(split, found.recipe.batch_size))
+    validation = (x_val, y_val) if len(x_val) else None
+    selection = found.select(x, y, validation, settings, where, doubts).selection
     logger = task_logger()
     logged_with_the_data = twin_warning(split)  # by write-data-outputs, in every run
     for warning in selection.summary["warnings"]:
@@ -44,10 +43,10 @@ def select(
 
 
 @task(name="write-selection-outputs")
-def write_select(run_dir: Path, curves: RangeTestResult, selection: Selection) -> list[str]:
+def write_select(run_dir: Path, found: FoundRate, selection: Selection) -> list[str]:
     """Write selection.json and the range-test and confirmation charts into the run folder."""
     charts = {
-        "lr_finder.png": lr_finder_chart(curves.table, selection.aggregates, selection.chosen_lr)
+        "lr_finder.png": lr_finder_chart(found.curves, selection.aggregates, selection.chosen_lr)
     }
     if selection.confirmation is not None:
         metric = selection.summary["config"]["confirm_metric"]

@@ -7,8 +7,13 @@ from pathlib import Path
 from prefect import task
 
 from lrfinder.data.splitting import SplitData
-from lrfinder.lr.range_test import RangeTestResult, run_range_test
-from lrfinder.params import ExecutionSettings, ModelSettings, RangeTestSettings
+from lrfinder.finder import FoundRate, find_lr
+from lrfinder.params import (
+    ExecutionSettings,
+    ModelSettings,
+    RangeTestSettings,
+    SelectionSettings,
+)
 from lrfinder.reporting.outputs import write_range_test
 from tasks.caching import content_cache
 from tasks.groups import placement
@@ -21,15 +26,23 @@ def sweep(
     model: ModelSettings,
     settings: RangeTestSettings,
     execution: ExecutionSettings,
-) -> RangeTestResult:
+) -> FoundRate:
     """Run the range test on the train split (validation split for the optional val loss)."""
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val")
     label = f"range test ({settings.sweep_mode}, {model.n_seeds} replicas)"
     where = placement("sweep-progress", label, execution)
-    head = split.head()
-    result = run_range_test(x, y, model, settings, x_val, y_val, where, head)
-    summary = result.summary
+    found = find_lr(
+        model.recipe(x.shape[1], split.head(), y),
+        x,
+        y,
+        validation_data=(x_val, y_val) if len(x_val) else None,
+        seeds=model.seeds,
+        range_test=settings,
+        selection=SelectionSettings(confirm=False),  # the select task confirms
+        placement=where,
+    )
+    summary = found.range_test.summary
     if "note" in summary["engine"]:
         task_logger().info(summary["engine"]["note"])
     task_logger().info(
@@ -41,10 +54,11 @@ def sweep(
         summary["model_steps_per_second"],
         [None if d["lr"] is None else round(d["lr"], 4) for d in summary["diverged"]],
     )
-    return result
+    return found
 
 
 @task(name="write-sweep-outputs")
-def write_sweep(run_dir: Path, result: RangeTestResult) -> list[str]:
+def write_sweep(run_dir: Path, found: FoundRate) -> list[str]:
     """Write range_test.parquet and range_test.json into the run folder."""
+    result = found.range_test
     return sorted(str(p) for p in write_range_test(run_dir, result.table, result.summary).values())

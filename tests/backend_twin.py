@@ -21,7 +21,9 @@ def range_test_table():
     x, y = tiny_classification(1, n_rows=300)
     model = ModelSettings(n_seeds=3, seed=5, **TINY)
     settings = RangeTestSettings(min_lr=1e-4, max_lr=10.0, num_steps=120, sweep_val_sample=100)
-    return run_range_test(x, y, model, settings, x_val=x, y_val=y).table
+    return run_range_test(
+        x, y, model.recipe(x.shape[1]), model.seeds, settings, x_val=x, y_val=y
+    ).table
 
 
 def main(argv: list[str]) -> None:

@@ -27,9 +27,11 @@ def wine_split(wine_csv):
 def test_chosen_rate_is_within_3_percent_of_the_best_grid_rate(wine_split):
     x, y = wine_split.arrays("train")
     x_val, y_val = wine_split.arrays("val")
-    curves = run_range_test(x, y, ModelSettings(n_seeds=4), RangeTestSettings()).table
+    sweep_model = ModelSettings(n_seeds=4)
+    recipe = sweep_model.recipe(x.shape[1])
+    curves = run_range_test(x, y, recipe, sweep_model.seeds, RangeTestSettings()).table
     settings = SelectionSettings(confirm_epochs=EPOCHS, confirm_patience=PATIENCE)
-    selection = select_rate(curves, x, y, x_val, y_val, ModelSettings(n_seeds=3), settings)
+    selection = select_rate(curves, x, y, x_val, y_val, recipe, [0, 1, 2], settings)
     rates = np.append(GRID, selection.chosen_lr)
     recipe = ModelSettings().recipe(x.shape[1])
     table = train_candidates(x, y, x_val, y_val, rates, GRID_SEEDS, recipe, EPOCHS, PATIENCE)

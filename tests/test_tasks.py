@@ -80,14 +80,14 @@ def test_sweep_and_select_tasks_write_their_outputs(stages, tmp_path):
 
     _, _, split = stages
     model, execution = ModelSettings(n_seeds=2, hidden_layers=[16, 16]), ExecutionSettings()
-    curves = sweep.fn(split, model, RangeTestSettings(num_steps=60), execution)
-    assert curves.summary["train_rows"] == len(split.train)
-    assert set(curves.table["replica"]) == {0, 1}
+    found = sweep.fn(split, model, RangeTestSettings(num_steps=60), execution)
+    assert found.range_test.summary["train_rows"] == len(split.train)
+    assert set(found.curves["replica"]) == {0, 1}
     settings = SelectionSettings(suggest_method="steepest", confirm=False)
-    selection = select.fn(split, curves, model, settings, execution)
+    selection = select.fn(split, found, settings, execution)
     assert selection.chosen_lr == selection.aggregates["steepest"].lr
     assert "not confirmed" in selection.summary["reason"]
-    written = write_sweep.fn(tmp_path, curves) + write_select.fn(tmp_path, curves, selection)
+    written = write_sweep.fn(tmp_path, found) + write_select.fn(tmp_path, found, selection)
     names = sorted(p.rsplit("/", 1)[-1] for p in written)
     assert names == ["lr_finder.png", "range_test.json", "range_test.parquet", "selection.json"]
     saved = json.loads((tmp_path / "selection.json").read_text())

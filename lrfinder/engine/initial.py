@@ -20,9 +20,9 @@ ops = keras.ops
 def built(network: Network) -> tuple[keras.Model, list[Any]]:
     """The network's model and the initializer of each variable (`model.variables` order). The
     default network is built in a stateless scope, where Keras keeps each new variable's
-    initializer until the scope ends; a loaded model's are read from a copy (see
+    initializer until the scope ends; a given model's are read from a copy (see
     `_initializers`)."""
-    if network.model_file is not None:
+    if not network.is_default:
         model = network.build()
         return model, _initializers(model)
     with keras.StatelessScope():

@@ -41,6 +41,13 @@ class OptimizerSpec:
     name: str = "adam"
     config: str = "{}"
 
+    @classmethod
+    def from_keras(cls, serialized: dict, overrides: dict | None = None) -> OptimizerSpec:
+        """The spec of a serialized Keras optimizer (`keras.optimizers.serialize`), with
+        `overrides` over its arguments."""
+        config = {**serialized["config"], **(overrides or {})}
+        return cls(serialized["class_name"].lower(), json.dumps(config, sort_keys=True))
+
     def build(self) -> Any:
         """A fresh Keras optimizer (a rate schedule in the config is replaced by a fixed rate:
         the engine sets each replica's rate at every step)."""

@@ -17,8 +17,7 @@ from lrfinder.engine.groups import HERE, Placement, split_groups
 from lrfinder.engine.recipe import Recipe
 from lrfinder.engine.replicas import Replicas, StopRule
 from lrfinder.lr.schedule import step_rates
-from lrfinder.model.heads import BINARY, Head
-from lrfinder.params import ModelSettings, RangeTestSettings
+from lrfinder.params import RangeTestSettings
 
 COLUMNS = ["replica", "seed", "step", "lr", "loss", "smoothed_loss", "val_loss"]
 VAL_EVERY = 10
@@ -39,20 +38,17 @@ class RangeTestResult:
 def run_range_test(
     x: np.ndarray,
     y: np.ndarray,
-    model: ModelSettings,
+    recipe: Recipe,
+    seeds: list[int],
     settings: RangeTestSettings,
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
     placement: Placement = HERE,
-    head: Head = BINARY,
 ) -> RangeTestResult:
-    """Train `model.n_seeds` replicas (with the task's output `head`) along the rate schedule,
-    in groups of at most `placement.grouping.size` run where `placement` says, and record their
-    losses."""
+    """Train one replica of `recipe` per seed along the rate schedule, in groups of at most
+    `placement.grouping.size` run where `placement` says, and record their losses."""
     started = time.perf_counter()
-    recipe = model.recipe(x.shape[1], head, y)
-    val_x, val_y = _val_sample(x_val, y_val, settings.sweep_val_sample, model.seed)
-    seeds = model.seeds
+    val_x, val_y = _val_sample(x_val, y_val, settings.sweep_val_sample, seeds[0])
     calls = [
         {
             "x": x,
@@ -64,12 +60,16 @@ def run_range_test(
             "x_val": val_x,
             "y_val": val_y,
         }
-        for members in split_groups(model.n_seeds, placement.grouping.size)
+        for members in split_groups(len(seeds), placement.grouping.size)
     ]
     parts = placement.run(range_test_group, calls)
     merged = parts[0] if len(parts) == 1 else _merge(parts, time.perf_counter() - started)
-    config = {"model": model.model_dump(mode="json"), "range_test": settings.model_dump()}
-    engine = {"optimizer": recipe.optimizer.name, "loss": recipe.loss}
+    config = {"range_test": settings.model_dump(), "seeds": list(seeds)}
+    engine = {
+        "optimizer": recipe.optimizer.name,
+        "loss": recipe.loss,
+        "batch_size": recipe.batch_size,
+    }
     if recipe.optimizer.has_schedule:
         engine["note"] = (
             "the model file's optimizer has a learning-rate schedule: the finder sets the rate "

@@ -9,21 +9,24 @@ import pandas as pd
 
 from lrfinder.data.cleaning import frame_fingerprint
 from lrfinder.engine.groups import HERE, Placement
+from lrfinder.engine.recipe import Recipe
 from lrfinder.lr.confirm import Confirmation, confirm
 from lrfinder.lr.suggest import Aggregate, flat_curves_warning, suggest_table
-from lrfinder.model.heads import BINARY, Head
-from lrfinder.params import ModelSettings, SelectionSettings
-from lrfinder.training.fit import train_candidates
+from lrfinder.params import SelectionSettings
+from lrfinder.training.fit import Fit, best_epochs, candidates_fit
 
 
 @dataclass(frozen=True)
 class Selection:
-    """The chosen rate with everything that led to it (`summary` is `selection.json`)."""
+    """The chosen rate with everything that led to it (`summary` is `selection.json`), and, when
+    confirmed, the variables of each seed's replica at the chosen rate, best epoch restored
+    (`to_keras` takes them)."""
 
     chosen_lr: float
     summary: dict
     aggregates: dict[str, Aggregate]
     confirmation: Confirmation | None
+    chosen_replicas: tuple[list[np.ndarray], ...] = ()
 
     @property
     def fingerprint(self) -> str:
@@ -62,39 +65,48 @@ def select_rate(
     y: np.ndarray,
     x_val: np.ndarray,
     y_val: np.ndarray,
-    model: ModelSettings,
+    recipe: Recipe,
+    seeds: list[int],
     settings: SelectionSettings,
     placement: Placement = HERE,
-    head: Head = BINARY,
     data_warnings: tuple[str, ...] = (),
 ) -> Selection:
     """Suggest with every method on the smoothed curves, then confirm around
     `settings.suggest_method`'s aggregate on the validation split (never the test split),
-    training the task's `head`. `data_warnings` (what the data's size and balance make
-    doubtful) go into the summary's warnings first."""
+    training one replica of `recipe` per seed and candidate. `data_warnings` (what the data's
+    size and balance make doubtful) go into the summary's warnings first."""
     column = "smoothed_loss" if curves["smoothed_loss"].notna().any() else "loss"
     aggregates = suggest_table(curves, column)
     method, fallback = centre_method(aggregates, settings.suggest_method)
     center = aggregates[method].lr
     confirmation = None
+    chosen_replicas: tuple[list[np.ndarray], ...] = ()
     if settings.confirm:
-        recipe = model.recipe(x.shape[1], head, y)
         epochs, patience = settings.confirm_epochs, settings.confirm_patience
+        fits: list[Fit] = []
 
         def train(rates: np.ndarray) -> pd.DataFrame:
-            return train_candidates(
-                x, y, x_val, y_val, rates, model.seeds, recipe, epochs, patience, placement
+            fit = candidates_fit(
+                x, y, x_val, y_val, rates, seeds, recipe, epochs, patience, placement
             )
+            fits.append(fit)
+            return best_epochs(fit)
 
         confirmation = confirm(center, settings, train)
         chosen, reason = confirmation.chosen_lr, confirmation.reason
+        chosen_replicas = tuple(
+            state.variables
+            for fit in fits
+            for state, rate in zip(fit.states, fit.rates, strict=True)
+            if rate == chosen
+        )
         reason += (
             f"; trained up to {settings.confirm_epochs} epochs with early stopping (patience "
             f"{settings.confirm_patience}) on the validation split"
         )
     else:
         chosen = center
-        reason = f"{method} suggestion (median over {model.n_seeds} replicas), not confirmed"
+        reason = f"{method} suggestion (median over {len(seeds)} replicas), not confirmed"
     summary = {
         "chosen_lr": chosen,
         "reason": reason,
@@ -125,4 +137,4 @@ def select_rate(
             "runs": confirmation.table.to_dict("records"),
         },
     }
-    return Selection(chosen, summary, aggregates, confirmation)
+    return Selection(chosen, summary, aggregates, confirmation, chosen_replicas)

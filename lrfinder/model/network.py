@@ -6,6 +6,7 @@ defines them; the saved final model is this model (or the average of K copies of
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import warnings
 from dataclasses import dataclass
@@ -44,9 +45,11 @@ RESERVED = ("features", "mean", "to_target_units")
 @dataclass(frozen=True)
 class Network:
     """The default MLP (`hidden_layers` Dense layers of `activation`, an L2 factor on every
-    kernel, Dropout after every hidden layer) for `n_features` inputs and the task's `head`, or,
-    with `model_file`, the user's saved model. `custom_module` is imported first: it registers
-    the file's custom layers for serialization."""
+    kernel, Dropout after every hidden layer) for `n_features` inputs and the task's `head`;
+    with `model_file`, the user's saved model; with `keras_config`, a model in memory as its
+    Keras serialization (JSON text; `custom_objects`: its classes that Keras does not know by
+    name). `custom_module` is imported first: it registers the file's custom layers for
+    serialization."""
 
     n_features: int
     head: Head = BINARY
@@ -56,6 +59,38 @@ class Network:
     dropout: float = 0.0
     model_file: str | None = None
     custom_module: str | None = None
+    keras_config: str | None = None
+    custom_objects: tuple[type, ...] = ()
+
+    @property
+    def is_default(self) -> bool:
+        """True for the default MLP, built from the settings."""
+        return self.model_file is None and self.keras_config is None
+
+    @classmethod
+    def from_keras(cls, model: Any, head: Head) -> Network:
+        """The network of a Keras model in memory (its architecture only: the engine draws each
+        replica's weights from the model's initializers)."""
+        from lrfinder.engine.backend import keras
+
+        try:
+            serialized = keras.saving.serialize_keras_object(model)
+            serialized.pop("compile_config", None)  # the recipe names the optimizer and loss
+            config = json.dumps(serialized, sort_keys=True)
+        except Exception as exc:
+            raise SettingsError(
+                f"model {model.name!r}: Keras cannot serialize it ({type(exc).__name__}: "
+                f"{str(exc)[:200]}). Fix: give its custom layers a get_config() (see Keras's "
+                "guide to serialization)."
+            ) from None
+        found = {type(model), *(type(layer) for layer in model._flatten_layers())}
+        custom = tuple(
+            sorted(
+                (c for c in found if not c.__module__.startswith("keras")),
+                key=lambda c: (c.__module__, c.__qualname__),
+            )
+        )
+        return cls(model.inputs[0].shape[-1], head, keras_config=config, custom_objects=custom)
 
     def build(self) -> Any:
         """A fresh, uncompiled Keras model of this network."""
@@ -64,6 +99,11 @@ class Network:
         if self.model_file is not None:
             return checked_model(
                 Path(self.model_file), self.n_features, self.head, self.custom_module
+            )
+        if self.keras_config is not None:
+            objects = {c.__name__: c for c in self.custom_objects}
+            return keras.saving.deserialize_keras_object(
+                json.loads(self.keras_config), custom_objects=objects, safe_mode=False
             )
         regularizer = keras.regularizers.L2(self.l2) if self.l2 else None
         layers: list[Any] = [keras.Input((self.n_features,), name="features")]
@@ -123,38 +163,46 @@ def checked_model(path: Path, n_features: int, head: Head, custom_module: str | 
     output; every problem stops with the file, what is wrong and the fix."""
     try:
         model = load(path, custom_module)
-        inputs, outputs = model.inputs, model.outputs
     except SettingsError:
         raise
     except Exception as exc:
         raise SettingsError(load_problem(path, exc)) from None
+    if problem := model_problem(model, n_features, head, f"--model {path}"):
+        raise SettingsError(problem)
+    return model
+
+
+def model_problem(model: Any, n_features: int, head: Head, source: str) -> str | None:
+    """Why the engine cannot train `model` (named `source` in the message) on `n_features`
+    inputs for the task's `head`, and the fix; None when it can."""
+    inputs = getattr(model, "inputs", None) or []
+    outputs = getattr(model, "outputs", None) or []
     if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0].shape) != 2:
-        raise SettingsError(
-            f"--model {path}: needs one input of shape (features,) and one output; it has "
+        return (
+            f"{source}: needs one input of shape (features,) and one output; it has "
             f"{len(inputs)} input(s) {[tuple(i.shape) for i in inputs]} and {len(outputs)} "
             "output(s). Fix: build the model on keras.Input((n_features,))."
         )
     if inputs[0].shape[-1] != n_features:
-        raise SettingsError(
-            f"--model {path}: takes {inputs[0].shape[-1]} inputs, but the data has {n_features} "
-            "features. Fix: build the model for this data's features (data_report.json lists "
-            "them)."
+        return (
+            f"{source}: takes {inputs[0].shape[-1]} inputs, but the data has {n_features} "
+            "features. Fix: build the model for this data's features."
         )
     if tuple(outputs[0].shape[1:]) != (head.units,):
-        raise SettingsError(
-            f"--model {path}: its output has shape {tuple(outputs[0].shape[1:])}, but the "
+        return (
+            f"{source}: its output has shape {tuple(outputs[0].shape[1:])}, but the "
             f"{head.name} task needs ({head.units},) ({head.activation} for the default loss). "
             "Fix the last layer."
         )
     taken = [layer.name for layer in model.layers if layer.name in RESERVED]
     if taken:
-        raise SettingsError(
-            f"--model {path}: the layer name {taken[0]!r} is taken by the saved final model. Fix: "
+        return (
+            f"{source}: the layer name {taken[0]!r} is taken by the saved final model. Fix: "
             "rename the layer."
         )
     if not model.trainable_variables:
-        raise SettingsError(f"--model {path}: has no trainable weights. Fix: unfreeze its layers.")
-    return model
+        return f"{source}: has no trainable weights. Fix: unfreeze its layers."
+    return None
 
 
 def load_problem(path: Path, error: Exception) -> str:
@@ -174,14 +222,19 @@ def load_problem(path: Path, error: Exception) -> str:
 
 
 def compiled_with(path: Path, custom_module: str | None = None) -> tuple[dict | None, Any]:
-    """The optimizer (serialized, None when not compiled) and the loss (its config or name, None
-    when not compiled) that the file was compiled with."""
-    from lrfinder.engine.backend import keras
-
+    """The optimizer and the loss that the file was compiled with (see `compiled_parts`)."""
     with warnings.catch_warnings():
         # Only the optimizer's configuration is read, not its saved state.
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         model = load(path, custom_module, compile=True)
+    return compiled_parts(model)
+
+
+def compiled_parts(model: Any) -> tuple[dict | None, Any]:
+    """The optimizer (serialized, None when not compiled) and the loss (its config or name, None
+    when not compiled) that `model` was compiled with."""
+    from lrfinder.engine.backend import keras
+
     optimizer = getattr(model, "optimizer", None)
     loss = getattr(model, "loss", None)
     serialized = None if optimizer is None else keras.optimizers.serialize(optimizer)

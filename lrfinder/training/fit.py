@@ -266,8 +266,25 @@ def train_candidates(
     patience: int,
     placement: Placement = HERE,
 ) -> pd.DataFrame:
-    """Every (rate, seed) pair trained through `fit_grouped`; one row per pair with its best
-    epoch, the epochs it ran, and the validation loss and accuracy of its best epoch."""
+    """`candidates_fit`'s replicas, one row per (rate, seed) pair (see `best_epochs`)."""
+    fit = candidates_fit(x, y, x_val, y_val, rates, seeds, recipe, epochs, patience, placement)
+    return best_epochs(fit)
+
+
+def candidates_fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    rates: np.ndarray,
+    seeds: list[int],
+    recipe: Recipe,
+    epochs: int,
+    patience: int,
+    placement: Placement = HERE,
+) -> Fit:
+    """Every (rate, seed) pair trained through `fit_grouped`, early-stopped on the validation
+    split, in rate-major order."""
     if len(x_val) == 0:
         raise ValueError(
             "the confirmation needs a validation split: set --val-size > 0 (or --confirm false)."
@@ -276,7 +293,7 @@ def train_candidates(
     shared = {"x": x, "y": y, "x_val": x_val, "y_val": y_val, "recipe": recipe}
     shared |= {"max_epochs": epochs, "patience": patience}
     pair_rates, pair_seeds = [rate for rate, _ in pairs], [seed for _, seed in pairs]
-    return best_epochs(fit_grouped(fit_replicas, shared, pair_rates, pair_seeds, placement))
+    return fit_grouped(fit_replicas, shared, pair_rates, pair_seeds, placement)
 
 
 def best_epochs(fit: Fit) -> pd.DataFrame:

@@ -58,7 +58,9 @@ def test_grouped_range_test_is_the_groups_run_alone_merged(data):
     x, y = data
     model = ModelSettings(n_seeds=3, **TINY)
     settings = RangeTestSettings(min_lr=1e-4, max_lr=10.0, num_steps=60)
-    merged = run_range_test(x, y, model, settings, placement=Placement(Grouping(2)))
+    merged = run_range_test(
+        x, y, model.recipe(x.shape[1]), model.seeds, settings, placement=Placement(Grouping(2))
+    )
     empty = np.zeros((0, 0), "float32"), np.zeros(0, "float32")
     first = range_test_group(x, y, RECIPE, settings, [0, 1], range(0, 2), *empty)
     second = range_test_group(x, y, RECIPE, settings, [2], range(2, 3), *empty)
@@ -73,8 +75,10 @@ def test_grouping_changes_no_replica_beyond_float_rounding(data):
     x, y = data
     model = ModelSettings(n_seeds=4, **TINY)
     settings = RangeTestSettings(min_lr=1e-4, max_lr=1e-2, num_steps=20)
-    whole = run_range_test(x, y, model, settings).table
-    split = run_range_test(x, y, model, settings, placement=Placement(Grouping(2))).table
+    whole = run_range_test(x, y, model.recipe(x.shape[1]), model.seeds, settings).table
+    split = run_range_test(
+        x, y, model.recipe(x.shape[1]), model.seeds, settings, placement=Placement(Grouping(2))
+    ).table
     np.testing.assert_allclose(split["loss"], whole["loss"], rtol=1e-5)
 
 

@@ -29,7 +29,7 @@ def test_batch_range_test_records_every_replica_until_it_diverges(data):
     x, y = data
     model = ModelSettings(n_seeds=3, seed=5, **TINY)
     settings = RangeTestSettings(min_lr=1e-4, max_lr=1e4, num_steps=80)
-    result = run_range_test(x, y, model, settings, x_val=x, y_val=y)
+    result = run_range_test(x, y, model.recipe(x.shape[1]), model.seeds, settings, x_val=x, y_val=y)
     table, summary = result.table, result.summary
     assert list(table.columns) == COLUMNS
     assert sorted(table["seed"].unique()) == [5, 6, 7]
@@ -49,7 +49,7 @@ def test_validation_sample_is_measured_every_10_steps(data):
     x, y = data
     model = ModelSettings(n_seeds=2, **TINY)
     settings = RangeTestSettings(min_lr=1e-5, max_lr=1e-3, num_steps=30, sweep_val_sample=50)
-    result = run_range_test(x, y, model, settings, x_val=x, y_val=y)
+    result = run_range_test(x, y, model.recipe(x.shape[1]), model.seeds, settings, x_val=x, y_val=y)
     measured = result.table.dropna(subset=["val_loss"])
     assert sorted(measured["step"].unique()) == [9, 19, 29]
     assert result.summary["val_sample_rows"] == 50
@@ -58,7 +58,13 @@ def test_validation_sample_is_measured_every_10_steps(data):
 def test_epoch_mode_reports_one_row_per_epoch(data):
     x, y = data
     model = ModelSettings(n_seeds=2, **TINY)
-    result = run_range_test(x, y, model, RangeTestSettings(sweep_mode="epoch", sweep_epochs=3))
+    result = run_range_test(
+        x,
+        y,
+        model.recipe(x.shape[1]),
+        model.seeds,
+        RangeTestSettings(sweep_mode="epoch", sweep_epochs=3),
+    )
     assert result.summary["steps_run"] == 3 * 8
     assert len(result.table) == 2 * 3
     np.testing.assert_allclose(
