@@ -141,5 +141,5 @@ def test_a_nan_in_a_frame_is_named_by_row_and_column():
     x, y = data()
     frame = pd.DataFrame(x, columns=["a", "b", "c", "d"])
     frame.loc[7, "c"] = np.nan
-    with pytest.raises(ValueError, match="the first at row 7, column 'c'. Fix: drop or impute"):
+    with pytest.raises(ValueError, match=r"the first at row 7, column 'c'\. Fix: drop or impute"):
         lrfinder.find_lr(small_model(), frame, y)
