@@ -20,7 +20,7 @@ from lrfinder.engine.groups import Grouping
 from lrfinder.engine.recipe import OPTIMIZERS, OptimizerSpec, Recipe, balanced_class_weight
 from lrfinder.errors import SettingsError
 from lrfinder.lr.suggest import METHODS
-from lrfinder.model.heads import BINARY, LOSSES, TASKS, Head, loss_name
+from lrfinder.model.heads import BINARY, TASKS, Head, loss_name, unfit_loss
 from lrfinder.model.network import ACTIVATIONS, Network
 from lrfinder.training.metric_names import ALL_SCALARS, HEADLINE, SCALARS
 
@@ -226,15 +226,6 @@ class ModelSettings(Group):
         if problem := unfit_loss(named, head.name):
             raise SettingsError(problem)
         return loss_name(named)
-
-
-def unfit_loss(named: str, task: str) -> str | None:
-    """Why the loss `named` does not fit `task` (None when it does)."""
-    if loss_name(named) in LOSSES[task]:
-        return None
-    return (
-        f"--loss {named} does not fit the {task} task. Fix: use one of {', '.join(LOSSES[task])}."
-    )
 
 
 @cache

@@ -135,11 +135,21 @@ def _module_imports(name: str, root: str) -> set[str]:
     package = name if path is not None and path.name == "__init__.py" else name.rpartition(".")[0]
     tree = _parse(module_source(name))
     found = set()
-    for node in ast.walk(tree):
+    for node in _run_time_nodes(tree):
         for target in _imported(node, package).values():
             if target.split(".")[0] == root:
                 found.add(_as_module(target))
     return found
+
+
+def _run_time_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of `tree` except those under `if TYPE_CHECKING:` (imports for type checkers
+    only, never run)."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(inner) for part in node.body for inner in ast.walk(part))
+    return [node for node in ast.walk(tree) if id(node) not in skipped]
 
 
 def function_imports(fn: Callable, root: str = CORE) -> set[str]:

@@ -8,7 +8,7 @@ from prefect import task
 
 from lrfinder.data.checks import data_warnings, twin_warning
 from lrfinder.data.splitting import SplitData
-from lrfinder.finder import FoundRate
+from lrfinder.lr.finder import FoundRate
 from lrfinder.lr.selection import Selection
 from lrfinder.params import ExecutionSettings, SelectionSettings
 from lrfinder.reporting.outputs import write_selection

@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import task
 
 from lrfinder.data.splitting import SplitData
-from lrfinder.finder import FoundRate, find_lr
+from lrfinder.lr.finder import FoundRate, find_lr
 from lrfinder.params import (
     ExecutionSettings,
     ModelSettings,

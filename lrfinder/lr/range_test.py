@@ -72,7 +72,7 @@ def run_range_test(
     }
     if recipe.optimizer.has_schedule:
         engine["note"] = (
-            "the model file's optimizer has a learning-rate schedule: the finder sets the rate "
+            "the model's optimizer has a learning-rate schedule: the finder sets the rate "
             "at every step instead (the range test's rates, then the chosen rate)"
         )
     return RangeTestResult(merged.table, {**merged.summary, "engine": engine, "config": config})

@@ -45,6 +45,15 @@ def loss_name(name: str) -> str:
     return ALIASES.get(name, name)
 
 
+def unfit_loss(named: str, task: str, source: str = "--loss") -> str | None:
+    """Why the loss `named` (given as `source`) does not fit `task` (None when it does)."""
+    if loss_name(named) in LOSSES[task]:
+        return None
+    return (
+        f"{source} {named} does not fit the {task} task. Fix: use one of {', '.join(LOSSES[task])}."
+    )
+
+
 @dataclass(frozen=True)
 class Head:
     """A task's output: `units` outputs, the default network's last `activation`, the Keras

@@ -90,7 +90,16 @@ class Network:
                 key=lambda c: (c.__module__, c.__qualname__),
             )
         )
-        return cls(model.inputs[0].shape[-1], head, keras_config=config, custom_objects=custom)
+        network = cls(model.inputs[0].shape[-1], head, keras_config=config, custom_objects=custom)
+        try:
+            network.build()
+        except Exception as exc:
+            raise SettingsError(
+                f"model {model.name!r}: cannot be rebuilt from its config ({type(exc).__name__}: "
+                f"{str(exc)[:200]}). Fix: register its custom functions and objects with "
+                "@keras.saving.register_keras_serializable."
+            ) from None
+        return network
 
     def build(self) -> Any:
         """A fresh, uncompiled Keras model of this network."""

@@ -8,8 +8,8 @@ import pytest
 from matplotlib.figure import Figure
 
 import lrfinder
-from lrfinder.arguments import task_head
 from lrfinder.engine.backend import keras
+from lrfinder.lr.arguments import task_head
 from lrfinder.params import ModelSettings, RangeTestSettings, SelectionSettings
 
 QUICK = {
@@ -105,7 +105,14 @@ BAD_INPUTS = [
         ValueError,
         "row 0 has 2, not a class index",
     ),
-    ("unfit loss", {"loss": "huber", "task": "binary"}, ValueError, "loss: 'huber' does not fit"),
+    ("unfit loss", {"loss": "huber", "task": "binary"}, ValueError, "loss huber does not fit"),
+    ("multiclass", {"task": "multiclass"}, ValueError, "multiclass needs one output per class"),
+    (
+        "empty validation",
+        {"validation_data": (np.zeros((0, 4)), np.zeros(0))},
+        ValueError,
+        r"validation_data\[0\]: has no rows",
+    ),
     ("optimizer", {"optimizer": "adamm"}, ValueError, "'adamm' is not a built-in"),
     ("seeds", {"seeds": 0}, ValueError, "seeds: 0 replicas"),
     (
@@ -135,6 +142,17 @@ def test_wrong_input_stops_with_the_argument_and_the_fix(given, error, message):
         lrfinder.find_lr(
             arguments.pop("model"), arguments.pop("x"), arguments.pop("y"), **arguments
         )
+
+
+def test_class_weights_are_read_as_fit_takes_them():
+    from lrfinder.lr.arguments import class_weights
+    from lrfinder.model.heads import BINARY
+
+    y = np.array([0, 0, 0, 1], "float32")
+    assert class_weights({"1": 3.0}, y, BINARY) == (1.0, 3.0)
+    assert class_weights("balanced", y, BINARY) == pytest.approx((2 / 3, 2.0))
+    with pytest.raises(ValueError, match="class 2 is not a class of the binary task"):
+        class_weights({2: 1.0}, y, BINARY)
 
 
 def test_a_nan_in_a_frame_is_named_by_row_and_column():

@@ -4,14 +4,18 @@ and select tasks call it too, so a notebook and a scheduled run take one path.""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from lrfinder.arguments import (
+from lrfinder.engine.groups import HERE, Placement
+from lrfinder.engine.recipe import Recipe
+from lrfinder.fileio import sha256_file
+from lrfinder.lr.arguments import (
     ClassWeight,
     check_classes,
     labels,
@@ -19,8 +23,6 @@ from lrfinder.arguments import (
     recipe_for,
     seed_list,
 )
-from lrfinder.engine.groups import HERE, Placement
-from lrfinder.engine.recipe import Recipe
 from lrfinder.lr.range_test import RangeTestResult, run_range_test
 from lrfinder.lr.selection import Selection, select_rate
 from lrfinder.params import RangeTestSettings, SelectionSettings
@@ -72,7 +74,11 @@ class FoundRate:
     @property
     def fingerprint(self) -> str:
         """Content hash (cache keys): the curves, the recipe and the seeds."""
-        text = f"{self.range_test.fingerprint}:{self.recipe!r}:{self.seeds}"
+        network = self.recipe.network
+        if network.model_file is not None:  # the file's content, not its name
+            network = replace(network, model_file=sha256_file(Path(network.model_file)))
+        recipe = replace(self.recipe, network=network)
+        text = f"{self.range_test.fingerprint}:{recipe!r}:{self.seeds}"
         return hashlib.sha256(text.encode()).hexdigest()
 
     def plot(self) -> Figure:
@@ -137,7 +143,7 @@ class FoundRate:
                 f"trains them, or train the model yourself at lr {self.chosen_lr:.4g}."
             )
         if kind not in ("ensemble", "single"):
-            raise ValueError(f"kind: {kind!r} is not ensemble or single.")
+            raise ValueError(f"kind: {kind!r} is not a kind. Fix: use 'ensemble' or 'single'.")
         replicas = list(self.selection.chosen_replicas)
         return to_keras(self.recipe.network, replicas if kind == "ensemble" else replicas[:1])
 
@@ -213,14 +219,18 @@ def find_lr(
     val = None
     if validation_data is not None:
         if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
-            raise ValueError("validation_data: expected a tuple (x_val, y_val).")
+            raise ValueError(
+                "validation_data: expected a tuple (x_val, y_val). Fix: pass "
+                "validation_data=(x_val, y_val), or leave it out."
+            )
         x_val = matrix(validation_data[0], "validation_data[0]")
         if x_val.shape[1] != features.shape[1]:
             raise ValueError(
                 f"validation_data[0] has {x_val.shape[1]} features but x has "
                 f"{features.shape[1]}. Fix: give the same columns, in the same order."
             )
-        val = (x_val, labels(validation_data[1], "validation_data[1]", len(x_val), "x_val"))
+        y_val = labels(validation_data[1], "validation_data[1]", len(x_val), "validation_data[0]")
+        val = (x_val, y_val)
     recipe = (
         model
         if isinstance(model, Recipe)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from lrfinder.engine.recipe import OPTIMIZERS, OptimizerSpec, Recipe, balanced_class_weight
-from lrfinder.model.heads import LOSSES, TASKS, Head, head_for, loss_name
+from lrfinder.model.heads import LOSSES, TASKS, Head, head_for, loss_name, unfit_loss
 from lrfinder.model.network import Network, compiled_parts, model_problem
 
 ClassWeight = dict[int, float] | str | tuple[float, ...] | None
@@ -29,13 +29,18 @@ def matrix(x: Any, name: str) -> np.ndarray:
             f"{name}: expected a matrix of rows by features, got shape {values.shape}. Fix: "
             "reshape it to (rows, features), e.g. x.reshape(len(x), -1)."
         )
+    if len(values) == 0:
+        raise ValueError(f"{name}: has no rows. Fix: give at least one row of features.")
     _finite(values, name, getattr(x, "columns", None))
     return values
 
 
 def labels(y: Any, name: str, rows: int, x_name: str) -> np.ndarray:
     """`y` as one value per row (float32), as many rows as `x_name`, all finite."""
-    values = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    try:
+        values = np.asarray(y.to_numpy(dtype="float64") if hasattr(y, "to_numpy") else y)
+    except (TypeError, ValueError):
+        values = np.asarray(y, dtype=object)
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.ndim != 1:
@@ -48,7 +53,7 @@ def labels(y: Any, name: str, rows: int, x_name: str) -> np.ndarray:
     except (TypeError, ValueError):
         raise ValueError(
             f"{name}: its values are not numbers. Fix: encode the labels as class indices "
-            "0, 1, ... (e.g. with sklearn.preprocessing.LabelEncoder)."
+            "0, 1, ... (e.g. with sklearn.preprocessing.LabelEncoder), and drop missing ones."
         ) from None
     if len(values) != rows:
         raise ValueError(
@@ -85,20 +90,25 @@ def keras_model(model: Any) -> Any:
 
 def task_head(model: Any, y: np.ndarray, loss: str | None, task: str | None) -> Head:
     """The output head of `model` on labels `y`: the `task` given, else multiclass for several
-    outputs, binary for one output and 0/1 labels (unless the loss is a regression loss), else
-    regression."""
+    outputs, binary for one output and 0/1 labels (unless `loss` names a loss only regression
+    takes, such as huber), else regression."""
     outputs = getattr(model, "outputs", None) or []
     units = int(outputs[0].shape[-1]) if len(outputs) == 1 and outputs[0].shape[-1] else 1
     if task is not None:
         if task not in TASKS:
-            raise ValueError(f"task: {task!r} is not one of {', '.join(TASKS)}.")
+            raise ValueError(f"task: {task!r} is not a task. Fix: use one of {', '.join(TASKS)}.")
+        if task == "multiclass" and units < 2:
+            raise ValueError(
+                "task: multiclass needs one output per class, and the model has 1. Fix: end the "
+                "model with Dense(n_classes, activation='softmax')."
+            )
         head = head_for(task, units)
     elif units > 1:
         head = head_for("multiclass", units)
     else:
         binary_labels = bool(np.isin(y, (0.0, 1.0)).all())
-        regression_loss = loss is not None and loss_name(loss) not in LOSSES["binary"]
-        head = head_for("binary" if binary_labels and not regression_loss else "regression")
+        regression_only = loss is not None and loss_name(loss) not in LOSSES["binary"]
+        head = head_for("binary" if binary_labels and not regression_only else "regression")
     check_classes(y, head, "y")
     return head
 
@@ -135,8 +145,8 @@ def recipe_for(
     the task's default loss."""
     model = keras_model(model)
     compiled_optimizer, compiled_loss = compiled_parts(model)
-    named_loss = loss if isinstance(loss, str) else None
-    head = task_head(model, y, named_loss or _name(compiled_loss), task)
+    chosen_loss = loss if loss is not None else compiled_loss
+    head = task_head(model, y, chosen_loss if isinstance(chosen_loss, str) else None, task)
     if problem := model_problem(model, n_features, head, "model"):
         raise ValueError(problem)
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -144,15 +154,11 @@ def recipe_for(
     return Recipe(
         Network.from_keras(model, head),
         optimizer_spec(optimizer, compiled_optimizer),
-        loss_text(loss if loss is not None else compiled_loss, head),
+        loss_text(chosen_loss, head, "loss" if loss is not None else "the model's compiled loss"),
         batch_size,
         max_epoch_steps,
         class_weights(class_weight, y, head),
     )
-
-
-def _name(loss: Any) -> str | None:
-    return loss if isinstance(loss, str) else None
 
 
 def optimizer_spec(optimizer: Any, compiled: dict | None) -> OptimizerSpec:
@@ -180,19 +186,16 @@ def optimizer_spec(optimizer: Any, compiled: dict | None) -> OptimizerSpec:
     return spec
 
 
-def loss_text(loss: Any, head: Head) -> str:
-    """The recipe's loss: a Keras name that fits the task, or a Keras loss's config as JSON."""
+def loss_text(loss: Any, head: Head, source: str) -> str:
+    """The recipe's loss (given as `source`): a Keras name that fits the task, or a Keras loss's
+    config as JSON."""
     from lrfinder.engine.backend import keras
 
     if loss is None:
         return head.default_loss
     if isinstance(loss, str):
-        if loss_name(loss) not in LOSSES[head.name]:
-            raise ValueError(
-                f"loss: {loss!r} does not fit the {head.name} task. Fix: use one of "
-                f"{', '.join(LOSSES[head.name])}, or pass task=... if the task was inferred "
-                "wrongly."
-            )
+        if problem := unfit_loss(loss, head.name, source):
+            raise ValueError(f"{problem} Or pass task=... if the task was inferred wrongly.")
         return loss_name(loss)
     if isinstance(loss, keras.losses.Loss):
         loss = keras.losses.serialize(loss)
@@ -215,10 +218,14 @@ def class_weights(given: ClassWeight, y: np.ndarray, head: Head) -> tuple[float,
     if given == "balanced":
         return balanced_class_weight(y, classes)
     if isinstance(given, dict):
-        unknown = [k for k in given if not 0 <= int(k) < classes]
+        weights = {int(k): float(v) for k, v in given.items()}
+        unknown = [k for k in weights if not 0 <= k < classes]
         if unknown:
-            raise ValueError(f"class_weight: class {unknown[0]} is not in 0..{classes - 1}.")
-        return tuple(float(given.get(k, 1.0)) for k in range(classes))
+            raise ValueError(
+                f"class_weight: class {unknown[0]} is not a class of the {head.name} task. Fix: "
+                f"use class indices 0 to {classes - 1}."
+            )
+        return tuple(weights.get(k, 1.0) for k in range(classes))
     if isinstance(given, tuple) and len(given) == classes:
         return tuple(float(w) for w in given)
     raise ValueError(
