@@ -13,7 +13,7 @@ from lrfinder.engine.recipe import Recipe
 from lrfinder.lr.confirm import Confirmation, confirm
 from lrfinder.lr.suggest import Aggregate, flat_curves_warning, suggest_table
 from lrfinder.params import SelectionSettings
-from lrfinder.training.fit import Fit, best_epochs, candidates_fit
+from lrfinder.training.fit import best_epochs, candidates_fit
 
 
 @dataclass(frozen=True)
@@ -83,23 +83,18 @@ def select_rate(
     chosen_replicas: tuple[list[np.ndarray], ...] = ()
     if settings.confirm:
         epochs, patience = settings.confirm_epochs, settings.confirm_patience
-        fits: list[Fit] = []
+        trained: list[tuple[float, list[np.ndarray]]] = []  # (rate, variables), no optimizer
 
         def train(rates: np.ndarray) -> pd.DataFrame:
             fit = candidates_fit(
                 x, y, x_val, y_val, rates, seeds, recipe, epochs, patience, placement
             )
-            fits.append(fit)
+            trained.extend(zip(fit.rates, (state.variables for state in fit.states), strict=True))
             return best_epochs(fit)
 
         confirmation = confirm(center, settings, train)
         chosen, reason = confirmation.chosen_lr, confirmation.reason
-        chosen_replicas = tuple(
-            state.variables
-            for fit in fits
-            for state, rate in zip(fit.states, fit.rates, strict=True)
-            if rate == chosen
-        )
+        chosen_replicas = tuple(variables for rate, variables in trained if rate == chosen)
         reason += (
             f"; trained up to {settings.confirm_epochs} epochs with early stopping (patience "
             f"{settings.confirm_patience}) on the validation split"
