@@ -121,10 +121,16 @@ class FoundRate:
             data_warnings,
         )
 
-    def final_model(self, kind: Literal["ensemble", "single"] = "ensemble") -> Any:
+    def final_model(
+        self,
+        kind: Literal["ensemble", "single"] = "ensemble",
+        refit_on: tuple[Any, Any] | None = None,
+    ) -> Any:
         """The model at the chosen rate as one Keras model: the confirmation's replicas (best
         epoch restored, no second training), averaged (`ensemble`) or the first seed's
-        (`single`).
+        (`single`). With `refit_on=(x, y)` (typically the training and validation rows
+        together), each seed trains again from scratch on those rows for the epochs its
+        confirmation run found (best epoch + 1), as the flow's refit does.
 
         Example:
 
@@ -145,7 +151,28 @@ class FoundRate:
         if kind not in ("ensemble", "single"):
             raise ValueError(f"kind: {kind!r} is not a kind. Fix: use 'ensemble' or 'single'.")
         replicas = list(self.selection.chosen_replicas)
+        if refit_on is not None:
+            replicas = self._refit(refit_on)
         return to_keras(self.recipe.network, replicas if kind == "ensemble" else replicas[:1])
+
+    def _refit(self, data: tuple[Any, Any]) -> list[list[np.ndarray]]:
+        """Each seed's variables after training from scratch on `data` at the chosen rate for
+        the epochs its confirmation run found."""
+        from lrfinder.training.final import why_no_refit
+        from lrfinder.training.fit import refit_replicas
+
+        x = matrix(data[0], "refit_on[0]")
+        y = labels(data[1], "refit_on[1]", len(x), "refit_on[0]")
+        check_classes(y, self.recipe.network.head, "refit_on[1]")
+        trained_rows = self.range_test.summary["train_rows"]
+        if reason := why_no_refit(trained_rows, max(len(x) - trained_rows, 1), self.recipe):
+            raise ValueError(f"refit_on: {reason}.")
+        runs = self.selection.confirmation.table
+        best = runs[runs["lr"] == self.chosen_lr].set_index("seed")["best_epoch"]
+        epochs = [max(int(best[seed]) + 1, 1) for seed in self.seeds]
+        rates = [self.chosen_lr] * len(self.seeds)
+        fit = refit_replicas(x, y, rates, self.seeds, self.recipe, epochs)
+        return [state.variables for state in fit.states]
 
 
 def find_lr(

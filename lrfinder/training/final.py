@@ -118,7 +118,8 @@ def why_no_refit(n_train: int, n_val: int, recipe: Recipe) -> str | None:
             f"epochs are capped at {recipe.max_epoch_steps} steps, shorter than a pass over the "
             f"{rows:,} training and validation rows ({per_pass:,} steps): on data this large a "
             f"refit would repeat the fit's steps with {n_val:,} more rows and double the training "
-            f"time. For whole-pass epochs and a refit, set --max-epoch-steps {per_pass} or more"
+            f"time. For whole-pass epochs and a refit, set max_epoch_steps (--max-epoch-steps) to "
+            f"{per_pass} or more"
         )
     return None
 

@@ -54,6 +54,10 @@ def test_find_lr_confirms_on_validation_data_and_returns_the_chosen_replicas():
     p_single = single.predict(x[160:], verbose=0)
     assert p_ensemble.shape == p_single.shape == (80, 1)
     assert not np.allclose(p_ensemble, p_single)  # two replicas averaged, not one
+    refit = found.final_model(refit_on=(x, y)).predict(x[160:], verbose=0)
+    assert refit.shape == (80, 1) and not np.allclose(refit, p_ensemble)
+    with pytest.raises(ValueError, match=r"refit_on\[1\] has 3 rows but refit_on\[0\] has 240"):
+        found.final_model(refit_on=(x, y[:3]))
 
 
 def test_without_validation_data_the_chosen_rate_is_the_curve_reading():
