@@ -180,5 +180,5 @@ def test_no_refit_when_epochs_are_not_whole_passes_and_the_fix_is_named():
     # the fit's epochs (100 rows: 7 steps) are whole passes, the refit's (125 rows: 8) would not be
     capped = why_no_refit(100, 25, recipe(4, batch_size=16, max_epoch_steps=7))
     assert "capped at 7 steps" in capped and "with 25 more rows" in capped
-    assert "--max-epoch-steps 8 or more" in capped
+    assert "max_epoch_steps (--max-epoch-steps) to 8 or more" in capped
     assert why_no_refit(100, 0, recipe(4)) == "there is no validation split"
