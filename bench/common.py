@@ -119,11 +119,12 @@ def grid_medians(data, recipe, chosen_lr: float, seeds: list[int]) -> pd.Series:
     """Median best validation loss per rate, for the GRID and `chosen_lr`, each trained from
     `seeds` with the final training's early stopping; `data` is (x, y, x_val, y_val)."""
     from lrfinder.params import TrainingSettings
-    from lrfinder.training.fit import train_candidates
+    from lrfinder.training.fit import best_epochs, candidates_fit
 
     training = TrainingSettings()
     rates = np.append(GRID, chosen_lr)
-    table = train_candidates(*data, rates, seeds, recipe, training.max_epochs, training.patience)
+    fit = candidates_fit(*data, rates, seeds, recipe, training.max_epochs, training.patience)
+    table = best_epochs(fit)
     return table.groupby("lr")["val_loss"].median()
 
 

@@ -20,7 +20,7 @@ SEEDS = list(range(8))
 def main() -> None:
     from lrfinder.engine.groups import Grouping, Placement, run_locally
     from lrfinder.params import ModelSettings
-    from lrfinder.training.fit import train_candidates
+    from lrfinder.training.fit import best_epochs, candidates_fit
 
     x, _, y, _ = tutorial_data()
     x_train, y_train, x_val, y_val = x[:4136], y[:4136], x[4136:], y[4136:]
@@ -32,12 +32,11 @@ def main() -> None:
 
     def confirmation(group_size: int, map_groups=None):
         placement = Placement(Grouping(group_size, spread=True), map_groups)
-        return train_candidates(
-            x_train, y_train, x_val, y_val, RATES, SEEDS, recipe, 6, 2, placement
-        )
+        fit = candidates_fit(x_train, y_train, x_val, y_val, RATES, SEEDS, recipe, 6, 2, placement)
+        return best_epochs(fit)
 
     for size in (56, 28, 8):
-        train_candidates(
+        candidates_fit(
             x_train,
             y_train,
             x_val,

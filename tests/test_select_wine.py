@@ -10,7 +10,7 @@ from lrfinder.lr.confirm import summarize
 from lrfinder.lr.range_test import run_range_test
 from lrfinder.lr.selection import select_rate
 from lrfinder.params import ModelSettings, RangeTestSettings, SelectionSettings, SplitSettings
-from lrfinder.training.fit import train_candidates
+from lrfinder.training.fit import best_epochs, candidates_fit
 
 EPOCHS, PATIENCE = 4, 2
 pytestmark = pytest.mark.slow
@@ -34,7 +34,8 @@ def test_chosen_rate_is_within_3_percent_of_the_best_grid_rate(wine_split):
     selection = select_rate(curves, x, y, x_val, y_val, recipe, [0, 1, 2], settings)
     rates = np.append(GRID, selection.chosen_lr)
     recipe = ModelSettings().recipe(x.shape[1])
-    table = train_candidates(x, y, x_val, y_val, rates, GRID_SEEDS, recipe, EPOCHS, PATIENCE)
+    fit = candidates_fit(x, y, x_val, y_val, rates, GRID_SEEDS, recipe, EPOCHS, PATIENCE)
+    table = best_epochs(fit)
     by_rate = summarize(table, "val_loss").set_index("lr")["median"]
     best_grid = by_rate.loc[GRID].min()
     chosen = by_rate.loc[selection.chosen_lr]

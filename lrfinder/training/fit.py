@@ -254,23 +254,6 @@ def _history(rows: list[dict]) -> pd.DataFrame:
     return frame.sort_values(["epoch", "replica"], kind="stable", ignore_index=True)
 
 
-def train_candidates(
-    x: np.ndarray,
-    y: np.ndarray,
-    x_val: np.ndarray,
-    y_val: np.ndarray,
-    rates: np.ndarray,
-    seeds: list[int],
-    recipe: Recipe,
-    epochs: int,
-    patience: int,
-    placement: Placement = HERE,
-) -> pd.DataFrame:
-    """`candidates_fit`'s replicas, one row per (rate, seed) pair (see `best_epochs`)."""
-    fit = candidates_fit(x, y, x_val, y_val, rates, seeds, recipe, epochs, patience, placement)
-    return best_epochs(fit)
-
-
 def candidates_fit(
     x: np.ndarray,
     y: np.ndarray,
