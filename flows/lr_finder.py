@@ -24,6 +24,7 @@ from lrfinder.params import (
 )
 from lrfinder.settings import Settings
 from tasks.data import load_clean, locate_data, split_scale, write_data
+from tasks.history import record
 from tasks.publish import publish
 from tasks.run_folder import finish_run, open_run_folder
 from tasks.select import select, write_select
@@ -103,9 +104,10 @@ def run_stages(settings: RunSettings) -> str:
     selection = select(split, found, settings.selection, execution)
     write_select(run_dir, found, selection)
     trained = train(split, selection, model, settings.training, execution)
-    evaluation = evaluate_models(trained, split, settings.training)
+    evaluation = evaluate_models(trained, split, settings.training, settings.quality_gate)
     write_model(run_dir, trained, split, source, selection, evaluation, settings)
-    publish(run_dir, selection, evaluation, split, settings.quality_gate)
+    recorded = record(paths, run_dir, source, split, selection, evaluation, settings)
+    publish(run_dir, selection, evaluation, split, settings.quality_gate, recorded)
     finished = finish_run(paths, run_dir)
     quality_gate(evaluation, settings.quality_gate)
     return finished

@@ -17,12 +17,14 @@ def project_root() -> Path:
 
 @dataclass(frozen=True)
 class Settings:
-    """Where inputs, downloads and run outputs live; each can be overridden by an env variable."""
+    """Where inputs, downloads and run outputs live, and where alerts go; each can be overridden
+    by an env variable."""
 
     data_dir: Path
     artifacts_dir: Path
     uci_base_url: str = UCI_BASE_URL
     wine_data: str | None = None
+    alert_webhook_url: str | None = None  # where `make serve`'s alert automation posts
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -32,4 +34,5 @@ class Settings:
             artifacts_dir=Path(os.environ.get("LRFINDER_ARTIFACTS_DIR", root / "artifacts")),
             uci_base_url=os.environ.get("LRFINDER_UCI_BASE_URL", UCI_BASE_URL),
             wine_data=os.environ.get("WINE_DATA") or None,
+            alert_webhook_url=os.environ.get("LRFINDER_ALERT_WEBHOOK_URL") or None,
         )

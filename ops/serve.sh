@@ -5,7 +5,8 @@
 # (a run in progress ends as Prefect decides), then the server. PORT (default 4200) picks the
 # server's port. DB=postgres puts the server on PostgreSQL: the one that
 # PREFECT_API_DATABASE_CONNECTION_URL names, or else a local one in .prefect/postgres
-# (ops/postgres.py), started first and stopped last.
+# (ops/postgres.py), started first and stopped last. LRFINDER_ALERT_WEBHOOK_URL: where the alert
+# automation posts (ops/automations.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port="${PORT:-4200}"
@@ -97,9 +98,17 @@ done
 
 "$bin/prefect" work-pool inspect "$pool" >/dev/null 2>&1 || "$bin/prefect" work-pool create "$pool" --type process
 "$bin/prefect" --no-prompt deploy --all
-set -m
-"$bin/prefect" worker start --pool "$pool" &
-worker=$!
-set +m
+"$bin/python" ops/automations.py
 echo "Prefect UI: http://127.0.0.1:$port  (deployments: lr-finder/nightly, runs at 02:00 UTC)"
-wait "$worker"
+# A worker that dies (killed, out of memory) is started again: the runs it had in progress stop
+# sending heartbeats, and the zombie-run automation marks them Crashed.
+while true; do
+  set -m
+  "$bin/prefect" worker start --pool "$pool" &
+  worker=$!
+  set +m
+  status=0
+  wait "$worker" || status=$?
+  echo "The worker ended (status $status); starting another in 5 s" >&2
+  sleep 5
+done

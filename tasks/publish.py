@@ -10,7 +10,10 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from lrfinder.data.splitting import SplitData
 from lrfinder.fileio import write_text_atomic
 from lrfinder.params import QualityGateSettings
+from lrfinder.reporting.history import SHOWN_RUNS, Recorded, history_rows, since_last_run
 from lrfinder.reporting.model_card import metric_rows
+from lrfinder.reporting.outputs import write_figure_atomic
+from lrfinder.reporting.plots import history_chart
 from lrfinder.reporting.report import (
     CHART_TITLES,
     confirmation_rows,
@@ -26,19 +29,30 @@ from tasks.logs import task_logger
 
 @task(name="publish-report")
 def publish(
-    run_dir: Path, selection, evaluation, split: SplitData, gate: QualityGateSettings
+    run_dir: Path,
+    selection,
+    evaluation,
+    split: SplitData,
+    gate: QualityGateSettings,
+    recorded: Recorded,
 ) -> dict[str, str]:
-    """Write `report.md` (charts linked by file name) and create the `lr-report` Markdown
-    artifact (charts embedded as data URIs), the table artifacts (their descriptions carry the
-    run's warnings) and `run-files` (where the files are and what each is). Returns artifact
-    key -> id."""
+    """Write `report.md` (charts linked by file name, "Since the last run") and create the
+    `lr-report` Markdown artifact (charts embedded as data URIs), the table artifacts (their
+    descriptions carry the run's warnings), the run history (`lr-finder-history`, last 50 runs,
+    and its trend chart) and `run-files` (where the files are and what each is). Returns
+    artifact key -> id."""
     metrics, _ = evaluation
     summary = selection.summary
+    write_figure_atomic(run_dir / "history.png", history_chart(recorded.history))
     charts = [name for name in CHART_TITLES if (run_dir / name).is_file()]
     title = run_dir.name
     gate_metric = gate.metric_for(metrics["task"])
     gate_message = check_gate(metrics, gate)
-    judged = {"gate_metric": gate_metric, "gate_message": gate_message}
+    judged = {
+        "gate_metric": gate_metric,
+        "gate_message": gate_message,
+        "since": since_last_run(recorded),
+    }
     as_file = report_markdown(
         title, summary, metrics, split.report, {n: n for n in charts}, **judged
     )
@@ -64,6 +78,17 @@ def publish(
             "(`reference`, default settings) on the test set" + note,
         ),
     }
+    ids["lr-finder-history"] = create_table_artifact(
+        history_rows(recorded.history),
+        key="lr-finder-history",
+        description=f"Run history: the last {SHOWN_RUNS} recorded runs, newest first "
+        f"({len(recorded.history)} in artifacts/history.parquet)",
+    )
+    ids["lr-finder-trend"] = create_markdown_artifact(
+        f"![run history]({embedded['history.png']})",
+        key="lr-finder-trend",
+        description="Chosen rate and test metric per run",
+    )
     if rows := confirmation_rows(summary):
         ids["confirmation-runs"] = create_table_artifact(
             rows,

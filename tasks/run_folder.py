@@ -26,19 +26,24 @@ def open_run_folder(settings: Settings) -> Path:
 
 
 def mark_crashed_if_killed() -> None:
-    """Have this flow run and its parent (the cluster subflow's) marked Crashed should this
-    process be killed outright (`tasks.watcher`): Prefect retries no run that
-    is left Running."""
+    """Have this ad-hoc flow run and its parent (the cluster subflow's) marked Crashed should
+    this process be killed outright (`tasks.watcher`): Prefect retries no run that is left
+    Running. Deployment runs are left to Prefect's own mechanism: their heartbeats stop, and
+    the automation `make serve` creates marks them Crashed (docs/scheduling.md)."""
     api, context = get_current_settings().api.url, FlowRunContext.get()
     if not api or context is None or context.flow_run is None:
         return
     run = context.flow_run
-    watch_flow_run(api, str(run.id), run.run_count)
+    watched = [run]
     if run.parent_task_run_id is not None:
         with get_client(sync_client=True) as client:
             parent_id = client.read_task_run(run.parent_task_run_id).flow_run_id
             if parent_id is not None:
-                watch_flow_run(api, str(parent_id), client.read_flow_run(parent_id).run_count)
+                watched.append(client.read_flow_run(parent_id))
+    if any(found.deployment_id is not None for found in watched):
+        return
+    for found in watched:
+        watch_flow_run(api, str(found.id), found.run_count)
 
 
 @task(name="finish-run")

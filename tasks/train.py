@@ -56,10 +56,14 @@ def train(
 
 
 @task(name="evaluate")
-def evaluate_models(trained: Trained, split: SplitData, settings: TrainingSettings):
+def evaluate_models(
+    trained: Trained, split: SplitData, settings: TrainingSettings, gate: QualityGateSettings
+):
     """Test-set metrics of the chosen and the baseline models, per seed and final, with the
-    decision threshold tuned on validation (binary) and the metrics' 95 % intervals."""
-    metrics, predictions = evaluate(trained, split, settings.decision_threshold)
+    decision threshold tuned on validation (binary) and 95 % intervals of the headline and gate
+    metrics."""
+    also = (gate.metric_for(split.task),)
+    metrics, predictions = evaluate(trained, split, settings.decision_threshold, also)
     for line in evaluation_lines(metrics):
         task_logger().info(line)
     return metrics, predictions

@@ -32,14 +32,15 @@ MODEL_FILES = {
     "confusion_matrix.png",
     "roc.png",
 }
-ALL_FILES = DATA_FILES | SWEEP_FILES | SELECT_FILES | MODEL_FILES | {"report.md"}
+PUBLISH_FILES = {"report.md", "history.png"}
+ALL_FILES = DATA_FILES | SWEEP_FILES | SELECT_FILES | MODEL_FILES | PUBLISH_FILES
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 # Task runs of one flow run in-process (the stages, their writers, publish, finish, gate).
 STAGES = (
     "open-run-folder", "locate-data", "load-clean", "split-scale", "write-data-outputs", "sweep",
     "write-sweep-outputs", "select", "write-selection-outputs", "train", "evaluate",
-    "write-model-outputs", "publish-report", "finish-run", "quality-gate",
+    "write-model-outputs", "record-run", "publish-report", "finish-run", "quality-gate",
 )  # fmt: skip
 N_TASKS = len(STAGES)
 # The stages whose results are cached across runs, and those before the final training.

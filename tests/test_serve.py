@@ -6,7 +6,6 @@ stages."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -22,107 +21,9 @@ import pytest
 from tests.helpers import EARLIER, ROOT, SMALL_SWEEP, WIDE, flow_parameters, partial_files
 from tests.prefect_api import latest_task_states
 from tests.prefect_server import free_port
+from tests.serving import FINAL, STOP_LIMIT_S, Serve, finished, flow_run_process, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
-FINAL = {"Completed", "Failed", "Crashed", "Cancelled"}
-STOP_LIMIT_S = 10  # the issue's bound; the script itself waits at most ~7 s, ~2 s measured
-
-
-def _wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if found := check():
-                return found
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Serve:
-    """ops/serve.sh on `port` with the Prefect home and artifacts under `tmp`."""
-
-    def __init__(self, tmp: Path, port: int, name: str):
-        env = {
-            **os.environ,
-            "PORT": str(port),
-            "PREFECT_HOME": str(tmp / "prefect"),
-            "PREFECT_WORKER_QUERY_SECONDS": "1",
-            "LRFINDER_ARTIFACTS_DIR": str(tmp / "artifacts"),
-        }
-        env.pop("PREFECT_API_URL", None)
-        self.api = f"http://127.0.0.1:{port}/api"
-        self.home = tmp / "prefect"
-        self.log = tmp / f"{name}.log"
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(
-                ["bash", "ops/serve.sh"], cwd=ROOT, env=env, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-
-    def deployment(self) -> dict:
-        def found():
-            response = httpx.get(f"{self.api}/deployments/name/lr-finder/nightly", timeout=5)
-            return response.json() if response.status_code == 200 else None
-
-        return _wait_for(found, 240, f"the deployment (log: {self.log})")
-
-    def trigger(self, parameters: dict) -> str:
-        deployment = self.deployment()
-        run = httpx.post(
-            f"{self.api}/deployments/{deployment['id']}/create_flow_run",
-            json={"parameters": parameters},
-            timeout=10,
-        ).json()
-        return run["id"]
-
-    def state(self, flow_run_id: str) -> str | None:
-        state = httpx.get(f"{self.api}/flow_runs/{flow_run_id}", timeout=5).json()["state"]
-        return state["name"] if state else None
-
-    def stop(self, how: signal.Signals) -> int:
-        """Ctrl-C (SIGINT to the process group, as a terminal sends it) or SIGTERM to the script;
-        waits until every process of its tree is gone and returns the script's exit status."""
-        tree = [self.process.pid]
-        tree += [child.pid for child in psutil.Process(self.process.pid).children(recursive=True)]
-        if how == signal.SIGINT:
-            os.killpg(self.process.pid, signal.SIGINT)
-        else:
-            self.process.send_signal(how)
-        status = self.process.wait(timeout=STOP_LIMIT_S)
-
-        def gone():
-            return not any(psutil.pid_exists(pid) for pid in tree)
-
-        _wait_for(gone, STOP_LIMIT_S, f"every process of make serve to end (log: {self.log})")
-        return status
-
-    def kill(self) -> None:
-        """SIGKILL to the script and to everything it started: the server and the worker run in
-        process groups of their own, which killing the script's group would leave running."""
-        if self.process.poll() is None:
-            tree = psutil.Process(self.process.pid).children(recursive=True)
-            os.killpg(self.process.pid, signal.SIGKILL)
-            for process in tree:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    process.kill()
-            self.process.wait()
-
-
-def _flow_run_process(serve: Serve, flow_run_id: str) -> psutil.Process:
-    """The worker's child process that runs `flow_run_id`."""
-
-    def find():
-        for child in psutil.Process(serve.process.pid).children(recursive=True):
-            try:
-                if child.environ().get("PREFECT__FLOW_RUN_ID") == flow_run_id:
-                    return child
-            except psutil.Error:
-                continue
-        return None
-
-    return _wait_for(find, 120, f"the process of flow run {flow_run_id}")
 
 
 def _cancel_in_training_then_retry(serve: Serve, settings: dict, artifacts: Path) -> None:
@@ -132,12 +33,12 @@ def _cancel_in_training_then_retry(serve: Serve, settings: dict, artifacts: Path
     latest = artifacts / "latest"
     before = latest.resolve()
     flow_run_id = serve.trigger(flow_parameters(**settings))
-    process = _flow_run_process(serve, flow_run_id)
+    process = flow_run_process(serve, flow_run_id)
 
     def training() -> bool:
         return latest_task_states(serve.api, flow_run_id, set()).get("train") == "Running"
 
-    _wait_for(training, 300, f"training ({serve.log})")
+    wait_for(training, 300, f"training ({serve.log})")
     time.sleep(1)
     started = time.monotonic()
     response = httpx.post(
@@ -148,7 +49,7 @@ def _cancel_in_training_then_retry(serve: Serve, settings: dict, artifacts: Path
     response.raise_for_status()
     psutil.wait_procs([process], timeout=STOP_LIMIT_S + 20)
     assert time.monotonic() - started <= STOP_LIMIT_S, serve.log.read_text()[-3000:]
-    _wait_for(lambda: serve.state(flow_run_id) == "Cancelled", 30, f"Cancelled ({serve.log})")
+    wait_for(lambda: serve.state(flow_run_id) == "Cancelled", 30, f"Cancelled ({serve.log})")
     assert partial_files(artifacts) == [] and latest.resolve() == before
 
     env = {**os.environ, "PREFECT_API_URL": serve.api, "PREFECT_HOME": str(serve.home)}
@@ -158,20 +59,12 @@ def _cancel_in_training_then_retry(serve: Serve, settings: dict, artifacts: Path
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert retry.returncode == 0, retry.stdout[-3000:] + retry.stderr[-3000:]
-    _wait_for(lambda: serve.state(flow_run_id) in FINAL, 600, f"the retry ({serve.log})")
+    wait_for(lambda: serve.state(flow_run_id) in FINAL, 600, f"the retry ({serve.log})")
     assert serve.state(flow_run_id) == "Completed", serve.log.read_text()[-3000:]
     after = latest_task_states(serve.api, flow_run_id, {*EARLIER, "train"}, since=retried)
     assert {name: after[name] for name in EARLIER} == dict.fromkeys(EARLIER, "Cached")
     assert after["train"] == "Completed"
     assert latest.resolve() != before and (latest / "model.keras").is_file()
-
-
-def _finished(serve: Serve, run_id: str) -> str:
-    return _wait_for(
-        lambda: serve.state(run_id) in FINAL and serve.state(run_id),
-        420,
-        f"the flow run (log: {serve.log})",
-    )
 
 
 def test_make_serve_runs_a_triggered_run_and_stops_on_one_signal(tmp_path, wine_csv):
@@ -184,10 +77,10 @@ def test_make_serve_runs_a_triggered_run_and_stops_on_one_signal(tmp_path, wine_
         assert {"cron": "0 2 * * *", "timezone": "UTC"}.items() <= schedules[0].items()
         assert found["work_pool_name"] == "lr-finder-process"
         completed = first.trigger(flow_parameters(**small))
-        assert _finished(first, completed) == "Completed", first.log.read_text()[-3000:]
+        assert finished(first, completed) == "Completed", first.log.read_text()[-3000:]
         assert (tmp_path / "artifacts" / "latest" / "report.md").is_file()
         interrupted = first.trigger(flow_parameters(**small, seed=21))
-        _wait_for(lambda: first.state(interrupted) == "Running", 240, f"a run ({first.log})")
+        wait_for(lambda: first.state(interrupted) == "Running", 240, f"a run ({first.log})")
         assert first.stop(signal.SIGINT) == 128 + signal.SIGINT  # Ctrl-C, a run in progress
     finally:
         first.kill()

@@ -20,7 +20,7 @@ from tests.prefect_api import latest_task_states, rest
 TABLES = {"range-test-summary", "confirmation-runs", "test-metrics"}
 GROUP_SIZE = 2  # engines of 2 slots: one queue (group) per training stage in this process
 PROGRESS = {"sweep-progress-group-1", "confirmation-progress-group-1", "training-progress-group-1"}
-CHARTS = 5
+CHARTS = 6
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.usefixtures("prefect_api")]
 

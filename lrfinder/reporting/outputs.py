@@ -101,7 +101,14 @@ def point_latest(artifacts_dir: Path, run_dir: Path) -> Path:
             current = artifacts_dir / os.readlink(link)
             if current.is_dir() and current.name > run_dir.name:
                 return link
-        tmp = artifacts_dir / f".tmp-{uuid.uuid4().hex}-{LATEST}"
-        tmp.symlink_to(os.path.relpath(run_dir, artifacts_dir))
-        os.replace(tmp, link)
+        point_link(artifacts_dir, LATEST, run_dir)
+    return link
+
+
+def point_link(artifacts_dir: Path, name: str, run_dir: Path) -> Path:
+    """Point `artifacts/<name>` (a relative symlink) at `run_dir`, in one rename."""
+    link = artifacts_dir / name
+    tmp = artifacts_dir / f".tmp-{uuid.uuid4().hex}-{name}"
+    tmp.symlink_to(os.path.relpath(run_dir, artifacts_dir))
+    os.replace(tmp, link)
     return link

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from lrfinder.lr.suggest import Aggregate
+from lrfinder.reporting.history import RunRecord
 
 MARKERS = {"valley": "o", "steepest": "s", "minimum/10": "^", "argmin": "v"}
 
@@ -266,3 +267,48 @@ def result_charts(task: str, test: dict, predictions: pd.DataFrame) -> dict[str,
         "predicted_vs_true.png": predicted_vs_true_chart(y_true, predicted),
         "residuals.png": residuals_chart(y_true, predicted["chosen"]),
     }
+
+
+def history_chart(history: list[RunRecord]) -> Figure:
+    """The run history over time: the chosen rate (log axis) above the headline test metric
+    with its 95 % interval, promoted runs ringed; one marker per run."""
+    figure = Figure(figsize=(8, 6), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    rate_ax, metric_ax = figure.subplots(2, 1, sharex=True)
+    started = [r.started for r in history]
+    rate_ax.plot(started, [r.chosen_lr for r in history], "o-", color="tab:blue", label="chosen")
+    rate_ax.plot(
+        started, [r.baseline_lr for r in history], "--", color="tab:gray", label="baseline"
+    )
+    rate_ax.set_yscale("log")
+    rate_ax.set_ylabel("learning rate")
+    rate_ax.legend(loc="best")
+    names = sorted({r.metric for r in history})
+    for name in names:
+        runs = [r for r in history if r.metric == name]
+        values = np.array([r.chosen.value for r in runs])
+        low = np.array([r.chosen.value if r.chosen.low is None else r.chosen.low for r in runs])
+        high = np.array([r.chosen.value if r.chosen.high is None else r.chosen.high for r in runs])
+        metric_ax.errorbar(
+            [r.started for r in runs],
+            values,
+            yerr=[values - low, high - values],
+            fmt="o-",
+            capsize=3,
+            label=f"test {name} (95 % interval)",
+        )
+        promoted = [r for r in runs if r.promoted]
+        metric_ax.scatter(
+            [r.started for r in promoted],
+            [r.chosen.value for r in promoted],
+            s=160,
+            facecolors="none",
+            edgecolors="tab:green",
+            linewidths=2,
+            label="promoted",
+        )
+    metric_ax.set_ylabel("test metric")
+    metric_ax.set_xlabel("run start (UTC)")
+    metric_ax.legend(loc="best")
+    figure.autofmt_xdate()
+    return figure

@@ -20,6 +20,7 @@ CHART_TITLES = {
     "class_recall.png": "Recall per class on the test set",
     "predicted_vs_true.png": "Predicted against true on the test set",
     "residuals.png": "Residuals against predictions on the test set",
+    "history.png": "Run history: chosen rate and test metric per run",
 }
 
 
@@ -235,11 +236,12 @@ def report_markdown(
     images: Mapping[str, str],
     gate_metric: str = "",
     gate_message: str | None = None,
+    since: str = "",
 ) -> str:
     """The run report. `images` maps chart file names to what an <img> loads: data URIs for the
     Prefect UI, the file names themselves for `report.md` next to the charts. `gate_metric`:
     the metric the verdict checks against the trivial predictor; `gate_message`: the quality
-    gate's, when it was not met."""
+    gate's, when it was not met; `since`: the "Since the last run" section."""
     test = metrics["test"]
     suggestions = "\n".join(
         f"| {r['method']}{' (used)' if r['used'] else ''} | "
@@ -259,6 +261,7 @@ def report_markdown(
 Task: **{task}**.
 
 {warnings_section(selection, gate_message)}
+{since}
 ## Chosen rate: {selection["chosen_lr"]:.4g}
 {selection["reason"]}.
 

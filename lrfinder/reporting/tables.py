@@ -3,12 +3,13 @@ out."""
 
 from __future__ import annotations
 
-from lrfinder.training.intervals import METHODS, MIN_CLASS_ROWS
+from lrfinder.training.intervals import MIN_CLASS_ROWS, method
 from lrfinder.training.metric_names import HEADLINE, is_better
 
 THRESHOLD_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "mcc")
 REFERENCE_COLUMN = "HistGradientBoosting (reference, default settings)"
-NO_INTERVAL = {"roc_auc": f"under {MIN_CLASS_ROWS} rows of a class", "rmse": "under 2 rows"}
+NO_INTERVAL = {"roc_auc": f"under {MIN_CLASS_ROWS} rows of a class"}
+UNDEFINED = "under 2 rows, or undefined on most resamples"
 
 
 def interval_note(comparison: dict) -> str:
@@ -20,15 +21,15 @@ def interval_note(comparison: dict) -> str:
         found = [
             f"{metric} {final[metric]:.4f} [{pair[0]:.4f}, {pair[1]:.4f}]"
             if pair
-            else f"{metric}: none ({NO_INTERVAL[metric]})"
+            else f"{metric}: none ({NO_INTERVAL.get(metric, UNDEFINED)})"
             for metric, pair in intervals.items()
         ]
         if found:
             parts.append(f"{name}: " + ", ".join(found))
-        methods.update({metric: METHODS[metric] for metric in intervals})
+        methods.update({metric: method(metric) for metric in intervals})
     if not parts:
         return ""
-    how = "; ".join(f"{metric}: {method}" for metric, method in methods.items())
+    how = "; ".join(f"{metric}: {how}" for metric, how in methods.items())
     rows = comparison["chosen"]["final"]["rows"]
     return f"95 % intervals on {rows} test rows ({how}): " + "; ".join(parts) + "."
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.metrics import (
@@ -33,29 +34,87 @@ def no_rows(reason: str) -> dict:
     return {"rows": 0, "reason": reason}
 
 
+class Rows(NamedTuple):
+    """True and predicted labels (indices) and probabilities, as the scalar metrics take them."""
+
+    y: np.ndarray
+    predicted: np.ndarray
+    probability: np.ndarray
+    labels: list[int]
+
+
+def _present_average_precision(rows: Rows) -> float:
+    """Macro average precision, one class against the rest, over the classes present."""
+    present = np.unique(rows.y)
+    indicator = (rows.y[:, None] == present[None, :]).astype(int)
+    return float(average_precision_score(indicator, rows.probability[:, present], average="macro"))
+
+
+# Each task's scalar metrics, one function each, in the order of their tables.
+BINARY_SCALARS: dict[str, Callable[[Rows], float]] = {
+    "accuracy": lambda r: float(accuracy_score(r.y, r.predicted)),
+    "balanced_accuracy": lambda r: _balanced_accuracy(r.y, r.predicted),
+    "precision": lambda r: float(precision_score(r.y, r.predicted, zero_division=0)),
+    "recall": lambda r: float(recall_score(r.y, r.predicted, zero_division=0)),
+    "f1": lambda r: float(f1_score(r.y, r.predicted, zero_division=0)),
+    "mcc": lambda r: _mcc(confusion_matrix(r.y, r.predicted, labels=r.labels)),
+    "roc_auc": lambda r: (
+        float(roc_auc_score(r.y, r.probability)) if len(np.unique(r.y)) == 2 else float("nan")
+    ),
+    "average_precision": lambda r: (
+        float(average_precision_score(r.y, r.probability)) if r.y.any() else float("nan")
+    ),
+    "log_loss": lambda r: float(log_loss(r.y, r.probability, labels=r.labels)),
+}
+MULTICLASS_SCALARS: dict[str, Callable[[Rows], float]] = {
+    "accuracy": BINARY_SCALARS["accuracy"],
+    "balanced_accuracy": BINARY_SCALARS["balanced_accuracy"],
+    "macro_f1": lambda r: float(
+        f1_score(r.y, r.predicted, labels=r.labels, average="macro", zero_division=0)
+    ),
+    "mcc": BINARY_SCALARS["mcc"],
+    "average_precision": _present_average_precision,
+    "log_loss": BINARY_SCALARS["log_loss"],
+}
+REGRESSION_SCALARS: dict[str, Callable[[Rows], float]] = {
+    "rmse": lambda r: float(np.sqrt(mean_squared_error(r.y, r.predicted))),
+    "mae": lambda r: float(mean_absolute_error(r.y, r.predicted)),
+    "r2": lambda r: float(r2_score(r.y, r.predicted)),
+}
+
+
+def binary_rows(y_true: np.ndarray, probability: np.ndarray, threshold: float = 0.5) -> Rows:
+    """0/1 labels against probabilities of class 1, class 1 where the probability >=
+    `threshold`."""
+    predicted = (np.asarray(probability, "float64") >= threshold).astype(int)
+    probability = np.clip(np.asarray(probability, "float64"), 1e-7, 1 - 1e-7)
+    return Rows(np.asarray(y_true).astype(int), predicted, probability, [0, 1])
+
+
+def multiclass_rows(y_true: np.ndarray, probabilities: np.ndarray, n_classes: int) -> Rows:
+    """Class indices against class probabilities (N, k), renormalised after clipping."""
+    probabilities = np.clip(np.asarray(probabilities, "float64"), 1e-7, 1)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    labels = list(range(n_classes))
+    return Rows(np.asarray(y_true).astype(int), probabilities.argmax(axis=1), probabilities, labels)
+
+
+def regression_rows(y_true: np.ndarray, predicted: np.ndarray) -> Rows:
+    """Numbers against predicted numbers, in the target's own units."""
+    predicted = np.asarray(predicted, "float64")
+    return Rows(np.asarray(y_true, "float64"), predicted, predicted, [])
+
+
 def binary_metrics(y_true: np.ndarray, probability: np.ndarray, threshold: float = 0.5) -> dict:
     """Accuracy, balanced accuracy, precision, recall, F1, MCC, ROC AUC, average precision (the
     area under the precision-recall curve), log loss and the confusion matrix [[tn, fp], [fn,
     tp]] of probabilities against 0/1 labels, class 1 where the probability >= `threshold`."""
-    y_true = np.asarray(y_true).astype(int)
-    predicted = (np.asarray(probability, "float64") >= threshold).astype(int)
-    probability = np.clip(np.asarray(probability, "float64"), 1e-7, 1 - 1e-7)
-    both = len(np.unique(y_true)) == 2
+    rows = binary_rows(y_true, probability, threshold)
     return {
-        "accuracy": float(accuracy_score(y_true, predicted)),
-        "balanced_accuracy": _balanced_accuracy(y_true, predicted),
-        "precision": float(precision_score(y_true, predicted, zero_division=0)),
-        "recall": float(recall_score(y_true, predicted, zero_division=0)),
-        "f1": float(f1_score(y_true, predicted, zero_division=0)),
-        "mcc": _mcc(confusion_matrix(y_true, predicted, labels=[0, 1])),
-        "roc_auc": float(roc_auc_score(y_true, probability)) if both else float("nan"),
-        "average_precision": (
-            float(average_precision_score(y_true, probability)) if y_true.any() else float("nan")
-        ),
-        "log_loss": float(log_loss(y_true, probability, labels=[0, 1])),
-        "confusion_matrix": confusion_matrix(y_true, predicted, labels=[0, 1]).tolist(),
+        **{name: metric(rows) for name, metric in BINARY_SCALARS.items()},
+        "confusion_matrix": confusion_matrix(rows.y, rows.predicted, labels=rows.labels).tolist(),
         "threshold": float(threshold),
-        "rows": len(y_true),
+        "rows": len(rows.y),
     }
 
 
@@ -82,46 +141,40 @@ def multiclass_metrics(
     """Accuracy, balanced accuracy, macro F1, MCC, macro average precision (one class against
     the rest, over the classes present), log loss, per-class precision and recall and the k x k
     confusion matrix (rows: true class) of class probabilities (N, k) against indices."""
-    labels = list(range(len(classes)))
-    y_true = np.asarray(y_true).astype(int)
-    probabilities = np.clip(np.asarray(probabilities, "float64"), 1e-7, 1)
-    probabilities /= probabilities.sum(axis=1, keepdims=True)
-    predicted = probabilities.argmax(axis=1)
+    rows = multiclass_rows(y_true, probabilities, len(classes))
     precision, recall, _, support = precision_recall_fscore_support(
-        y_true, predicted, labels=labels, zero_division=0
+        rows.y, rows.predicted, labels=rows.labels, zero_division=0
     )
-    present = np.unique(y_true)
-    indicator = (y_true[:, None] == present[None, :]).astype(int)
     return {
-        "accuracy": float(accuracy_score(y_true, predicted)),
-        "balanced_accuracy": _balanced_accuracy(y_true, predicted),
-        "macro_f1": float(
-            f1_score(y_true, predicted, labels=labels, average="macro", zero_division=0)
-        ),
-        "mcc": _mcc(confusion_matrix(y_true, predicted, labels=labels)),
-        "average_precision": float(
-            average_precision_score(indicator, probabilities[:, present], average="macro")
-        ),
-        "log_loss": float(log_loss(y_true, probabilities, labels=labels)),
+        **{name: metric(rows) for name, metric in MULTICLASS_SCALARS.items()},
         "per_class": {
             name: {"precision": float(p), "recall": float(r), "rows": int(n)}
             for name, p, r, n in zip(classes, precision, recall, support, strict=True)
         },
-        "confusion_matrix": confusion_matrix(y_true, predicted, labels=labels).tolist(),
-        "rows": len(y_true),
+        "confusion_matrix": confusion_matrix(rows.y, rows.predicted, labels=rows.labels).tolist(),
+        "rows": len(rows.y),
     }
 
 
 def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict:
     """RMSE, MAE and R² in the target's own units."""
-    y_true = np.asarray(y_true, "float64")
-    predicted = np.asarray(predicted, "float64")
+    rows = regression_rows(y_true, predicted)
     return {
-        "rmse": float(np.sqrt(mean_squared_error(y_true, predicted))),
-        "mae": float(mean_absolute_error(y_true, predicted)),
-        "r2": float(r2_score(y_true, predicted)),
-        "rows": len(y_true),
+        **{name: metric(rows) for name, metric in REGRESSION_SCALARS.items()},
+        "rows": len(rows.y),
     }
+
+
+def scalar_metric(
+    task: str, name: str, classes: tuple[str, ...] = ("0", "1")
+) -> Callable[[np.ndarray, np.ndarray], float]:
+    """One scalar metric of `task` as a function of (true values, predictions), computing that
+    metric alone (what a bootstrap over rows calls hundreds of times)."""
+    if task == "binary":
+        return lambda y, out: BINARY_SCALARS[name](binary_rows(y, out))
+    if task == "multiclass":
+        return lambda y, out: MULTICLASS_SCALARS[name](multiclass_rows(y, out, len(classes)))
+    return lambda y, out: REGRESSION_SCALARS[name](regression_rows(y, out))
 
 
 @dataclass(frozen=True)

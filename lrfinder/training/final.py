@@ -201,15 +201,23 @@ def decision_thresholds(
     }
 
 
+def per_row(output: np.ndarray, task: str) -> np.ndarray:
+    """A final model's (N, units) output as the task's metrics take it: (N,) but for
+    multiclass."""
+    return output if task == "multiclass" else output[:, 0]
+
+
 def evaluate(
-    trained: Trained, split: SplitData, objective: str = "f1"
+    trained: Trained, split: SplitData, objective: str = "f1", also: tuple[str, ...] = ()
 ) -> tuple[dict, pd.DataFrame]:
     """Metrics on all test rows and on those without a twin in train or validation (a count of
     0 and why, where there are none), with a trivial predictor's beside them and 95 % intervals
-    of the final models' headline metric and AUC; on the whole validation split (early-stopped
-    models); plus the per-row predictions of both final models. Binary with a validation split: each final model's decision threshold tuned for
+    of the final models' headline metric, AUC and the metrics `also` names (the gate's); on the
+    whole validation split (early-stopped models); plus the per-row predictions of both final
+    models. Binary with a validation split: each final model's decision threshold tuned for
     `objective` on validation, and its test metrics at that threshold. `reference`: a
-    gradient-boosted tree model with default settings on the same rows, as a yardstick."""
+    gradient-boosted tree model with default settings on the same rows, as a yardstick, with
+    the same intervals."""
     y_test = split.target_values("test")
     chosen, baseline = test_predictions(trained, split)
     mask = no_twin_mask(split)
@@ -238,16 +246,17 @@ def evaluate(
         )
         if mask.any()
         else no_rows(NO_TWIN_FREE_ROWS),
-        "reference": reference_model(split, trained.refit is not None, mask),
+        "reference": reference_model(split, trained.refit is not None, mask, also),
     }
     final = {
         "chosen": _final(chosen, trained.final_model),
         "baseline": _final(baseline, trained.final_model),
     }
     for name, output in final.items():
-        scores = output[:, 0] if split.task == "binary" else output
         group = metrics["test"][name]
-        group["intervals"] = final_intervals(group["final"], y_test, scores, split.task)
+        group["intervals"] = final_intervals(
+            group["final"], y_test, per_row(output, split.task), split.task, split.classes, also
+        )
     if len(split.val):
         predictions = validation_predictions(trained, split)
         metrics["validation"] = validation_metrics(trained, split, predictions)

@@ -1,17 +1,28 @@
-"""How uncertain a test metric is: a Wilson interval on accuracy, bootstrap intervals on ROC
-AUC and RMSE. Plain arrays in, plain numbers out."""
+"""How uncertain a test metric is: a Wilson interval on accuracy, a percentile bootstrap over
+test rows for every other metric (fast paths for ROC AUC and RMSE). Plain arrays in, plain
+numbers out."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 
 import numpy as np
+
+from lrfinder.training.evaluation import scalar_metric
+from lrfinder.training.metric_names import HEADLINE
 
 CONFIDENCE = 0.95
 Z_95 = 1.959963984540054
 BOOTSTRAP_SAMPLES = 200
 MIN_CLASS_ROWS = 10  # fewer rows of a class and resampling cannot show how AUC varies
-METHODS = {"accuracy": "Wilson", "roc_auc": "bootstrap", "rmse": "bootstrap"}
+WILSON = "Wilson"
+BOOTSTRAP = "bootstrap"
+
+
+def method(name: str) -> str:
+    """How the interval of metric `name` is made."""
+    return WILSON if name == "accuracy" else BOOTSTRAP
 
 
 def wilson_interval(successes: int, trials: int) -> tuple[float, float]:
@@ -85,15 +96,64 @@ def bootstrap_rmse_interval(
     return percentile_interval(found)
 
 
-def final_intervals(metrics: dict, y_true: np.ndarray, output: np.ndarray, task: str) -> dict:
-    """95 % intervals of a final model's headline test metric (accuracy: Wilson; RMSE:
-    bootstrap) and, for binary, ROC AUC (bootstrap; null with too few rows of a class), from its
-    `metrics` and its `output` (probabilities, or the number for regression)."""
-    if task == "regression":
-        found = {"rmse": bootstrap_rmse_interval(y_true, output)}
-    else:
+def bootstrap_interval(
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    y_true: np.ndarray,
+    output: np.ndarray,
+    samples: int = BOOTSTRAP_SAMPLES,
+    seed: int = 0,
+) -> tuple[float, float] | None:
+    """The 95 % percentile bootstrap interval of any `metric(y_true, output)` (rows resampled
+    with replacement; a resample where it is undefined, NaN, is skipped); None with under two
+    rows or when it is undefined on most resamples."""
+    y_true, output = np.asarray(y_true), np.asarray(output)
+    n = len(y_true)
+    if n < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    found = []
+    for _ in range(samples):
+        rows = rng.integers(0, n, n)
+        value = metric(y_true[rows], output[rows])
+        if not math.isnan(value):
+            found.append(value)
+    return percentile_interval(found) if len(found) > samples // 2 else None
+
+
+def metric_interval(
+    name: str,
+    y_true: np.ndarray,
+    output: np.ndarray,
+    metrics: dict,
+    task: str,
+    classes: tuple[str, ...] = ("0", "1"),
+) -> tuple[float, float] | None:
+    """The 95 % interval of `task`'s test metric `name`, whose value on all rows is in
+    `metrics`, of predictions `output` (probabilities, or the number)."""
+    if name == "accuracy":
         rows = metrics["rows"]
-        found = {"accuracy": wilson_interval(round(metrics["accuracy"] * rows), rows)}
-    if task == "binary":
-        found["roc_auc"] = bootstrap_auc_interval(y_true, output)
+        return wilson_interval(round(metrics["accuracy"] * rows), rows)
+    if name == "roc_auc" and np.ndim(output) == 1:
+        return bootstrap_auc_interval(y_true, output)
+    if name == "rmse":
+        return bootstrap_rmse_interval(y_true, output)
+    return bootstrap_interval(scalar_metric(task, name, classes), y_true, output)
+
+
+def final_intervals(
+    metrics: dict,
+    y_true: np.ndarray,
+    output: np.ndarray,
+    task: str,
+    classes: tuple[str, ...] = ("0", "1"),
+    also: Iterable[str] = (),
+) -> dict:
+    """95 % intervals of a model's headline test metric, of ROC AUC for binary (null with too
+    few rows of a class) and of the metrics `also` names (the gate's), from its `metrics` and
+    its `output` (probabilities, or the number for regression)."""
+    names = [HEADLINE[task], *(["roc_auc"] if task == "binary" else []), *also]
+    found = {
+        name: metric_interval(name, y_true, output, metrics, task, classes)
+        for name in dict.fromkeys(names)
+    }
     return {name: None if pair is None else list(pair) for name, pair in found.items()}

@@ -10,14 +10,18 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 
 from lrfinder.data.splitting import SplitData
 from lrfinder.training.evaluation import NO_TWIN_FREE_ROWS, no_rows, task_metrics
+from lrfinder.training.intervals import final_intervals
 
 SETTINGS = "default settings, random_state=0"
 
 
-def reference_model(split: SplitData, refit: bool, keep: np.ndarray | None = None) -> dict:
+def reference_model(
+    split: SplitData, refit: bool, keep: np.ndarray | None = None, also: tuple[str, ...] = ()
+) -> dict:
     """HistGradientBoostingClassifier (binary, multiclass) or HistGradientBoostingRegressor
     fit on train (+ validation when the final model was `refit` on it), with its test metrics
-    in the target's units, and on the test rows `keep` marks when given."""
+    in the target's units and their 95 % intervals (headline, AUC and `also`), and on the test
+    rows `keep` marks when given."""
     parts = ["train", "val"] if refit else ["train"]
     x = np.concatenate([split.arrays(name)[0] for name in parts])
     y = np.concatenate([split.target_values(name) for name in parts])
@@ -38,6 +42,9 @@ def reference_model(split: SplitData, refit: bool, keep: np.ndarray | None = Non
         "seconds": round(seconds, 3),
         "test": metrics_of(y_test, predicted),
     }
+    result["intervals"] = final_intervals(
+        result["test"], y_test, predicted, split.task, split.classes, also
+    )
     if keep is not None:
         result["test_without_twins"] = (
             metrics_of(y_test[keep], predicted[keep]) if keep.any() else no_rows(NO_TWIN_FREE_ROWS)

@@ -18,10 +18,12 @@ from lrfinder.training.final import no_twin_mask
 from lrfinder.training.gate import check_gate
 from lrfinder.training.intervals import (
     bootstrap_auc_interval,
+    bootstrap_interval,
     bootstrap_rmse_interval,
     final_intervals,
     wilson_interval,
 )
+from lrfinder.training.metric_names import SCALARS
 
 
 def test_binary_metrics_on_a_known_case():
@@ -150,8 +152,34 @@ def test_intervals_widen_on_few_rows_and_cover_the_estimate():
     few = bootstrap_rmse_interval(truth[:20], predicted[:20])
     assert few[1] - few[0] > high - low
     assert bootstrap_rmse_interval(truth[:1], predicted[:1]) is None
-    regression = final_intervals({"rmse": rmse}, truth, predicted[:, None], "regression")
+    regression = final_intervals({"rmse": rmse}, truth, predicted, "regression")
     assert regression == {"rmse": [low, high]}
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_every_gate_metric_of_every_task_has_an_interval_around_its_value(task):
+    rng = np.random.default_rng(3)
+    n = 300
+    if task == "regression":
+        y = rng.normal(size=n)
+        output = y + rng.normal(0, 0.7, n)
+    elif task == "binary":
+        y = rng.integers(0, 2, n)
+        output = np.clip(0.5 + (y - 0.5) * 0.4 + rng.normal(0, 0.25, n), 0.01, 0.99)
+    else:
+        y = rng.integers(0, 3, n)
+        output = rng.dirichlet(np.ones(3), n) + 0.4 * np.eye(3)[y]
+        output /= output.sum(axis=1, keepdims=True)
+    of = task_metrics(task, ("a", "b", "c")).of
+    metrics = of(y, output)
+    names = SCALARS[task]
+    found = final_intervals(metrics, y, output, task, ("a", "b", "c"), names)
+    assert set(found) == set(names)
+    for name in names:
+        low, high = found[name]
+        assert low <= metrics[name] <= high and high - low < 0.5, (name, low, high)
+    nothing = bootstrap_interval(lambda a, b: float("nan"), y, output)
+    assert nothing is None, "undefined on every resample: no interval"
 
 
 def test_mcc_is_scikit_learns_for_two_and_more_classes():
