@@ -6,7 +6,8 @@
   LRFINDER_ALERT_WEBHOOK_URL. Without that setting there is no alert automation.
 - `lr-finder-zombie-runs`: Prefect's documented automation for runs whose process died without
   reporting (docs.prefect.io, "detect zombie flows"): a deployment run that sent a heartbeat and
-  then nothing for the heartbeat window is marked Crashed. The window is three heartbeats of the
+  then nothing for the heartbeat window (no heartbeat, no final state, no retry wait, pause or
+  cancel) is marked Crashed. The window is three heartbeats of the
   deployments' PREFECT_FLOWS_HEARTBEAT_FREQUENCY in prefect.yaml.
 
 Both are replaced on every call, so a second `make serve` leaves one of each.
@@ -27,6 +28,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.events.actions import CallWebhook, ChangeFlowRunState
 from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
+from prefect.flow_engine import MINIMUM_HEARTBEAT_INTERVAL
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -40,16 +42,21 @@ MISSED_HEARTBEATS = 3
 FLOW_RUNS = ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]})
 ALERT_EVENTS = {"prefect.flow-run.Failed", "prefect.flow-run.Crashed", GATE_FAILED, METRIC_DROPPED}
 PAYLOAD = """{
-  "alert": "{{ event.event }}",
-  "flow_run": "{{ event.resource.name }}",
-  "flow_run_id": "{{ event.resource.id }}",
-  "occurred": "{{ event.occurred }}",
+  "alert": {{ event.event | tojson }},
+  "flow_run": {{ event.resource.name | tojson }},
+  "flow_run_id": {{ event.resource.id | replace("prefect.flow-run.", "") | tojson }},
+  "occurred": {{ event.occurred | string | tojson }},
   "message": {{ (event.payload.get("message") or event.payload.get("validated_state", {}).get("message") or "") | tojson }}
 }"""
+# A run's heartbeats pause in these states (a retry's wait, a pause, a cancel under way) without
+# the run being lost: each closes the window like a heartbeat.
+QUIET_STATES = ("AwaitingRetry", "Paused", "Cancelling")
+FINAL_STATES = ("Completed", "Failed", "Cancelled", "Crashed")
 
 
 def heartbeat_seconds(prefect_yaml: Path) -> int:
-    """The longest PREFECT_FLOWS_HEARTBEAT_FREQUENCY among the deployments of `prefect_yaml`."""
+    """The longest PREFECT_FLOWS_HEARTBEAT_FREQUENCY among the deployments of `prefect_yaml`,
+    at least Prefect's minimum (a lower setting beats at the minimum)."""
     config = yaml.safe_load(prefect_yaml.read_text())
     found = [
         int(env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"])
@@ -62,16 +69,21 @@ def heartbeat_seconds(prefect_yaml: Path) -> int:
             f"{prefect_yaml}: no deployment sets PREFECT_FLOWS_HEARTBEAT_FREQUENCY in its work "
             "pool's job_variables.env; set it (at least 30) so that runs send heartbeats."
         )
-    return max(found)
+    return max(*found, MINIMUM_HEARTBEAT_INTERVAL)
+
+
+def _delete(name: str) -> None:
+    """Delete every automation called `name`."""
+    while True:
+        try:
+            Automation.read(name=name).delete()
+        except ValueError:
+            return
 
 
 def _replace(automation: Automation) -> Automation:
     """Create `automation`, deleting any of the same name first."""
-    while True:
-        try:
-            Automation.read(name=automation.name).delete()
-        except ValueError:
-            break
+    _delete(automation.name)
     return automation.create()
 
 
@@ -86,10 +98,7 @@ def zombie_automation(window: timedelta) -> Automation:
             after={"prefect.flow-run.heartbeat"},
             expect={
                 "prefect.flow-run.heartbeat",
-                "prefect.flow-run.Completed",
-                "prefect.flow-run.Failed",
-                "prefect.flow-run.Cancelled",
-                "prefect.flow-run.Crashed",
+                *(f"prefect.flow-run.{state}" for state in FINAL_STATES + QUIET_STATES),
             },
             match=FLOW_RUNS,
             for_each={"prefect.resource.id"},
@@ -129,6 +138,7 @@ def main() -> None:
     print(f"Automation {ZOMBIES}: runs without a heartbeat for {window.seconds} s end Crashed")
     url = Settings.from_env().alert_webhook_url
     if not url:
+        _delete(ALERTS)
         print(f"Automation {ALERTS}: none (set LRFINDER_ALERT_WEBHOOK_URL to get alerts)")
         return
     webhook = Webhook(method="POST", url=url, headers={"Content-Type": "application/json"})

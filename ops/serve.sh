@@ -100,15 +100,25 @@ done
 "$bin/prefect" --no-prompt deploy --all
 "$bin/python" ops/automations.py
 echo "Prefect UI: http://127.0.0.1:$port  (deployments: lr-finder/nightly, runs at 02:00 UTC)"
-# A worker that dies (killed, out of memory) is started again: the runs it had in progress stop
-# sending heartbeats, and the zombie-run automation marks them Crashed.
+# A worker that dies (killed, out of memory) is started again. A run it had started goes on in
+# its own process and reports its end; a run whose process died too stops sending heartbeats,
+# and the zombie-run automation marks it Crashed. Three deaths within 30 s of a start stop it.
+quick=0
 while true; do
   set -m
   "$bin/prefect" worker start --pool "$pool" &
   worker=$!
   set +m
+  started=$SECONDS
   status=0
   wait "$worker" || status=$?
+  worker=""
+  if [ $((SECONDS - started)) -lt 30 ]; then quick=$((quick + 1)); else quick=0; fi
+  if [ "$quick" -ge 3 ]; then
+    echo "The worker ended 3 times within 30 s of its start (last status $status): see its output above." >&2
+    exit 1
+  fi
   echo "The worker ended (status $status); starting another in 5 s" >&2
-  sleep 5
+  sleep 5 &
+  wait $!
 done

@@ -10,7 +10,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from lrfinder.data.splitting import SplitData
 from lrfinder.fileio import write_text_atomic
 from lrfinder.params import QualityGateSettings
-from lrfinder.reporting.history import SHOWN_RUNS, Recorded, history_rows, since_last_run
+from lrfinder.reporting.comparison import SHOWN_RUNS, history_rows, since_last_run
+from lrfinder.reporting.history import Recorded
 from lrfinder.reporting.model_card import metric_rows
 from lrfinder.reporting.outputs import write_figure_atomic
 from lrfinder.reporting.plots import history_chart

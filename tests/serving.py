@@ -61,13 +61,16 @@ class Serve:
         return wait_for(found, 240, f"the deployment (log: {self.log})")
 
     def trigger(self, parameters: dict) -> str:
-        deployment = self.deployment()
-        run = httpx.post(
-            f"{self.api}/deployments/{deployment['id']}/create_flow_run",
-            json={"parameters": parameters},
-            timeout=10,
-        ).json()
-        return run["id"]
+        """Create a run of the deployment (asked again after a 5xx: the server's SQLite database
+        can be busy with a run's writes)."""
+        url = f"{self.api}/deployments/{self.deployment()['id']}/create_flow_run"
+        for _ in range(5):
+            response = httpx.post(url, json={"parameters": parameters}, timeout=10)
+            if response.status_code < 500:
+                break
+            time.sleep(2)
+        assert response.status_code == 201, f"{response.status_code} {response.text} ({self.log})"
+        return response.json()["id"]
 
     def state(self, flow_run_id: str) -> str | None:
         state = httpx.get(f"{self.api}/flow_runs/{flow_run_id}", timeout=5).json()["state"]

@@ -1,26 +1,31 @@
-"""The run history (`artifacts/history.parquet`, one row per recorded run), what changed since
-the previous run, and the promoted model (`artifacts/production`). Plain files, no Prefect."""
+"""The run history (`artifacts/history.parquet`, one row per recorded run) and the promoted
+model (`artifacts/production`): plain files, no Prefect."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from lrfinder.data.cleaning import frame_fingerprint
+from lrfinder.data.sources import DataSource
+from lrfinder.data.splitting import SplitData
 from lrfinder.fileio import exclusive_lock, write_parquet_atomic
+from lrfinder.params import RunSettings
+from lrfinder.reporting.comparison import promotion
 from lrfinder.reporting.outputs import point_link
+from lrfinder.reporting.report import run_warnings
+from lrfinder.training.gate import check_gate
 from lrfinder.training.metric_names import HEADLINE, LOWER_IS_BETTER
 
 HISTORY = "history.parquet"
 PRODUCTION = "production"
-SHOWN_RUNS = 50  # the history artifact's rows
 
 
 @dataclass(frozen=True)
@@ -42,12 +47,23 @@ class Measured:
 
 
 @dataclass(frozen=True)
+class RunInfo:
+    """The flow run as Prefect knows it."""
+
+    run_id: str
+    run_name: str
+    deployment: str | None  # "flow/deployment"; None for an ad-hoc run
+    started: datetime
+    duration_s: float  # time spent running so far (a retry's wait not counted)
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One run as the history keeps it."""
 
     run_id: str
     run_name: str
-    deployment: str | None  # "flow/deployment"; None for an ad-hoc run
+    deployment: str | None
     started: datetime
     run_folder: str  # the run's folder under artifacts/
     data_sha256: str
@@ -78,16 +94,22 @@ class RunRecord:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> RunRecord:
+        """A history row back as a record; a column an older file lacks takes its default."""
         values = dict(row)
         for name in ("chosen", "reference"):
-            values[name] = Measured(
-                *(_optional(values.pop(f"{name}_{key}")) for key in ("value", "low", "high"))
-            )
-        values["warnings"] = tuple(values["warnings"])
+            value, low, high = (values.pop(f"{name}_{key}") for key in ("value", "low", "high"))
+            values[name] = Measured(float(value), _optional(low), _optional(high))
+        values["warnings"] = tuple(values.get("warnings", ()))
         values["gate_message"] = _optional(values["gate_message"])
         values["deployment"] = _optional(values["deployment"])
         values["started"] = pd.Timestamp(values["started"]).to_pydatetime()
-        return cls(**{f.name: values[f.name] for f in fields(cls)})
+        return cls(
+            **{
+                f.name: values[f.name]
+                for f in fields(cls)
+                if f.default is MISSING or f.name in values
+            }
+        )
 
     @property
     def higher_is_better(self) -> bool:
@@ -98,35 +120,44 @@ def _optional(value: Any) -> Any:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
-def data_identity(source: dict) -> str:
-    """The input's sha256 as `data_report.json` records it: the file's, or for several files
-    (the two UCI files) the sha256 of their sha256s in order."""
-    hashes = [file["sha256"] for file in source["files"]]
-    if len(hashes) == 1:
-        return hashes[0]
-    return hashlib.sha256("\n".join(hashes).encode()).hexdigest()
+def data_identity(source: DataSource) -> str:
+    """The input's sha256 as `data_report.json` records it (`sha256sum` of the file); for the
+    two UCI files, the source's fingerprint over both."""
+    return source.files[0].sha256 if len(source.files) == 1 else source.fingerprint
 
 
-def rows_identity(frame: pd.DataFrame) -> str:
-    """A sha256 of a frame's values, row by row (same rows, same order: same hash)."""
-    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()
-
-
-def headline(metrics: dict) -> tuple[Measured, Measured]:
-    """The chosen final model's headline test metric and the reference model's, with their
-    intervals."""
-    name = HEADLINE[metrics["task"]]
-    chosen = metrics["test"]["chosen"]
-    reference = metrics["reference"]
-    return (
-        Measured.of(name, chosen["final"], chosen.get("intervals")),
-        Measured.of(name, reference["test"], reference.get("intervals")),
+def run_record(
+    run: RunInfo,
+    run_dir: Path,
+    source: DataSource,
+    split: SplitData,
+    metrics: dict,
+    selection: dict,
+    settings: RunSettings,
+) -> RunRecord:
+    """The history row of a run from its outputs: `metrics` as in metrics.json, `selection`
+    as in selection.json."""
+    name = HEADLINE[split.task]
+    gate_message = check_gate(metrics, settings.quality_gate)
+    chosen, reference = metrics["test"]["chosen"], metrics["reference"]
+    return RunRecord(
+        **asdict(run),
+        run_folder=run_dir.name,
+        data_sha256=data_identity(source),
+        test_rows_sha256=frame_fingerprint(split.frames()["test"]),
+        rows=sum(split.report["rows"].values()),
+        task=split.task,
+        settings=json.dumps(settings.flat(), sort_keys=True, default=str),
+        chosen_lr=float(metrics["chosen_lr"]),
+        baseline_lr=float(metrics["baseline_lr"]),
+        metric=name,
+        chosen=Measured.of(name, chosen["final"], chosen.get("intervals")),
+        reference=Measured.of(name, reference["test"], reference.get("intervals")),
+        gate_metric=settings.quality_gate.metric_for(split.task),
+        gate_passed=gate_message is None,
+        gate_message=gate_message,
+        warnings=tuple(run_warnings(selection, gate_message)),
     )
-
-
-def settings_json(flat: dict[str, Any]) -> str:
-    return json.dumps(flat, sort_keys=True, default=str)
 
 
 def read_history(path: Path) -> list[RunRecord]:
@@ -137,40 +168,42 @@ def read_history(path: Path) -> list[RunRecord]:
     return [RunRecord.from_row(row) for row in frame.to_dict("records")]
 
 
-def _write_history(path: Path, records: list[RunRecord]) -> None:
-    frame = pd.DataFrame([record.to_row() for record in records])
-    write_parquet_atomic(path, frame)
-
-
 @dataclass(frozen=True)
 class Recorded:
-    """A run as recorded: its row, the run it is compared with, the production model before it
-    and the history afterwards (oldest first)."""
+    """A run as recorded: its row, the run it is compared with, the production model it was
+    judged against, the history afterwards (oldest first), and whether the run had been
+    recorded before (a retry of it, which keeps its first decision)."""
 
     record: RunRecord
     previous: RunRecord | None
     production: RunRecord | None
     history: list[RunRecord]
+    again: bool = False
 
 
 def record_run(artifacts_dir: Path, record: RunRecord) -> Recorded:
-    """Append `record` to the history (replacing an earlier row of the same run: a retry),
-    decide its promotion against the production model and point `artifacts/production` at it
-    when promoted. Runs finishing together take turns (a lock file, `.history.lock`); the
-    history and the link each change in one rename."""
+    """Append `record` to the history, decide its promotion against the production model and
+    point `artifacts/production` at it when promoted. A retry of a recorded run replaces its
+    row and keeps its promotion decision. Runs finishing together take turns (a lock file,
+    `.history.lock`); the history and the link each change in one rename."""
     path = artifacts_dir / HISTORY
     artifacts_dir.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(artifacts_dir / ".history.lock"):
-        history = [r for r in read_history(path) if r.run_id != record.run_id]
+        history = read_history(path)
+        before = [r for r in history if r.run_id == record.run_id]
+        history = [r for r in history if r.run_id != record.run_id]
         previous = previous_run(history, record)
         production = production_run(artifacts_dir, history)
-        promoted, why = promotion(record, production)
-        record = replace(record, promoted=promoted, promotion=why)
+        if before:
+            record = replace(record, promoted=before[-1].promoted, promotion=before[-1].promotion)
+        else:
+            promoted, why = promotion(record, production)
+            record = replace(record, promoted=promoted, promotion=why)
         history.append(record)
-        _write_history(path, history)
-        if promoted:
+        write_parquet_atomic(path, pd.DataFrame([r.to_row() for r in history]))
+        if record.promoted and not before:
             point_link(artifacts_dir, PRODUCTION, artifacts_dir / record.run_folder)
-    return Recorded(record, previous, production, history)
+    return Recorded(record, previous, production, history, again=bool(before))
 
 
 def previous_run(history: list[RunRecord], record: RunRecord) -> RunRecord | None:
@@ -190,155 +223,3 @@ def production_run(artifacts_dir: Path, history: list[RunRecord]) -> RunRecord |
     folder = Path(os.readlink(link)).name
     found = [r for r in history if r.run_folder == folder]
     return found[-1] if found else None
-
-
-def better(record: RunRecord, value: float, than: float) -> bool:
-    return value > than if record.higher_is_better else value < than
-
-
-def promotion(record: RunRecord, production: RunRecord | None) -> tuple[bool, str]:
-    """Whether `record` becomes the production model, and why.
-
-    - It must pass the quality gate.
-    - Same test rows as production (data and split unchanged): it must be better beyond
-      production's 95 % interval (its value past the interval's far end); a model within the
-      interval is no evidence of a better one, and production stays.
-    - Other test rows (the data or the split changed): its interval must reach production's
-      (it is not worse by more than the two intervals together), as the new data's model.
-    """
-    name = record.metric
-    if not record.gate_passed:
-        return False, "not promoted: it did not pass the quality gate"
-    if production is None:
-        return True, "promoted: there was no production model yet"
-    if production.metric != name:
-        return True, f"promoted: production is judged on {production.metric}, another task"
-    ours, theirs = record.chosen, production.chosen
-    if record.test_rows_sha256 == production.test_rows_sha256:
-        far = theirs.high if record.higher_is_better else theirs.low
-        bound = theirs.value if far is None else far
-        if better(record, ours.value, bound):
-            return True, (
-                f"promoted: test {name} {ours.text()} is better than production's "
-                f"{theirs.text()} (run {production.run_name}) beyond its interval, on the same "
-                "test rows"
-            )
-        return False, (
-            f"not promoted: test {name} {ours.text()} is not better than production's "
-            f"{theirs.text()} (run {production.run_name}) beyond its interval, on the same test "
-            "rows"
-        )
-    near = ours.high if record.higher_is_better else ours.low
-    reach = theirs.low if record.higher_is_better else theirs.high
-    near = ours.value if near is None else near
-    reach = theirs.value if reach is None else reach
-    rows = "; the comparison spans different test rows (the data or the split changed)"
-    if not better(record, reach, near):
-        return True, (
-            f"promoted: test {name} {ours.text()} is not worse than production's "
-            f"{theirs.text()} (run {production.run_name}) by more than the two intervals "
-            f"together{rows}"
-        )
-    return False, (
-        f"not promoted: test {name} {ours.text()} is worse than production's {theirs.text()} "
-        f"(run {production.run_name}) by more than the two intervals together{rows}"
-    )
-
-
-def dropped(record: RunRecord, previous: RunRecord | None) -> bool:
-    """Whether the headline metric fell beyond the previous run's 95 % interval."""
-    if previous is None or previous.metric != record.metric:
-        return False
-    theirs = previous.chosen
-    near = theirs.low if record.higher_is_better else theirs.high
-    return better(record, theirs.value if near is None else near, record.chosen.value)
-
-
-def changes(record: RunRecord, previous: RunRecord) -> list[str]:
-    """What changed since `previous`, one sentence each."""
-    found = []
-    if record.data_sha256 != previous.data_sha256:
-        found.append(
-            f"The data changed: sha256 {previous.data_sha256[:12]}… → {record.data_sha256[:12]}… "
-            f"({previous.rows:,} → {record.rows:,} rows)."
-        )
-    else:
-        found.append(f"The data is unchanged (sha256 {record.data_sha256[:12]}…).")
-    ours, theirs = json.loads(record.settings), json.loads(previous.settings)
-    changed = [
-        f"{name} {theirs.get(name)!r} → {ours.get(name)!r}"
-        for name in sorted(set(ours) | set(theirs))
-        if ours.get(name) != theirs.get(name)
-    ]
-    found.append(
-        "Settings changed: " + "; ".join(changed) + "."
-        if changed
-        else "The settings are unchanged."
-    )
-    ratio = record.chosen_lr / previous.chosen_lr
-    if math.isclose(ratio, 1.0, rel_tol=1e-9):
-        found.append(f"The chosen rate is unchanged ({record.chosen_lr:.4g}).")
-    else:
-        how = f"{ratio:.3g}x" if ratio > 1 else f"1/{1 / ratio:.3g}"
-        found.append(
-            f"The chosen rate moved {previous.chosen_lr:.4g} → {record.chosen_lr:.4g} ({how})."
-        )
-    name, ours_m, theirs_m = record.metric, record.chosen, previous.chosen
-    if previous.metric != name:
-        found.append(f"The headline metric changed ({previous.metric} → {name}).")
-    elif dropped(record, previous):
-        found.append(
-            f"Test {name} dropped beyond the previous run's interval: {theirs_m.text()} → "
-            f"{ours_m.value:.4f}."
-        )
-    else:
-        far = theirs_m.high if record.higher_is_better else theirs_m.low
-        rose = far is not None and better(record, ours_m.value, far)
-        where = "rose beyond" if rose else "stayed within"
-        found.append(
-            f"Test {name} {where} the previous run's interval: {theirs_m.text()} → "
-            f"{ours_m.value:.4f}."
-        )
-    if record.test_rows_sha256 != previous.test_rows_sha256:
-        found.append("The test rows differ, so the metrics are on different rows.")
-    return found
-
-
-def since_last_run(recorded: Recorded) -> str:
-    """The report's "Since the last run" section, with the promotion's outcome."""
-    record, previous = recorded.record, recorded.previous
-    kind = f"deployment {record.deployment}" if record.deployment else "ad-hoc runs"
-    if previous is None:
-        lines = [f"This is the first recorded run of {kind}."]
-    else:
-        lines = [
-            f"Compared with run {previous.run_name} ({previous.started:%Y-%m-%d %H:%M} UTC, "
-            f"{kind}, folder `{previous.run_folder}`):",
-            "",
-            *(f"- {line}" for line in changes(record, previous)),
-        ]
-    verdict, why = record.promotion.split(": ", 1)
-    lines += ["", f"**{verdict.capitalize()}**: {why}."]
-    return "## Since the last run\n" + "\n".join(lines) + "\n"
-
-
-def history_rows(history: list[RunRecord], shown: int = SHOWN_RUNS) -> list[dict[str, Any]]:
-    """The last `shown` runs, newest first, as the history table shows them."""
-    return [
-        {
-            "started (UTC)": f"{r.started:%Y-%m-%d %H:%M:%S}",
-            "run": r.run_name,
-            "deployment": r.deployment or "ad hoc",
-            "data sha256": r.data_sha256[:12],
-            "rows": r.rows,
-            "chosen lr": f"{r.chosen_lr:.4g}",
-            "baseline lr": f"{r.baseline_lr:.4g}",
-            f"test {r.metric}": r.chosen.text(),
-            "reference": r.reference.text(),
-            "gate": "passed" if r.gate_passed else "failed",
-            "promoted": "yes" if r.promoted else "no",
-            "duration (s)": round(r.duration_s, 1),
-            "warnings": len(r.warnings),
-        }
-        for r in reversed(history[-shown:])
-    ]

@@ -292,7 +292,7 @@ def history_chart(history: list[RunRecord]) -> Figure:
         metric_ax.errorbar(
             [r.started for r in runs],
             values,
-            yerr=[values - low, high - values],
+            yerr=[np.maximum(values - low, 0), np.maximum(high - values, 0)],
             fmt="o-",
             capsize=3,
             label=f"test {name} (95 % interval)",

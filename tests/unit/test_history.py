@@ -4,6 +4,7 @@ records and a temporary artifacts folder."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -13,20 +14,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from lrfinder.data.sources import DataSource, SourceFile
+from lrfinder.reporting.comparison import (
+    changes,
+    dropped,
+    history_rows,
+    promotion,
+    since_last_run,
+)
 from lrfinder.reporting.history import (
     HISTORY,
     PRODUCTION,
     Measured,
     RunRecord,
-    changes,
     data_identity,
-    dropped,
-    history_rows,
-    promotion,
     read_history,
     record_run,
-    rows_identity,
-    since_last_run,
 )
 from lrfinder.reporting.plots import history_chart
 
@@ -69,9 +72,11 @@ def _rmse(n: int, value: float, low: float, high: float, **changed) -> RunRecord
 
 def test_a_record_survives_the_parquet_file_and_a_retry_replaces_its_row(tmp_path):
     first = record_run(tmp_path, _record(0)).record
-    assert read_history(tmp_path / HISTORY) == [first]
-    retried = record_run(tmp_path, _record(0, duration_s=300.0)).record
+    assert read_history(tmp_path / HISTORY) == [first] and first.promoted
+    again = record_run(tmp_path, _record(0, duration_s=300.0))
+    retried = again.record
     assert read_history(tmp_path / HISTORY) == [retried] and retried.duration_s == 300.0
+    assert again.again and retried.promoted and retried.promotion == first.promotion
     second = record_run(tmp_path, _record(1, gate_message="x", gate_passed=False))
     frame = pd.read_parquet(tmp_path / HISTORY)
     assert frame["run_name"].tolist() == ["run-0", "run-1"]
@@ -79,12 +84,21 @@ def test_a_record_survives_the_parquet_file_and_a_retry_replaces_its_row(tmp_pat
     assert second.history[-1].gate_message == "x" and second.previous == retried
 
 
+def test_a_history_written_before_a_new_column_still_reads(tmp_path):
+    record_run(tmp_path, _record(0))
+    frame = pd.read_parquet(tmp_path / HISTORY).drop(columns=["promotion", "warnings"])
+    frame.to_parquet(tmp_path / HISTORY)
+    (old,) = read_history(tmp_path / HISTORY)
+    assert old.promotion == "" and old.warnings == () and old.chosen == Measured(0.78, 0.76, 0.80)
+
+
 def _append(folder: str, n: int) -> None:
     record_run(Path(folder), _record(n))
 
 
 def test_runs_finishing_together_all_land_in_the_history(tmp_path):
-    with ProcessPoolExecutor(max_workers=4) as pool:
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process that runs JAX threads
+    with ProcessPoolExecutor(max_workers=4, mp_context=spawn) as pool:
         list(pool.map(_append, [str(tmp_path)] * 12, range(12)))
     history = read_history(tmp_path / HISTORY)
     assert sorted(r.run_id for r in history) == sorted(f"id-{n}" for n in range(12))
@@ -118,6 +132,16 @@ def test_production_moves_only_when_the_rule_promotes(tmp_path):
     failed = _record(3, chosen=Measured(0.9, 0.88, 0.92), gate_passed=False, gate_message="no")
     assert not record_run(tmp_path, failed).record.promoted
     assert production() == better.run_folder
+
+
+def test_ad_hoc_runs_and_models_of_another_task_are_not_promoted(tmp_path):
+    ad_hoc = record_run(tmp_path, _record(0, deployment=None)).record
+    assert not ad_hoc.promoted and "ad-hoc run" in ad_hoc.promotion
+    assert not (tmp_path / PRODUCTION).is_symlink()
+    production = _record(1)
+    other_task = _rmse(2, 0.5, 0.45, 0.55, test_rows_sha256="u" * 64)
+    promoted, why = promotion(other_task, production)
+    assert not promoted and "remove artifacts/production" in why
 
 
 def test_on_other_test_rows_a_run_is_promoted_unless_worse_beyond_both_intervals():
@@ -170,22 +194,13 @@ def test_what_changed_since_the_last_run_is_named():
     assert "The chosen rate moved 0.002 → 0.0005 (1/4)." in slower
 
 
-def test_identities_follow_the_content():
-    one = {"files": [{"sha256": "c" * 64}]}
-    two = {"files": [{"sha256": "c" * 64}, {"sha256": "d" * 64}]}
-    assert data_identity(one) == "c" * 64 and len(data_identity(two)) == 64
-    assert data_identity(two) != data_identity({"files": two["files"][::-1]})
-    frame = pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]})
-    assert rows_identity(frame) == rows_identity(frame.copy())
-    assert rows_identity(frame) != rows_identity(frame.iloc[::-1])
-
-
 def test_the_history_table_and_chart_show_the_newest_runs(tmp_path):
     for n in range(4):
         recorded = record_run(tmp_path, _record(n, chosen_lr=0.001 * (n + 1)))
     rows = history_rows(recorded.history, shown=3)
     assert [row["run"] for row in rows] == ["run-3", "run-2", "run-1"]
-    assert rows[0]["test accuracy"] == "0.7800 [0.7600, 0.8000]" and rows[0]["promoted"] == "no"
+    assert rows[0]["test value [95 % interval]"] == "0.7800 [0.7600, 0.8000]"
+    assert rows[0]["metric"] == "accuracy" and rows[0]["promoted"] == "no"
     figure = history_chart(recorded.history)
     assert len(figure.axes) == 2 and figure.axes[0].get_yscale() == "log"
 
@@ -199,3 +214,13 @@ def test_the_report_section_says_whether_the_run_was_promoted_and_why(tmp_path, 
     assert section.startswith("## Since the last run\nCompared with run run-0")
     expected = "beyond its interval" if gate_passed else "did not pass the quality gate"
     assert "**Not promoted**: " in section and expected in section
+
+
+def test_the_data_identity_is_the_files_sha256_or_the_pairs_fingerprint():
+    one = DataSource((SourceFile(Path("a.csv"), "c" * 64),), "a.csv")
+    pair = DataSource(
+        (SourceFile(Path("w.csv"), "c" * 64, "white"), SourceFile(Path("r.csv"), "d" * 64, "red")),
+        "uci",
+    )
+    assert data_identity(one) == "c" * 64
+    assert data_identity(pair) == pair.fingerprint and len(data_identity(pair)) == 64
