@@ -60,7 +60,9 @@ def record(
     recorded = record_run(paths.artifacts_dir, row)
     record, previous = recorded.record, recorded.previous
     task_logger().info(
-        "recorded in history.parquet (runs recorded: %d); %s", len(recorded.history), record.promotion
+        "recorded in history.parquet (runs recorded: %d); %s",
+        len(recorded.history),
+        record.promotion,
     )
     if recorded.again:  # a retry: its alerts went out with its first record
         return recorded
