@@ -107,7 +107,7 @@ def run_stages(settings: RunSettings) -> str:
     evaluation = evaluate_models(trained, split, settings.training, settings.quality_gate)
     write_model(run_dir, trained, split, source, selection, evaluation, settings)
     recorded = record(paths, run_dir, source, split, selection, evaluation, settings)
-    publish(run_dir, selection, evaluation, split, settings.quality_gate, recorded)
+    publish(run_dir, selection, evaluation, split, recorded)
     finished = finish_run(paths, run_dir)
     quality_gate(evaluation, settings.quality_gate)
     return finished

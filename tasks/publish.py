@@ -9,7 +9,6 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from lrfinder.data.splitting import SplitData
 from lrfinder.fileio import write_text_atomic
-from lrfinder.params import QualityGateSettings
 from lrfinder.reporting.comparison import SHOWN_RUNS, history_rows, since_last_run
 from lrfinder.reporting.history import Recorded
 from lrfinder.reporting.model_card import metric_rows
@@ -21,10 +20,9 @@ from lrfinder.reporting.report import (
     png_data_uri,
     report_markdown,
     run_files_markdown,
-    run_warnings,
     suggestion_rows,
 )
-from lrfinder.training.gate import check_gate, trivial_name
+from lrfinder.training.gate import trivial_name
 from tasks.logs import task_logger
 
 
@@ -34,24 +32,22 @@ def publish(
     selection,
     evaluation,
     split: SplitData,
-    gate: QualityGateSettings,
     recorded: Recorded,
 ) -> dict[str, str]:
     """Write `report.md` (charts linked by file name, "Since the last run") and create the
     `lr-report` Markdown artifact (charts embedded as data URIs), the table artifacts (their
     descriptions carry the run's warnings), the run history (`lr-finder-history`, last 50 runs,
     and its trend chart) and `run-files` (where the files are and what each is). Returns
-    artifact key -> id."""
+    artifact key -> id. The gate's verdict and the warnings are the history record's."""
     metrics, _ = evaluation
     summary = selection.summary
+    record = recorded.record
     write_figure_atomic(run_dir / "history.png", history_chart(recorded.history))
     charts = [name for name in CHART_TITLES if (run_dir / name).is_file()]
     title = run_dir.name
-    gate_metric = gate.metric_for(metrics["task"])
-    gate_message = check_gate(metrics, gate)
     judged = {
-        "gate_metric": gate_metric,
-        "gate_message": gate_message,
+        "gate_metric": record.gate_metric,
+        "gate_message": record.gate_message,
         "since": since_last_run(recorded),
     }
     as_file = report_markdown(
@@ -59,7 +55,7 @@ def publish(
     )
     report_path = write_text_atomic(run_dir / "report.md", as_file)
     embedded = {name: png_data_uri((run_dir / name).read_bytes()) for name in charts}
-    note = "".join(f"\n\n**Warning:** {w}" for w in run_warnings(summary, gate_message))
+    note = "".join(f"\n\n**Warning:** {w}" for w in record.warnings)
     ids = {
         "lr-report": create_markdown_artifact(
             report_markdown(title, summary, metrics, split.report, embedded, **judged),

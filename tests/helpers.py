@@ -194,6 +194,19 @@ def file_server(
         server.server_close()
 
 
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+
+
+def chromium(playwright):
+    """Headless Chromium for the browser tests ($CHROMIUM, else Debian's: `ops/chromium.sh`),
+    with SCREENSHOTS made for their pictures."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return playwright.chromium.launch(
+        executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
+
+
 def partial_files(folder: Path) -> list[str]:
     """Files under `folder` with the temporary names of the atomic writers and of `latest`."""
     return [str(p) for p in folder.rglob("*") if ".tmp" in p.name]

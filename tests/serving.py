@@ -7,7 +7,9 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -71,6 +73,18 @@ class Serve:
             time.sleep(2)
         assert response.status_code == 201, f"{response.status_code} {response.text} ({self.log})"
         return response.json()["id"]
+
+    def retry(self, flow_run_id: str) -> datetime:
+        """`prefect flow-run retry` on the run, as a user types it; returns when it was asked
+        (the retry's task runs are created after it)."""
+        env = {**os.environ, "PREFECT_API_URL": self.api, "PREFECT_HOME": str(self.home)}
+        asked = datetime.now(UTC)
+        retry = subprocess.run(
+            [str(Path(sys.executable).with_name("prefect")), "flow-run", "retry", flow_run_id],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert retry.returncode == 0, retry.stdout[-3000:] + retry.stderr[-3000:]
+        return asked
 
     def state(self, flow_run_id: str) -> str | None:
         state = httpx.get(f"{self.api}/flow_runs/{flow_run_id}", timeout=5).json()["state"]

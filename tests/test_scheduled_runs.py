@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,7 +20,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from tests.helpers import EARLIER, ROOT, SMALL_SWEEP, flow_parameters
+from tests.helpers import EARLIER, SCREENSHOTS, SMALL_SWEEP, chromium, flow_parameters
 from tests.prefect_api import latest_task_states, rest
 from tests.prefect_server import free_port
 from tests.serving import Serve, finished, flow_run_process, wait_for
@@ -130,19 +128,14 @@ def _browser_shows_the_history(serve: Serve, names: list[str]) -> None:
 
     found = rest(serve.api, "artifacts/filter", {"artifacts": {"key": {"any_": ["lr-finder-history"]}}, "sort": "CREATED_DESC", "limit": 1})  # fmt: skip
     ui = serve.api.removesuffix("/api")
-    shots = ROOT / "artifacts" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = chromium(playwright)
         page = browser.new_page(viewport={"width": 1900, "height": 900})
         page.goto(f"{ui}/artifacts/artifact/{found[0]['id']}", wait_until="networkidle")
         for name in names:
             page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
         rows = page.locator("tr").all_inner_texts()
-        page.screenshot(path=shots / "history.png", full_page=True)
+        page.screenshot(path=SCREENSHOTS / "history.png", full_page=True)
         browser.close()
     shown = [row for row in rows if any(name in row for name in names)]
     assert len(shown) == 3, rows
@@ -183,13 +176,7 @@ def test_a_run_whose_worker_is_killed_ends_crashed_by_heartbeats_and_resumes_cac
     )
     assert "The worker ended" in serve.log.read_text()
 
-    env = {**os.environ, "PREFECT_API_URL": serve.api, "PREFECT_HOME": str(serve.home)}
-    retried = datetime.now(UTC)
-    retry = subprocess.run(
-        [str(Path(sys.executable).with_name("prefect")), "flow-run", "retry", run_id],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert retry.returncode == 0, retry.stdout[-3000:] + retry.stderr[-3000:]
+    retried = serve.retry(run_id)
     assert finished(serve, run_id) == "Completed", serve.log.read_text()[-3000:]
     after = latest_task_states(serve.api, run_id, {*EARLIER, "train"}, since=retried)
     assert {name: after[name] for name in EARLIER} == dict.fromkeys(EARLIER, "Cached")

@@ -6,19 +6,15 @@ stages."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
-from tests.helpers import EARLIER, ROOT, SMALL_SWEEP, WIDE, flow_parameters, partial_files
+from tests.helpers import EARLIER, SMALL_SWEEP, WIDE, flow_parameters, partial_files
 from tests.prefect_api import latest_task_states
 from tests.prefect_server import free_port
 from tests.serving import FINAL, STOP_LIMIT_S, Serve, finished, flow_run_process, wait_for
@@ -52,13 +48,7 @@ def _cancel_in_training_then_retry(serve: Serve, settings: dict, artifacts: Path
     wait_for(lambda: serve.state(flow_run_id) == "Cancelled", 30, f"Cancelled ({serve.log})")
     assert partial_files(artifacts) == [] and latest.resolve() == before
 
-    env = {**os.environ, "PREFECT_API_URL": serve.api, "PREFECT_HOME": str(serve.home)}
-    retried = datetime.now(UTC)
-    retry = subprocess.run(
-        [str(Path(sys.executable).with_name("prefect")), "flow-run", "retry", flow_run_id],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert retry.returncode == 0, retry.stdout[-3000:] + retry.stderr[-3000:]
+    retried = serve.retry(flow_run_id)
     wait_for(lambda: serve.state(flow_run_id) in FINAL, 600, f"the retry ({serve.log})")
     assert serve.state(flow_run_id) == "Completed", serve.log.read_text()[-3000:]
     after = latest_task_states(serve.api, flow_run_id, {*EARLIER, "train"}, since=retried)

@@ -6,7 +6,6 @@ final training is tested on PostgreSQL, `test_postgres.py`, and of a killed run 
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 import tasks.train
 from flows.lr_finder import lr_finder
-from tests.helpers import ROOT, SMALL_SWEEP, STAGES, flow_parameters
+from tests.helpers import SCREENSHOTS, SMALL_SWEEP, STAGES, chromium, flow_parameters
 from tests.prefect_api import latest_task_states, rest
 
 TABLES = {"range-test-summary", "confirmation-runs", "test-metrics"}
@@ -87,17 +86,12 @@ def test_browser_shows_the_report_charts_in_the_prefect_ui(prefect_api, finished
     artifacts = artifacts_of(prefect_api, finished_run["id"])
     report_id, files_id = artifacts["lr-report"]["id"], artifacts["run-files"]["id"]
     run_dir = str(finished_run["run_dir"].resolve())
-    shots = ROOT / "artifacts" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = chromium(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{ui}/runs/flow-run/{finished_run['id']}", wait_until="networkidle")
         page.get_by_text("lr-finder").first.wait_for(timeout=60_000)
-        page.screenshot(path=shots / "flow_run.png")
+        page.screenshot(path=SCREENSHOTS / "flow_run.png")
         page.goto(f"{ui}/artifacts/artifact/{report_id}", wait_until="networkidle")
         page.get_by_text("Chosen rate").first.wait_for(timeout=60_000)
         page.wait_for_function(
@@ -109,11 +103,11 @@ def test_browser_shows_the_report_charts_in_the_prefect_ui(prefect_api, finished
             "Array.from(document.images).filter(i => i.src.startsWith('data:image/png'))"
             ".map(i => i.naturalWidth)"
         )
-        page.screenshot(path=shots / "lr_report.png", full_page=True)
+        page.screenshot(path=SCREENSHOTS / "lr_report.png", full_page=True)
         page.goto(f"{ui}/artifacts/artifact/{files_id}", wait_until="networkidle")
         page.get_by_text(run_dir).first.wait_for(timeout=60_000)
         shown = page.locator("td code").all_inner_texts()
-        page.screenshot(path=shots / "run_files.png", full_page=True)
+        page.screenshot(path=SCREENSHOTS / "run_files.png", full_page=True)
         browser.close()
     assert {"model.keras", "metrics.json", "report.md"} <= set(shown), shown
     assert all((finished_run["run_dir"] / name).is_file() for name in shown)

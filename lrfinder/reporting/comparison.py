@@ -7,14 +7,18 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
+from lrfinder.training.metric_names import is_better
+
 if TYPE_CHECKING:
-    from lrfinder.reporting.history import Recorded, RunRecord
+    from lrfinder.reporting.history import Measured, Recorded, RunRecord
 
 SHOWN_RUNS = 50  # the history artifact's rows
 
 
-def better(record: RunRecord, value: float, than: float) -> bool:
-    return value > than if record.higher_is_better else value < than
+def _ends(record: RunRecord, measured: Measured) -> tuple[float, float]:
+    """`measured`'s interval ends as (worse, better) for `record`'s metric."""
+    low, high = measured.bounds
+    return (low, high) if record.higher_is_better else (high, low)
 
 
 def promotion(record: RunRecord, production: RunRecord | None) -> tuple[bool, str]:
@@ -44,9 +48,7 @@ def promotion(record: RunRecord, production: RunRecord | None) -> tuple[bool, st
         )
     ours, theirs = record.chosen, production.chosen
     if record.test_rows_sha256 == production.test_rows_sha256:
-        far = theirs.high if record.higher_is_better else theirs.low
-        bound = theirs.value if far is None else far
-        if better(record, ours.value, bound):
+        if is_better(name, ours.value, _ends(record, theirs)[1]):
             return True, (
                 f"promoted: test {name} {ours.text()} is better than production's "
                 f"{theirs.text()} (run {production.run_name}) beyond its interval, on the same "
@@ -57,12 +59,8 @@ def promotion(record: RunRecord, production: RunRecord | None) -> tuple[bool, st
             f"{theirs.text()} (run {production.run_name}) beyond its interval, on the same test "
             "rows"
         )
-    near = ours.high if record.higher_is_better else ours.low
-    reach = theirs.low if record.higher_is_better else theirs.high
-    near = ours.value if near is None else near
-    reach = theirs.value if reach is None else reach
     rows = "; the comparison spans different test rows (the data or the split changed)"
-    if not better(record, reach, near):
+    if not is_better(name, _ends(record, theirs)[0], _ends(record, ours)[1]):
         return True, (
             f"promoted: test {name} {ours.text()} is not worse than production's "
             f"{theirs.text()} (run {production.run_name}) by more than the two intervals "
@@ -78,9 +76,7 @@ def dropped(record: RunRecord, previous: RunRecord | None) -> bool:
     """Whether the headline metric fell beyond the previous run's 95 % interval."""
     if previous is None or previous.metric != record.metric:
         return False
-    theirs = previous.chosen
-    near = theirs.low if record.higher_is_better else theirs.high
-    return better(record, theirs.value if near is None else near, record.chosen.value)
+    return is_better(record.metric, _ends(record, previous.chosen)[0], record.chosen.value)
 
 
 def changes(record: RunRecord, previous: RunRecord) -> list[str]:
@@ -121,8 +117,8 @@ def changes(record: RunRecord, previous: RunRecord) -> list[str]:
             f"{ours_m.value:.4f}."
         )
     else:
-        far = theirs_m.high if record.higher_is_better else theirs_m.low
-        rose = far is not None and better(record, ours_m.value, far)
+        best = _ends(record, theirs_m)[1]
+        rose = theirs_m.low is not None and is_better(name, ours_m.value, best)
         where = "rose beyond" if rose else "stayed within"
         found.append(
             f"Test {name} {where} the previous run's interval: {theirs_m.text()} → "

@@ -41,6 +41,14 @@ class Measured:
         pair = (intervals or {}).get(name)
         return cls(float(metrics[name]), *(pair or (None, None)))
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The interval's ends; the value for both where there is no interval."""
+        return (
+            self.value if self.low is None else self.low,
+            self.value if self.high is None else self.high,
+        )
+
     def text(self) -> str:
         within = "" if self.low is None else f" [{self.low:.4f}, {self.high:.4f}]"
         return f"{self.value:.4f}{within}"

@@ -287,8 +287,7 @@ def history_chart(history: list[RunRecord]) -> Figure:
     for name in names:
         runs = [r for r in history if r.metric == name]
         values = np.array([r.chosen.value for r in runs])
-        low = np.array([r.chosen.value if r.chosen.low is None else r.chosen.low for r in runs])
-        high = np.array([r.chosen.value if r.chosen.high is None else r.chosen.high for r in runs])
+        low, high = np.array([r.chosen.bounds for r in runs]).T
         metric_ax.errorbar(
             [r.started for r in runs],
             values,

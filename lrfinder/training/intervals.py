@@ -58,6 +58,16 @@ def percentile_interval(values: list[float]) -> tuple[float, float]:
     return (float(low), float(high))
 
 
+def resampled(
+    score: Callable[[np.ndarray], float], n: int, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
+) -> list[float]:
+    """`score(rows)` of `samples` draws of `n` row indices with replacement, the undefined
+    (NaN) ones left out: the bootstrap's values."""
+    rng = np.random.default_rng(seed)
+    found = [score(rng.integers(0, n, n)) for _ in range(samples)]
+    return [value for value in found if not math.isnan(value)]
+
+
 def bootstrap_auc_interval(
     y_true: np.ndarray, score: np.ndarray, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
 ) -> tuple[float, float] | None:
@@ -68,15 +78,13 @@ def bootstrap_auc_interval(
     if min(positive.sum(), (~positive).sum()) < MIN_CLASS_ROWS:
         return None
     values, inverse = np.unique(np.asarray(score, "float64"), return_inverse=True)
-    rng = np.random.default_rng(seed)
     n = len(positive)
-    found = []
-    for _ in range(samples):
-        weights = np.bincount(rng.integers(0, n, n), minlength=n).astype("float64")
-        auc = _weighted_auc(inverse, positive, weights, len(values))
-        if not math.isnan(auc):
-            found.append(auc)
-    return percentile_interval(found)
+
+    def auc(rows: np.ndarray) -> float:
+        weights = np.bincount(rows, minlength=n).astype("float64")
+        return _weighted_auc(inverse, positive, weights, len(values))
+
+    return percentile_interval(resampled(auc, n, samples, seed))
 
 
 def bootstrap_rmse_interval(
@@ -88,11 +96,9 @@ def bootstrap_rmse_interval(
     n = len(squared)
     if n < 2:
         return None
-    rng = np.random.default_rng(seed)
-    found = [
-        math.sqrt(np.bincount(rng.integers(0, n, n), minlength=n) @ squared / n)
-        for _ in range(samples)
-    ]
+    found = resampled(
+        lambda rows: math.sqrt(np.bincount(rows, minlength=n) @ squared / n), n, samples, seed
+    )
     return percentile_interval(found)
 
 
@@ -110,13 +116,7 @@ def bootstrap_interval(
     n = len(y_true)
     if n < 2:
         return None
-    rng = np.random.default_rng(seed)
-    found = []
-    for _ in range(samples):
-        rows = rng.integers(0, n, n)
-        value = metric(y_true[rows], output[rows])
-        if not math.isnan(value):
-            found.append(value)
+    found = resampled(lambda rows: metric(y_true[rows], output[rows]), n, samples, seed)
     return percentile_interval(found) if len(found) > samples // 2 else None
 
 
