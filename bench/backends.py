@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bench.common import BACKENDS, in_each_backend, tutorial_data
+from lrfinder.engine.recipe import recipe_of
 
 BANDS = [0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1, 100]
 
@@ -26,7 +27,7 @@ def measure() -> dict:
 
     x, x_test, y, y_test = tutorial_data()
     model = ModelSettings()
-    recipe = model.recipe(x.shape[1])
+    recipe = recipe_of(model, x.shape[1])
     result = run_range_test(x, y, recipe, model.seeds, RangeTestSettings(), x_test, y_test)
     suggestions = {name: agg.lr for name, agg in suggest_table(result.table).items()}
     return {"table": result.table.to_dict("list"), "suggestions": suggestions}

@@ -17,7 +17,7 @@ from lrfinder.data.cleaning import clean
 from lrfinder.data.sources import resolve_source
 from lrfinder.data.splitting import SplitData, split_and_scale
 from lrfinder.params import nest, parse_settings
-from lrfinder.settings import Settings
+from lrfinder.paths import Paths
 
 
 def _sklearn_frame(loader: Callable[..., Any]) -> pd.DataFrame:
@@ -77,7 +77,7 @@ class Case:
             path = folder / f"{self.name}.csv"
             self.make().to_csv(path, index=False)
         settings = parse_settings(nest({"data": str(path), **self.flags})).resolved()
-        paths = Settings.from_env()
+        paths = Paths.from_env()
         source = resolve_source(str(path), None, paths.data_dir, paths.uci_base_url)
         return split_and_scale(clean(source, settings.data.label_rule()), settings.split)
 

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from bench.common import Timer, tutorial_data
+from lrfinder.engine.recipe import recipe_of
 
 RATES = np.geomspace(1.8e-4, 5.4e-3, 7)
 SEEDS = list(range(8))
@@ -24,7 +25,7 @@ def main() -> None:
 
     x, _, y, _ = tutorial_data()
     x_train, y_train, x_val, y_val = x[:4136], y[:4136], x[4136:], y[4136:]
-    recipe = ModelSettings().recipe(x.shape[1])
+    recipe = recipe_of(ModelSettings(), x.shape[1])
 
     def threads(fn, calls):
         with ThreadPoolExecutor(len(calls)) as pool:

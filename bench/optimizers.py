@@ -14,6 +14,8 @@ import argparse
 
 from bench.common import Timer, grid_best, grid_medians, wine_csv
 from bench.throughput import engine_throughput, keras_fit_steps_per_second
+from lrfinder.engine.recipe import recipe_of
+from lrfinder.params import DataSettings
 
 STEPS = 320  # timed steps per K, after a warm-up call
 
@@ -28,7 +30,10 @@ def wine_split():
 
     path = wine_csv()
     source = DataSource((SourceFile(path, sha256_file(path)),), "bench")
-    return split_and_scale(clean(source, label_rule(None, None, None)), SplitSettings())
+    return split_and_scale(
+        clean(source, label_rule(DataSettings(target=None, threshold=None, positive_label=None))),
+        SplitSettings(),
+    )
 
 
 def selection_against_grid(split, optimizer: str, grid_seeds: list[int]) -> dict:
@@ -40,13 +45,13 @@ def selection_against_grid(split, optimizer: str, grid_seeds: list[int]) -> dict
     x_val, y_val = split.arrays("val")
     model = ModelSettings(optimizer=optimizer)
     with Timer() as timer:
-        recipe = model.recipe(x.shape[1])
+        recipe = recipe_of(model, x.shape[1])
         curves = run_range_test(x, y, recipe, model.seeds, RangeTestSettings())
         selection = select_rate(
             curves.table, x, y, x_val, y_val, recipe, model.seeds, SelectionSettings()
         )
     grid_model = ModelSettings(optimizer=optimizer, seed=grid_seeds[0], n_seeds=len(grid_seeds))
-    recipe = grid_model.recipe(x.shape[1])
+    recipe = recipe_of(grid_model, x.shape[1])
     medians = grid_medians((x, y, x_val, y_val), recipe, selection.chosen_lr, grid_seeds)
     best_lr, best = grid_best(medians, selection.chosen_lr)
     return {

@@ -38,8 +38,10 @@ from bench.common import ROOT, Timer
 from bench.datasets import CASES
 from bench.truth import GRID_SEEDS, REGIONS, Truth, grid, train_rates, trivial_loss
 from lrfinder.data.splitting import SplitData
+from lrfinder.engine.recipe import recipe_of
 from lrfinder.lr.range_test import run_range_test
 from lrfinder.lr.selection import select_rate
+from lrfinder.model.heads import head_for
 from lrfinder.params import RunSettings
 
 METHODS = {
@@ -69,13 +71,13 @@ def ours_and_valleys(split: SplitData, repeats: int) -> list[Pick]:
     seeds RANGE_SEED + REPLICAS * r ...), read and confirmed per repeat as the flow does."""
     settings = RunSettings()
     model = settings.model.model_copy(update={"n_seeds": REPLICAS * repeats, "seed": RANGE_SEED})
-    head = split.head()
+    head = head_for(split.task, len(split.classes))
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val_check")
     with Timer() as sweep:
-        recipe = model.recipe(x.shape[1], head, y)
+        recipe = recipe_of(model, x.shape[1], head, y)
         curves = run_range_test(x, y, recipe, model.seeds, settings.range_test, x_val, y_val).table
-    steps_per_epoch = model.recipe(x.shape[1], head, y).steps_per_epoch(len(x))
+    steps_per_epoch = recipe_of(model, x.shape[1], head, y).steps_per_epoch(len(x))
     sweep_epochs = settings.range_test.num_steps / steps_per_epoch
     per_replica = sweep.seconds / (REPLICAS * repeats)
     picks = []
@@ -110,9 +112,9 @@ def tutorial(split: SplitData, repeats: int) -> list[Pick]:
     settings = RunSettings(preset="tutorial").resolved()
     model = settings.model.model_copy(update={"n_seeds": repeats, "seed": TUTORIAL_SEED})
     x, y = split.arrays("train")
-    head = split.head()
+    head = head_for(split.task, len(split.classes))
     with Timer() as sweep:
-        recipe = model.recipe(x.shape[1], head, y)
+        recipe = recipe_of(model, x.shape[1], head, y)
         curves = run_range_test(x, y, recipe, model.seeds, settings.range_test).table
     picks = []
     for r, (_, curve) in enumerate(curves.groupby("replica")):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench.common import BACKENDS, Timer, in_each_backend, tutorial_data, tutorial_model
 from bench.throughput import engine_throughput, keras_fit_steps_per_second
+from lrfinder.engine.recipe import recipe_of
 
 KS = [1, 8, 32, 64]
 
@@ -48,7 +49,9 @@ def measure() -> dict:
     print(f"backend {BACKEND} on {device}, train rows: {len(x)}", flush=True)
     with Timer() as ours:
         model = ModelSettings()
-        result = run_range_test(x, y, model.recipe(x.shape[1]), model.seeds, RangeTestSettings())
+        result = run_range_test(
+            x, y, recipe_of(model, x.shape[1]), model.seeds, RangeTestSettings()
+        )
     summary = result.summary
     print(
         f"(b) our range test, 8 replicas: {ours.seconds:.1f} s "

@@ -23,6 +23,8 @@ import pandas as pd
 from bench.common import Timer, grid_best, grid_medians, wine_csv
 from bench.flow import start_prefect
 from bench.truth import split_from_run
+from lrfinder.engine.recipe import recipe_of
+from lrfinder.model.heads import head_for
 
 SHOWN = {
     "binary": ("accuracy", "f1"),
@@ -62,7 +64,7 @@ def grid_check(run_dir: Path, chosen_lr: float, seeds: list[int]) -> pd.Series:
     split = split_from_run(run_dir)
     data = (*split.arrays("train"), *split.arrays("val"))
     model = ModelSettings(seed=seeds[0], n_seeds=len(seeds))
-    recipe = model.recipe(data[0].shape[1], split.head())
+    recipe = recipe_of(model, data[0].shape[1], head_for(split.task, len(split.classes)))
     return grid_medians(data, recipe, chosen_lr, seeds)
 
 

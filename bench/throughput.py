@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 
 from bench.common import BACKENDS, Timer, in_each_backend, tutorial_data
+from lrfinder.engine.recipe import recipe_of
 
 FIT_EPOCHS = 3
 
@@ -30,7 +31,7 @@ def engine_throughput(ks: list[int], steps: int, x, y, model=None) -> dict[int, 
     from lrfinder.engine.replicas import Replicas
     from lrfinder.params import ModelSettings
 
-    recipe = (model or ModelSettings()).recipe(x.shape[1])
+    recipe = recipe_of((model or ModelSettings()), x.shape[1])
     rates = {}
     for k in ks:
         try:
@@ -73,7 +74,7 @@ def range_test_seconds(x, y, n_seeds: int) -> dict:
         result = run_range_test(
             x,
             y,
-            model.recipe(x.shape[1]),
+            recipe_of(model, x.shape[1]),
             model.seeds,
             RangeTestSettings(),
             None,

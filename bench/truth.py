@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 
 from lrfinder.data.splitting import SplitData
+from lrfinder.engine.recipe import recipe_of
 from lrfinder.engine.replicas import predict
+from lrfinder.model.heads import head_for
 from lrfinder.params import ModelSettings, TrainingSettings
 from lrfinder.training.final import trivial_prediction
 from lrfinder.training.fit import best_epochs, fit_grouped, fit_replicas
@@ -37,8 +39,8 @@ def train_rates(split: SplitData, rates: list[float], seeds: list[int]) -> pd.Da
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val_check")
     x_test, y_test = split.arrays("test")
-    head = split.head()
-    recipe = model.recipe(x.shape[1], head, y)
+    head = head_for(split.task, len(split.classes))
+    recipe = recipe_of(model, x.shape[1], head, y)
     pairs = [(float(rate), seed) for rate in rates for seed in seeds]
     shared = {"x": x, "y": y, "x_val": x_val, "y_val": y_val, "recipe": recipe}
     shared |= {"max_epochs": training.max_epochs, "patience": training.patience}
@@ -133,7 +135,7 @@ def trivial_loss(split: SplitData) -> float:
         predicted = (predicted - target["mean"]) / target["scale"]
     outputs = predicted.reshape(len(y_val), -1)
     labels = y_val if split.task == "multiclass" else y_val[:, None]
-    loss = keras.losses.get(split.head().default_loss)
+    loss = keras.losses.get(head_for(split.task, len(split.classes)).default_loss)
     return float(to_numpy(loss(labels.astype("float32"), outputs)).mean())
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from lrfinder.engine.backend_name import backend_name
 from lrfinder.errors import SettingsError
 from lrfinder.params import REPLACED, RunSettings, flags, nest, parse_settings, replaced
-from lrfinder.settings import project_root
+from lrfinder.paths import project_root
 
 NONE_WORDS = ("none", "null")
 STOPPED = (
@@ -134,11 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     prefect_defaults()
-    from flows.failures import console_without_final_tracebacks
-    from flows.local_server import api_for_this_run
     from flows.lr_finder import lr_finder
     from lrfinder.errors import DataError
     from lrfinder.training.gate import QualityGateError
+    from runtime.failures import console_without_final_tracebacks
+    from runtime.local_server import api_for_this_run
 
     if not debug:
         console_without_final_tracebacks()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.failures import failing_for_good
-from flows.runners import IN_PROCESS, cluster_task_runner, share_api_url
+from lrfinder.data.cleaning import label_rule
 from lrfinder.engine.backend_name import backend_name
+from lrfinder.engine.setup import training_setup
 from lrfinder.errors import SettingsError
+from lrfinder.model.network import check_model_file
 from lrfinder.params import (
     DataSettings,
     ExecutionSettings,
@@ -22,7 +23,9 @@ from lrfinder.params import (
     gate_metric_problem,
     parse_settings,
 )
-from lrfinder.settings import Settings
+from lrfinder.paths import Paths
+from runtime.failures import failing_for_good
+from runtime.runners import IN_PROCESS, cluster_task_runner, share_api_url
 from tasks.data import load_clean, locate_data, split_scale, write_data
 from tasks.history import record
 from tasks.publish import publish
@@ -72,6 +75,7 @@ def lr_finder(
         # Validated here, not by Prefect before the run starts, so that a settings error is
         # reported with its fix and is not retried.
         settings = parse_settings(given).resolved()
+        check_model_file(settings.model)
         backend_name()
         if settings.execution.task_runner == "threads":
             return run_stages(settings)
@@ -90,20 +94,21 @@ def on_cluster(settings: RunSettings) -> str:
 
 def run_stages(settings: RunSettings) -> str:
     """Wire the stages' tasks for resolved settings."""
-    paths = Settings.from_env()
-    model, execution = settings.model, settings.execution
+    paths = Paths.from_env()
+    execution = settings.execution
     run_dir = open_run_folder(paths)
     source = locate_data(settings.data.source, paths)
-    clean = load_clean(source, settings.data.label_rule())
+    clean = load_clean(source, label_rule(settings.data))
     if problem := gate_metric_problem(settings.quality_gate, clean.task):
         raise SettingsError(problem)
     split = split_scale(clean, settings.split)
     write_data(run_dir, source, clean, split)
-    found = sweep(split, model, settings.range_test, execution)
+    setup = training_setup(settings.model, split)
+    found = sweep(split, setup, settings.range_test, execution)
     write_sweep(run_dir, found)
     selection = select(split, found, settings.selection, execution)
     write_select(run_dir, found, selection)
-    trained = train(split, selection, model, settings.training, execution)
+    trained = train(split, selection, setup, settings.training, execution)
     evaluation = evaluate_models(trained, split, settings.training, settings.quality_gate)
     write_model(run_dir, trained, split, source, selection, evaluation, settings)
     recorded = record(paths, run_dir, source, split, selection, evaluation, settings)

@@ -9,7 +9,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lrfinder.lr.finder import FoundRate, find_lr
+    from lrfinder.finder import FoundRate, find_lr
 
 __all__ = ["FoundRate", "find_lr"]
 
@@ -18,5 +18,5 @@ def __getattr__(name: str) -> Any:
     if name in __all__:
         # By name, not an import statement: cache keys follow import statements, and the
         # package itself does not load the finder.
-        return getattr(importlib.import_module("lrfinder.lr.finder"), name)
+        return getattr(importlib.import_module("lrfinder.finder"), name)
     raise AttributeError(f"module 'lrfinder' has no attribute {name!r}")

@@ -12,29 +12,30 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lrfinder.data.cleaning import LabelRule, label_rule
-from lrfinder.engine.groups import Grouping
-from lrfinder.engine.recipe import OPTIMIZERS, OptimizerSpec, Recipe, balanced_class_weight
 from lrfinder.errors import SettingsError
-from lrfinder.lr.suggest import METHODS
-from lrfinder.model.heads import BINARY, TASKS, Head, loss_name, unfit_loss
-from lrfinder.model.network import ACTIVATIONS, Network
-from lrfinder.training.metric_names import ALL_SCALARS, HEADLINE, SCALARS
+from lrfinder.metric_names import ALL_SCALARS, HEADLINE, SCALARS
+from lrfinder.names import (
+    ACTIVATIONS,
+    OPTIMIZERS,
+    SUGGESTION_METHODS,
+    TASKS,
+    loss_name,
+    unfit_loss,
+)
 
 Preset = Literal["default", "tutorial"]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 Activation = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 OptimizerName = Literal[tuple(OPTIMIZERS)]  # type: ignore[valid-type]
-SuggestMethod = Literal[tuple(METHODS)]  # type: ignore[valid-type]
+SuggestMethod = Literal[tuple(SUGGESTION_METHODS)]  # type: ignore[valid-type]
 Task = Literal[tuple(TASKS)]  # type: ignore[valid-type]
 RegressionLoss = Literal["mse", "huber"]
 GateMetric = Literal[tuple(ALL_SCALARS)]  # type: ignore[valid-type]
 
 
-class Group(BaseModel):
+class SettingsGroup(BaseModel):
     """A frozen settings group that rejects unknown fields. `NOT_IN_KEYS`: its fields that never
     change a cached stage's numbers, left out of the cache keys of the stages that take it."""
 
@@ -42,7 +43,7 @@ class Group(BaseModel):
     NOT_IN_KEYS: ClassVar[frozenset[str]] = frozenset()
 
 
-class DataSettings(Group):
+class DataSettings(SettingsGroup):
     """Where the data comes from and how its label is made."""
 
     source: str | None = Field(
@@ -68,11 +69,35 @@ class DataSettings(Group):
         None, description="Binary label 1 when the target column equals this text (own data)."
     )
 
-    def label_rule(self) -> LabelRule:
-        return label_rule(self.target, self.threshold, self.positive_label, self.task)
+    @model_validator(mode="after")
+    def _one_label_rule(self) -> DataSettings:
+        if self.threshold is not None and self.positive_label is not None:
+            raise ValueError(
+                "threshold and positive_label are two rules for one label: give one of them"
+            )
+        if self.task in ("multiclass", "regression") and self.makes_binary:
+            raise ValueError(
+                f"threshold and positive_label make a binary label, but task is {self.task}. "
+                "Fix: drop them, or use --task binary"
+            )
+        if self.target is None and self.positive_label is not None:
+            raise ValueError("positive_label needs target: name the column it applies to")
+        return self
+
+    @property
+    def makes_binary(self) -> bool:
+        """Whether a threshold or a positive label makes the label 0/1."""
+        return (self.threshold, self.positive_label) != (None, None)
+
+    @property
+    def known_task(self) -> str | None:
+        """The task the settings fix before the data is read (None: inferred from the values)."""
+        if self.task is not None:
+            return self.task
+        return "binary" if self.target is None or self.makes_binary else None
 
 
-class SplitSettings(Group):
+class SplitSettings(SettingsGroup):
     """The tutorial's test split by default, plus a stratified validation split of the rest."""
 
     test_size: Fraction = Field(0.2, description="Fraction of clean rows held out for testing.")
@@ -93,7 +118,7 @@ class SplitSettings(Group):
     )
 
 
-class ModelSettings(Group):
+class ModelSettings(SettingsGroup):
     """The network, its optimizer and batch size, and the seeded replicas every stage trains."""
 
     hidden_layers: list[Annotated[int, Field(ge=1)]] = Field(
@@ -165,80 +190,13 @@ class ModelSettings(Group):
     def seeds(self) -> list[int]:
         return list(range(self.seed, self.seed + self.n_seeds))
 
-    def recipe(
-        self, n_features: int, head: Head = BINARY, y_train: np.ndarray | None = None
-    ) -> Recipe:
-        """The network for `n_features` inputs and the task's output `head` (from the settings,
-        or from `model_file`), with its Keras optimizer and loss, batch size and, with
-        class_weight balanced, the class weights of the training labels `y_train`."""
-        network = Network(
-            n_features,
-            head,
-            tuple(self.hidden_layers),
-            self.activation,
-            self.l2,
-            self.dropout,
-            None if self.model_file is None else str(self.model_file),
-            self.custom_module,
-        )
-        # The file's compiled optimizer and loss, read only when one of them is not named here.
-        wanted = self.optimizer is None or self.named_loss is None
-        compiled = _compiled_with(self.model_file if wanted else None, self.custom_module)
-        weights = None
-        if self.class_weight == "balanced" and head.name != "regression":
-            if y_train is None:
-                raise ValueError("class_weight balanced needs the training labels (y_train).")
-            weights = balanced_class_weight(y_train, max(head.units, 2))
-        return Recipe(
-            network,
-            self._optimizer(compiled[0]),
-            self._loss(head, compiled[1]),
-            self.batch_size,
-            self.max_epoch_steps,
-            weights,
-        )
-
-    def _optimizer(self, from_file: dict | None) -> OptimizerSpec:
-        """The optimizer named here, else the model file's, else adam; with the arguments of
-        --optimizer-config (and --nesterov) over the file's."""
-        config = json.loads(self.optimizer_config or "{}")
-        if self.nesterov:
-            config["nesterov"] = True
-        if self.optimizer is None and from_file is not None:
-            return OptimizerSpec.from_keras(from_file, config)
-        return OptimizerSpec(self.optimizer or "adam", json.dumps(config, sort_keys=True))
-
     @property
     def named_loss(self) -> str | None:
         """The loss --loss names, else --regression-loss's by its Keras name (None: neither)."""
         return self.loss or (self.regression_loss and loss_name(self.regression_loss))
 
-    def _loss(self, head: Head, from_file: str | dict | None) -> str:
-        """The loss named here (or by --regression-loss), else the model file's, else the
-        task's default; a named loss must fit the task."""
-        named = self.named_loss
-        if named is None and from_file is not None:
-            return (
-                json.dumps(from_file, sort_keys=True) if isinstance(from_file, dict) else from_file
-            )
-        if named is None:
-            return head.default_loss
-        if problem := unfit_loss(named, head.name):
-            raise SettingsError(problem)
-        return loss_name(named)
 
-
-@cache
-def _compiled_with(model_file: Path | None, custom_module: str | None) -> tuple:
-    """The optimizer and loss a model file was compiled with (None, None without a file)."""
-    if model_file is None:
-        return None, None
-    from lrfinder.model.network import compiled_with
-
-    return compiled_with(Path(model_file), custom_module)
-
-
-class RangeTestSettings(Group):
+class RangeTestSettings(SettingsGroup):
     """The learning-rate range test (the sweep)."""
 
     sweep_mode: Literal["batch", "epoch"] = Field(
@@ -270,7 +228,7 @@ class RangeTestSettings(Group):
         return self
 
 
-class SelectionSettings(Group):
+class SelectionSettings(SettingsGroup):
     """Reading a rate off the curves, and confirming it with short trainings."""
 
     suggest_method: SuggestMethod = Field(
@@ -306,7 +264,7 @@ class SelectionSettings(Group):
     )
 
 
-class TrainingSettings(Group):
+class TrainingSettings(SettingsGroup):
     """The final training of the chosen rate next to the baseline, and the decision threshold
     of its binary models (read after training: no part of the training's cache key)."""
 
@@ -339,7 +297,7 @@ class TrainingSettings(Group):
     )
 
 
-class QualityGateSettings(Group):
+class QualityGateSettings(SettingsGroup):
     """Fail the run, or only warn, when the final model's test metric misses its bound or does
     not beat the trivial predictor (the majority class, or the training mean)."""
 
@@ -363,7 +321,7 @@ class QualityGateSettings(Group):
         return self.gate_metric or HEADLINE[task]
 
 
-class ExecutionSettings(Group):
+class ExecutionSettings(SettingsGroup):
     """Where replica groups run. A replica's numbers are identical wherever it runs, so the
     placement settings are no part of a cache key; the engines' slot count is (a replica in an
     engine of another size differs in float rounding)."""
@@ -390,10 +348,6 @@ class ExecutionSettings(Group):
         0.0, ge=0, description="GPUs each replica group requests on Dask or Ray."
     )
 
-    @property
-    def grouping(self) -> Grouping:
-        return Grouping(self.replicas_per_group, spread=self.task_runner != "threads")
-
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "default": {},
@@ -407,7 +361,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-class RunSettings(Group):
+class RunSettings(SettingsGroup):
     """Every setting of one run, by group."""
 
     data: DataSettings = DataSettings()
@@ -421,11 +375,11 @@ class RunSettings(Group):
     preset: Preset = "default"
 
     @classmethod
-    def groups(cls) -> dict[str, type[Group]]:
+    def groups(cls) -> dict[str, type[SettingsGroup]]:
         return {
             name: info.annotation
             for name, info in cls.model_fields.items()
-            if isinstance(info.annotation, type) and issubclass(info.annotation, Group)
+            if isinstance(info.annotation, type) and issubclass(info.annotation, SettingsGroup)
         }
 
     def flat(self) -> dict[str, Any]:
@@ -502,10 +456,11 @@ def parse_settings(nested: dict[str, Any]) -> RunSettings:
     try:
         return RunSettings.model_validate(nested)
     except ValidationError as error:
-        raise SettingsError(_invalid(describe(error))) from None
+        raise SettingsError(invalid_settings(describe(error))) from None
 
 
-def _invalid(problems: list[str]) -> str:
+def invalid_settings(problems: list[str]) -> str:
+    """One message for every problem of the settings, a line each."""
     return "invalid settings:\n  " + "\n  ".join(problems)
 
 
@@ -536,7 +491,7 @@ def describe(error: ValidationError) -> list[str]:
 
 
 def _apply_preset(settings: RunSettings, strict: bool) -> RunSettings:
-    updates: dict[str, Group] = {}
+    updates: dict[str, SettingsGroup] = {}
     conflicts = []
     for group, values in PRESETS[settings.preset].items():
         current = getattr(settings, group)
@@ -560,7 +515,8 @@ NETWORK_FIELDS = ("hidden_layers", "activation", "l2", "dropout")
 
 
 def _model_file_problems(model: ModelSettings) -> list[str]:
-    """A model file replaces the network settings, and must be a chain the engine can train."""
+    """A model file replaces the network settings, and must exist; whether the engine can train
+    it is checked by `lrfinder.model.network.check_model_file`, which loads it."""
     if model.model_file is None:
         return []
     given = [
@@ -575,14 +531,6 @@ def _model_file_problems(model: ModelSettings) -> list[str]:
         ]
     if not Path(model.model_file).is_file():
         return [f"--model {model.model_file}: no such file. Fix: give the path of a .keras file."]
-    from lrfinder.model.network import load, load_problem
-
-    try:
-        load(Path(model.model_file), model.custom_module)
-    except SettingsError as error:
-        return [str(error)]
-    except Exception as error:
-        return [load_problem(Path(model.model_file), error)]
     return []
 
 
@@ -635,10 +583,6 @@ def gate_metric_problem(gate: QualityGateSettings, task: str) -> str | None:
 def _check_rules(settings: RunSettings) -> None:
     """Rules that span settings; each message names the settings and the fix."""
     problems = []
-    try:
-        settings.data.label_rule()
-    except ValueError as error:
-        problems.append(f"{error} (--target, --task, --threshold, --positive-label)")
     if settings.data.task == "regression" and settings.selection.confirm_metric == "val_accuracy":
         problems.append(
             "--confirm-metric val_accuracy has no meaning for --task regression. Fix: use "
@@ -649,10 +593,7 @@ def _check_rules(settings: RunSettings) -> None:
             "--class-weight weighs classes, which --task regression has not. Fix: drop "
             "--class-weight."
         )
-    try:
-        known_task = settings.data.label_rule().task
-    except ValueError:
-        known_task = None
+    known_task = settings.data.known_task
     if known_task and (problem := gate_metric_problem(settings.quality_gate, known_task)):
         problems.append(problem)
     if settings.selection.confirm and settings.split.val_size == 0:
@@ -680,4 +621,4 @@ def _check_rules(settings: RunSettings) -> None:
             "the GPU TensorFlow sees anyway). Fix: use --task-runner dask or ray, or drop it."
         )
     if problems:
-        raise SettingsError(_invalid(problems))
+        raise SettingsError(invalid_settings(problems))

@@ -33,7 +33,7 @@ from prefect.flow_engine import MINIMUM_HEARTBEAT_INTERVAL
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lrfinder.settings import Settings  # noqa: E402
+from lrfinder.paths import Paths  # noqa: E402
 from tasks.history import GATE_FAILED, METRIC_DROPPED  # noqa: E402
 
 ALERTS = "lr-finder-alerts"
@@ -136,7 +136,7 @@ def main() -> None:
     window = timedelta(seconds=MISSED_HEARTBEATS * heartbeat_seconds(ROOT / "prefect.yaml"))
     _replace(zombie_automation(window))
     print(f"Automation {ZOMBIES}: runs without a heartbeat for {window.seconds} s end Crashed")
-    url = Settings.from_env().alert_webhook_url
+    url = Paths.from_env().alert_webhook_url
     if not url:
         _delete(ALERTS)
         print(f"Automation {ALERTS}: none (set LRFINDER_ALERT_WEBHOOK_URL to get alerts)")

@@ -15,10 +15,10 @@ from lrfinder.data.sources import DataSource
 from lrfinder.data.splitting import SplitData
 from lrfinder.errors import TransientDownloadError
 from lrfinder.params import SplitSettings
+from lrfinder.paths import Paths
 from lrfinder.reporting.outputs import write_data_outputs
-from lrfinder.settings import Settings
-from tasks.caching import content_cache
-from tasks.logs import task_logger
+from runtime.cache_keys import content_cache
+from runtime.logs import task_logger
 
 
 def retry_on_transient(_task: Any, _task_run: Any, state: Any) -> bool:
@@ -38,11 +38,9 @@ def retry_on_transient(_task: Any, _task_run: Any, state: Any) -> bool:
     retry_delay_seconds=exponential_backoff(backoff_factor=2),
     retry_condition_fn=retry_on_transient,
 )
-def locate_data(data: str | None, settings: Settings) -> DataSource:
+def locate_data(data: str | None, paths: Paths) -> DataSource:
     """Resolve the input files (downloading if needed) and hash them."""
-    source = sources.resolve_source(
-        data, settings.wine_data, settings.data_dir, settings.uci_base_url
-    )
+    source = sources.resolve_source(data, paths.wine_data, paths.data_dir, paths.uci_base_url)
     for file in source.files:
         task_logger().info("input %s sha256=%s (%s)", file.path, file.sha256, source.origin)
     return source

@@ -13,10 +13,17 @@ from prefect.futures import PrefectFuture, wait
 from prefect.states import Cancelled
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from lrfinder.engine.groups import GroupFn, GroupMap, Placement, group_name, run_locally
+from lrfinder.engine.groups import (
+    GroupFn,
+    Grouping,
+    GroupMap,
+    Placement,
+    group_name,
+    run_locally,
+)
 from lrfinder.engine.interrupt import Interrupted, clear_stop, request_stop
 from lrfinder.params import ExecutionSettings
-from tasks.progress import StepProgress
+from runtime.progress import StepProgress
 
 STOP_WAIT_S = 3.0  # a group stops within one compiled chunk (milliseconds to a second)
 
@@ -53,7 +60,8 @@ def gpu_request(runner: Any, gpus: float) -> AbstractContextManager:
 def placement(key: str, label: str, execution: ExecutionSettings) -> Placement:
     """Where a stage's replica groups run: grouped as `execution` says, each group one
     `replica-group` task run reporting progress under `key`."""
-    return Placement(execution.grouping, group_map(key, label, execution.gpus_per_group))
+    grouping = Grouping(execution.replicas_per_group, spread=execution.task_runner != "threads")
+    return Placement(grouping, group_map(key, label, execution.gpus_per_group))
 
 
 def group_map(key: str, label: str, gpus: float = 0.0) -> GroupMap:

@@ -16,10 +16,10 @@ from lrfinder.data.sources import DataSource
 from lrfinder.data.splitting import SplitData
 from lrfinder.lr.selection import Selection
 from lrfinder.params import RunSettings
+from lrfinder.paths import Paths
 from lrfinder.reporting.comparison import dropped
 from lrfinder.reporting.history import Recorded, RunInfo, record_run, run_record
-from lrfinder.settings import Settings
-from tasks.logs import task_logger
+from runtime.logs import task_logger
 
 GATE_FAILED = "lr-finder.gate.failed"
 METRIC_DROPPED = "lr-finder.metric.dropped"
@@ -43,7 +43,7 @@ def this_run() -> RunInfo:
 
 @task(name="record-run")
 def record(
-    paths: Settings,
+    paths: Paths,
     run_dir: Path,
     source: DataSource,
     split: SplitData,

@@ -23,7 +23,7 @@ from lrfinder.reporting.report import (
     suggestion_rows,
 )
 from lrfinder.training.gate import trivial_name
-from tasks.logs import task_logger
+from runtime.logs import task_logger
 
 
 @task(name="publish-report")

@@ -11,23 +11,23 @@ from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 from prefect.settings import get_current_settings
 
+from lrfinder.paths import Paths
 from lrfinder.reporting.outputs import point_latest, run_folder_name
-from lrfinder.settings import Settings
-from tasks.logs import task_logger
-from tasks.watcher import watch_flow_run
+from runtime.logs import task_logger
+from runtime.watcher import watch_flow_run
 
 
 @task(name="open-run-folder")
-def open_run_folder(settings: Settings) -> Path:
+def open_run_folder(paths: Paths) -> Path:
     """Name this run's folder after the flow run (a retry of the run reuses it)."""
     mark_crashed_if_killed()
     started = flow_run.scheduled_start_time or datetime.now(UTC)
-    return settings.artifacts_dir / run_folder_name(started, flow_run.name or "run")
+    return paths.artifacts_dir / run_folder_name(started, flow_run.name or "run")
 
 
 def mark_crashed_if_killed() -> None:
     """Have this ad-hoc flow run and its parent (the cluster subflow's) marked Crashed should
-    this process be killed outright (`tasks.watcher`): Prefect retries no run that is left
+    this process be killed outright (`runtime.watcher`): Prefect retries no run that is left
     Running. Deployment runs are left to Prefect's own mechanism: their heartbeats stop, and
     the automation `make serve` creates marks them Crashed (docs/scheduling.md)."""
     api, context = get_current_settings().api.url, FlowRunContext.get()
@@ -47,9 +47,9 @@ def mark_crashed_if_killed() -> None:
 
 
 @task(name="finish-run")
-def finish_run(settings: Settings, run_dir: Path) -> str:
+def finish_run(paths: Paths, run_dir: Path) -> str:
     """Point artifacts/latest at this run's folder, unless a newer run has completed."""
-    link = point_latest(settings.artifacts_dir, run_dir)
+    link = point_latest(paths.artifacts_dir, run_dir)
     task_logger().info("run outputs in %s", run_dir)
     if link.resolve() != run_dir.resolve():
         task_logger().info("artifacts/latest stays at %s, a newer run", link.resolve().name)

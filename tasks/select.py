@@ -8,14 +8,14 @@ from prefect import task
 
 from lrfinder.data.checks import data_warnings, twin_warning
 from lrfinder.data.splitting import SplitData
-from lrfinder.lr.finder import FoundRate
+from lrfinder.finder import FoundRate
 from lrfinder.lr.selection import Selection
 from lrfinder.params import ExecutionSettings, SelectionSettings
 from lrfinder.reporting.outputs import write_selection
 from lrfinder.reporting.plots import confirmation_chart, lr_finder_chart
-from tasks.caching import content_cache
+from runtime.cache_keys import content_cache
+from runtime.logs import task_logger
 from tasks.groups import placement
-from tasks.logs import task_logger
 
 
 @task(name="select", cache_policy=content_cache(), persist_result=True)

@@ -7,37 +7,33 @@ from pathlib import Path
 from prefect import task
 
 from lrfinder.data.splitting import SplitData
-from lrfinder.lr.finder import FoundRate, find_lr
-from lrfinder.params import (
-    ExecutionSettings,
-    ModelSettings,
-    RangeTestSettings,
-    SelectionSettings,
-)
+from lrfinder.engine.setup import TrainingSetup
+from lrfinder.finder import FoundRate, find_lr
+from lrfinder.params import ExecutionSettings, RangeTestSettings, SelectionSettings
 from lrfinder.reporting.outputs import write_range_test
-from tasks.caching import content_cache
+from runtime.cache_keys import content_cache
+from runtime.logs import task_logger
 from tasks.groups import placement
-from tasks.logs import task_logger
 
 
 @task(name="sweep", cache_policy=content_cache(), persist_result=True)
 def sweep(
     split: SplitData,
-    model: ModelSettings,
+    setup: TrainingSetup,
     settings: RangeTestSettings,
     execution: ExecutionSettings,
 ) -> FoundRate:
     """Run the range test on the train split (validation split for the optional val loss)."""
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val")
-    label = f"range test ({settings.sweep_mode}, {model.n_seeds} replicas)"
+    label = f"range test ({settings.sweep_mode}, {len(setup.seeds)} replicas)"
     where = placement("sweep-progress", label, execution)
     found = find_lr(
-        model.recipe(x.shape[1], split.head(), y),
+        setup.recipe,
         x,
         y,
         validation_data=(x_val, y_val) if len(x_val) else None,
-        seeds=model.seeds,
+        seeds=setup.seeds,
         range_test=settings,
         selection=SelectionSettings(confirm=False),  # the select task confirms
         placement=where,

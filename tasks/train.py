@@ -10,11 +10,11 @@ from prefect import task
 from lrfinder.data.sources import DataSource
 from lrfinder.data.splitting import SplitData
 from lrfinder.engine.recipe import ROWS_AT_ONCE
+from lrfinder.engine.setup import TrainingSetup
 from lrfinder.fileio import atomic_path
 from lrfinder.lr.selection import Selection
 from lrfinder.params import (
     ExecutionSettings,
-    ModelSettings,
     QualityGateSettings,
     RunSettings,
     TrainingSettings,
@@ -25,9 +25,9 @@ from lrfinder.reporting.plots import result_charts, training_curves_chart
 from lrfinder.reporting.report import evaluation_lines
 from lrfinder.training.final import Trained, evaluate, final_output, train_final
 from lrfinder.training.gate import QualityGateError, check_gate
-from tasks.caching import content_cache
+from runtime.cache_keys import content_cache
+from runtime.logs import task_logger
 from tasks.groups import placement
-from tasks.logs import task_logger
 
 PREDICTION_TOLERANCE = 1e-5
 
@@ -36,13 +36,13 @@ PREDICTION_TOLERANCE = 1e-5
 def train(
     split: SplitData,
     selection: Selection,
-    model: ModelSettings,
+    setup: TrainingSetup,
     settings: TrainingSettings,
     execution: ExecutionSettings,
 ) -> Trained:
     """The chosen rate and the baseline, `n_seeds` replicas each, trained together."""
     where = placement("training-progress", "final training (replica-steps)", execution)
-    trained = train_final(split, selection.chosen_lr, model, settings, where)
+    trained = train_final(split, selection.chosen_lr, setup, settings, where)
     task_logger().info(
         "trained lr %.4g and baseline %.4g; epochs per replica %s%s",
         trained.chosen_lr,

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 
+from lrfinder.engine.recipe import recipe_of
 from tests.helpers import TINY, tiny_classification
 
 
@@ -22,7 +23,7 @@ def range_test_table():
     model = ModelSettings(n_seeds=3, seed=5, **TINY)
     settings = RangeTestSettings(min_lr=1e-4, max_lr=10.0, num_steps=120, sweep_val_sample=100)
     return run_range_test(
-        x, y, model.recipe(x.shape[1]), model.seeds, settings, x_val=x, y_val=y
+        x, y, recipe_of(model, x.shape[1]), model.seeds, settings, x_val=x, y_val=y
     ).table
 
 

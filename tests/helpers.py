@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from lrfinder.data.sources import UCI_COLUMNS
+from lrfinder.engine.recipe import recipe_of
 
 HEADER = ",".join(["type", *UCI_COLUMNS])
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +81,7 @@ def recipe(
         batch_size=batch_size or TINY["batch_size"],
         **model,
     )
-    return settings.recipe(n_features, head or BINARY)
+    return recipe_of(settings, n_features, head or BINARY)
 
 
 def flow_parameters(**flat) -> dict:

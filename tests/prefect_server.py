@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flows.local_server import free_port, local_server
+from runtime.local_server import free_port, local_server
 
 __all__ = ["free_port", "prefect_server"]
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from flows.local_server import local_server
 from lrfinder.reporting.outputs import point_latest
+from runtime.local_server import local_server
 from tests.helpers import (
     CACHED_STAGES,
     EARLIER,

@@ -13,8 +13,8 @@ import pytest
 from flows.lr_finder import lr_finder
 from lrfinder.data.checks import twin_warning
 from lrfinder.data.cleaning import label_rule
-from lrfinder.params import SplitSettings
-from lrfinder.settings import Settings
+from lrfinder.params import DataSettings, SplitSettings
+from lrfinder.paths import Paths
 from tasks.data import load_clean, locate_data, split_scale
 from tests.helpers import SMALL_SWEEP, flow_parameters, run_cli
 
@@ -107,8 +107,10 @@ def test_a_file_of_repeated_rows_completes_warned_and_a_grouped_split_of_it_has_
     report = (run_dir / "report.md").read_text()
     assert warning in report and "(0 rows)\nNo metrics: no test row without a twin" in report
 
-    source = locate_data.fn(str(repeated), Settings.from_env())
-    clean = load_clean.fn(source, label_rule(None, 6, None))
+    source = locate_data.fn(str(repeated), Paths.from_env())
+    clean = load_clean.fn(
+        source, label_rule(DataSettings(target=None, threshold=6, positive_label=None))
+    )
     grouped = split_scale.fn(clean, SplitSettings(split_strategy="grouped"))
     leakage = grouped.report["leakage"]
     assert leakage["val_rows_with_twin_in_train"] == 0

@@ -21,8 +21,8 @@ from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 import tasks.train
-from flows.local_server import local_server
 from flows.lr_finder import lr_finder
+from runtime.local_server import local_server
 from tests.helpers import EARLIER, ROOT, SMALL_SWEEP, STAGES, flow_parameters
 from tests.prefect_api import latest_task_states, rest
 

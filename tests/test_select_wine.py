@@ -6,6 +6,7 @@ import pytest
 from lrfinder.data.cleaning import clean_wine
 from lrfinder.data.sources import DataSource, SourceFile
 from lrfinder.data.splitting import split_and_scale
+from lrfinder.engine.recipe import recipe_of
 from lrfinder.lr.confirm import summarize
 from lrfinder.lr.range_test import run_range_test
 from lrfinder.lr.selection import select_rate
@@ -28,12 +29,12 @@ def test_chosen_rate_is_within_3_percent_of_the_best_grid_rate(wine_split):
     x, y = wine_split.arrays("train")
     x_val, y_val = wine_split.arrays("val")
     sweep_model = ModelSettings(n_seeds=4)
-    recipe = sweep_model.recipe(x.shape[1])
+    recipe = recipe_of(sweep_model, x.shape[1])
     curves = run_range_test(x, y, recipe, sweep_model.seeds, RangeTestSettings()).table
     settings = SelectionSettings(confirm_epochs=EPOCHS, confirm_patience=PATIENCE)
     selection = select_rate(curves, x, y, x_val, y_val, recipe, [0, 1, 2], settings)
     rates = np.append(GRID, selection.chosen_lr)
-    recipe = ModelSettings().recipe(x.shape[1])
+    recipe = recipe_of(ModelSettings(), x.shape[1])
     fit = candidates_fit(x, y, x_val, y_val, rates, GRID_SEEDS, recipe, EPOCHS, PATIENCE)
     table = best_epochs(fit)
     by_rate = summarize(table, "val_loss").set_index("lr")["median"]

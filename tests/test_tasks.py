@@ -7,9 +7,10 @@ import pytest
 from prefect.states import Completed, Failed
 
 from lrfinder.data.cleaning import label_rule
+from lrfinder.engine.setup import training_setup
 from lrfinder.errors import DataError, TransientDownloadError
-from lrfinder.params import SplitSettings
-from lrfinder.settings import Settings
+from lrfinder.params import DataSettings, SplitSettings
+from lrfinder.paths import Paths
 from tasks.data import load_clean, locate_data, retry_on_transient, split_scale, write_data
 
 EXPECTED_FILES = ["data_report.json", "scaler.json", "test.parquet", "train.parquet", "val.parquet"]
@@ -17,11 +18,13 @@ EXPECTED_FILES = ["data_report.json", "scaler.json", "test.parquet", "train.parq
 
 @pytest.fixture(scope="module")
 def stages(wine_csv, tmp_path_factory):
-    settings = Settings(
+    settings = Paths(
         data_dir=tmp_path_factory.mktemp("data"), artifacts_dir=tmp_path_factory.mktemp("a")
     )
     source = locate_data.fn(str(wine_csv), settings)
-    clean = load_clean.fn(source, label_rule(None, 6, None))
+    clean = load_clean.fn(
+        source, label_rule(DataSettings(target=None, threshold=6, positive_label=None))
+    )
     split = split_scale.fn(clean, SplitSettings())
     return source, clean, split
 
@@ -55,10 +58,12 @@ def test_write_data_produces_every_documented_file(stages, tmp_path):
 def test_bad_input_fails_in_load_clean_before_any_output(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("type,quality\nwhite,6\n")
-    settings = Settings(data_dir=tmp_path, artifacts_dir=tmp_path / "artifacts")
+    settings = Paths(data_dir=tmp_path, artifacts_dir=tmp_path / "artifacts")
     source = locate_data.fn(str(bad), settings)
     with pytest.raises(DataError, match=r"bad\.csv: missing column"):
-        load_clean.fn(source, label_rule(None, 6, None))
+        load_clean.fn(
+            source, label_rule(DataSettings(target=None, threshold=6, positive_label=None))
+        )
     assert not (tmp_path / "artifacts").exists()
 
 
@@ -80,7 +85,8 @@ def test_sweep_and_select_tasks_write_their_outputs(stages, tmp_path):
 
     _, _, split = stages
     model, execution = ModelSettings(n_seeds=2, hidden_layers=[16, 16]), ExecutionSettings()
-    found = sweep.fn(split, model, RangeTestSettings(num_steps=60), execution)
+    setup = training_setup(model, split)
+    found = sweep.fn(split, setup, RangeTestSettings(num_steps=60), execution)
     assert found.range_test.summary["train_rows"] == len(split.train)
     assert set(found.curves["replica"]) == {0, 1}
     settings = SelectionSettings(suggest_method="steepest", confirm=False)

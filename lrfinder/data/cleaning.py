@@ -14,6 +14,7 @@ import pandas as pd
 from lrfinder.data.sources import UCI_COLUMNS, DataSource
 from lrfinder.errors import DataError
 from lrfinder.fileio import read_maybe_gzip
+from lrfinder.params import DataSettings
 
 WINE_FEATURES = list(UCI_COLUMNS[:-1])
 WINE_TYPES = ("red", "white")
@@ -52,33 +53,15 @@ class LabelRule:
         return f"{self.target}, task inferred from its values"
 
 
-def label_rule(
-    target: str | None,
-    threshold: float | None,
-    positive_label: str | None,
-    task: str | None = None,
-) -> LabelRule:
-    """The rule for the flow's parameters: wine preset when `target` is None, own data otherwise."""
-    if threshold is not None and positive_label is not None:
-        raise ValueError(
-            "threshold and positive_label are two rules for one label: give one of them."
-        )
-    if task in ("multiclass", "regression") and (threshold, positive_label) != (None, None):
-        raise ValueError(
-            f"threshold and positive_label make a binary label, but task is {task}. Fix: drop "
-            "them, or use --task binary."
-        )
-    if target is None:
-        if positive_label is not None:
-            raise ValueError("positive_label needs target: name the column it applies to.")
-        if task in ("multiclass", "regression"):
-            return LabelRule("quality", output_name="quality", wine=True, task=task)
-        return LabelRule(
-            "quality", 6.0 if threshold is None else threshold, None, "is_good_wine", True, "binary"
-        )
-    if task is None and (threshold, positive_label) != (None, None):
-        task = "binary"
-    return LabelRule(target, threshold, positive_label, task=task)
+def label_rule(data: DataSettings) -> LabelRule:
+    """The rule of the data settings: the wine preset's when no target is named, own data's
+    otherwise."""
+    if data.target is None:
+        if data.task in ("multiclass", "regression"):
+            return LabelRule("quality", output_name="quality", wine=True, task=data.task)
+        threshold = 6.0 if data.threshold is None else data.threshold
+        return LabelRule("quality", threshold, None, "is_good_wine", True, "binary")
+    return LabelRule(data.target, data.threshold, data.positive_label, task=data.known_task)
 
 
 @dataclass(frozen=True)
@@ -220,7 +203,7 @@ def clean(source: DataSource, rule: LabelRule) -> CleanData:
 
 def clean_wine(source: DataSource, rule: LabelRule | None = None) -> CleanData:
     """The tutorial's cleaning: drop missing rows, `is_white_wine` from type, `quality >= threshold`."""
-    rule = rule or label_rule(None, None, None)
+    rule = rule or label_rule(DataSettings())
     parts = []
     ignored: list[str] = []
     for file in source.files:

@@ -13,7 +13,6 @@ from sklearn.preprocessing import StandardScaler
 
 from lrfinder.data.cleaning import CleanData, frame_fingerprint, target_summary
 from lrfinder.errors import DataError
-from lrfinder.model.heads import Head, head_for
 from lrfinder.params import SplitSettings
 
 SPLITS = ("train", "val", "test")
@@ -67,10 +66,6 @@ class SplitData:
             return values
         target = self.scaler["target"]
         return values * target["scale"] + target["mean"]
-
-    def head(self) -> Head:
-        """The output head this task trains."""
-        return head_for(self.task, len(self.classes))
 
 
 def row_keys(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:

@@ -6,31 +6,19 @@ from __future__ import annotations
 import inspect
 import json
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lrfinder.model.network import Network
+from lrfinder.errors import SettingsError
+from lrfinder.model.heads import BINARY, Head
+from lrfinder.model.network import Network, compiled_with
+from lrfinder.names import loss_name, unfit_loss
+from lrfinder.params import ModelSettings
 
 ROWS_AT_ONCE = 8192  # rows per evaluation or prediction call: K replicas' activations stay small
-
-# Every built-in Keras optimizer, by the name `keras.optimizers.get` takes (a test checks the list
-# against Keras's own, so settings can name them without importing Keras).
-OPTIMIZERS = (
-    "adadelta",
-    "adafactor",
-    "adagrad",
-    "adam",
-    "adamax",
-    "adamw",
-    "ftrl",
-    "lion",
-    "muon",
-    "nadam",
-    "rmsprop",
-    "schedulefreeadamw",
-    "sgd",
-)
 
 
 @dataclass(frozen=True)
@@ -123,3 +111,69 @@ def balanced_class_weight(y: np.ndarray, n_classes: int) -> tuple[float, ...]:
     counts = np.bincount(np.asarray(y).astype(int), minlength=n_classes)
     weights = np.where(counts > 0, len(y) / (n_classes * np.maximum(counts, 1)), 1.0)
     return tuple(float(w) for w in weights)
+
+
+def recipe_of(
+    model: ModelSettings, n_features: int, head: Head = BINARY, y_train: np.ndarray | None = None
+) -> Recipe:
+    """The network for `n_features` inputs and the task's output `head` (from the settings,
+    or from `model_file`), with its Keras optimizer and loss, batch size and, with
+    class_weight balanced, the class weights of the training labels `y_train`."""
+    network = Network(
+        n_features,
+        head,
+        tuple(model.hidden_layers),
+        model.activation,
+        model.l2,
+        model.dropout,
+        None if model.model_file is None else str(model.model_file),
+        model.custom_module,
+    )
+    # The file's compiled optimizer and loss, read only when one of them is not named here.
+    wanted = model.optimizer is None or model.named_loss is None
+    compiled = _compiled_with(model.model_file if wanted else None, model.custom_module)
+    weights = None
+    if model.class_weight == "balanced" and head.name != "regression":
+        if y_train is None:
+            raise ValueError("class_weight balanced needs the training labels (y_train).")
+        weights = balanced_class_weight(y_train, max(head.units, 2))
+    return Recipe(
+        network,
+        _optimizer(model, compiled[0]),
+        _loss(model, head, compiled[1]),
+        model.batch_size,
+        model.max_epoch_steps,
+        weights,
+    )
+
+
+def _optimizer(model: ModelSettings, from_file: dict | None) -> OptimizerSpec:
+    """The optimizer named in the settings, else the model file's, else adam; with the
+    arguments of --optimizer-config (and --nesterov) over the file's."""
+    config = json.loads(model.optimizer_config or "{}")
+    if model.nesterov:
+        config["nesterov"] = True
+    if model.optimizer is None and from_file is not None:
+        return OptimizerSpec.from_keras(from_file, config)
+    return OptimizerSpec(model.optimizer or "adam", json.dumps(config, sort_keys=True))
+
+
+def _loss(model: ModelSettings, head: Head, from_file: str | dict | None) -> str:
+    """The loss the settings name (--loss or --regression-loss), else the model file's, else
+    the task's default; a named loss must fit the task."""
+    named = model.named_loss
+    if named is None and from_file is not None:
+        return json.dumps(from_file, sort_keys=True) if isinstance(from_file, dict) else from_file
+    if named is None:
+        return head.default_loss
+    if problem := unfit_loss(named, head.name):
+        raise SettingsError(problem)
+    return loss_name(named)
+
+
+@cache
+def _compiled_with(model_file: Path | None, custom_module: str | None) -> tuple:
+    """The optimizer and loss a model file was compiled with (None, None without a file)."""
+    if model_file is None:
+        return None, None
+    return compiled_with(Path(model_file), custom_module)

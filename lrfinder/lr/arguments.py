@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from lrfinder.engine.recipe import OPTIMIZERS, OptimizerSpec, Recipe, balanced_class_weight
-from lrfinder.model.heads import LOSSES, TASKS, Head, head_for, loss_name, unfit_loss
+from lrfinder.engine.recipe import OptimizerSpec, Recipe, balanced_class_weight
+from lrfinder.model.heads import Head, head_for
 from lrfinder.model.network import Network, compiled_parts, model_problem
+from lrfinder.names import LOSSES, OPTIMIZERS, TASKS, loss_name, unfit_loss
 
 ClassWeight = dict[int, float] | str | tuple[float, ...] | None
 

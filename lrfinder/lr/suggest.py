@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lrfinder.errors import DataError
+from lrfinder.names import SUGGESTION_METHODS
 
 MIN_POINTS = 10
 WARMUP_FRACTION = 0.1
@@ -127,12 +128,14 @@ def valley(lrs: np.ndarray, losses: np.ndarray) -> Suggestion:
     return _suggestion("valley", lrs, losses, int(window[middle]))
 
 
-METHODS: dict[str, Callable[[np.ndarray, np.ndarray], Suggestion]] = {
+FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], Suggestion]] = {
     "valley": valley,
     "steepest": steepest,
     "minimum/10": minimum_tenth,
     "argmin": argmin,
 }
+# In the order the settings name them; a name without a function fails here, at import.
+METHODS = {name: FUNCTIONS[name] for name in SUGGESTION_METHODS}
 
 
 @dataclass(frozen=True)

@@ -9,49 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-TASKS = ("binary", "multiclass", "regression")
-
-# Keras's built-in losses that fit each task's target (0/1 labels and one probability, class
-# indices and class probabilities, a standardized number), by their Keras names; the first is
-# the default. Short aliases Keras knows map to these names.
-LOSSES = {
-    "binary": (
-        "binary_crossentropy",
-        "binary_focal_crossentropy",
-        "hinge",
-        "squared_hinge",
-        "mean_squared_error",
-        "mean_absolute_error",
-        "dice",
-        "tversky",
-    ),
-    "multiclass": ("sparse_categorical_crossentropy",),
-    "regression": (
-        "mean_squared_error",
-        "huber",
-        "log_cosh",
-        "mean_absolute_error",
-    ),
-}
-ALIASES = {
-    "bce": "binary_crossentropy",
-    "mse": "mean_squared_error",
-    "mae": "mean_absolute_error",
-}
-
-
-def loss_name(name: str) -> str:
-    """A loss's Keras name, from the name or a short alias Keras knows."""
-    return ALIASES.get(name, name)
-
-
-def unfit_loss(named: str, task: str, source: str = "--loss") -> str | None:
-    """Why the loss `named` (given as `source`) does not fit `task` (None when it does)."""
-    if loss_name(named) in LOSSES[task]:
-        return None
-    return (
-        f"{source} {named} does not fit the {task} task. Fix: use one of {', '.join(LOSSES[task])}."
-    )
+from lrfinder.names import LOSSES, TASKS
 
 
 @dataclass(frozen=True)

@@ -15,28 +15,7 @@ from typing import Any
 
 from lrfinder.errors import SettingsError
 from lrfinder.model.heads import BINARY, Head
-
-# Keras activations the default network's hidden layers take, by their Keras names (a test checks
-# each against keras.activations.get, so settings name them without importing Keras).
-ACTIVATIONS = (
-    "relu",
-    "tanh",
-    "sigmoid",
-    "gelu",
-    "elu",
-    "selu",
-    "silu",
-    "swish",
-    "leaky_relu",
-    "mish",
-    "softplus",
-    "softsign",
-    "relu6",
-    "hard_sigmoid",
-    "hard_silu",
-    "celu",
-    "linear",
-)
+from lrfinder.params import ModelSettings, invalid_settings
 
 # The names the saved final model gives its own layers.
 RESERVED = ("features", "mean", "to_target_units")
@@ -228,6 +207,20 @@ def load_problem(path: Path, error: Exception) -> str:
         f"--model {path}: cannot load it as a Keras model in safe mode ({first}). Fix: save it "
         "with model.save('name.keras') from Keras 3."
     )
+
+
+def check_model_file(model: ModelSettings) -> None:
+    """Raise SettingsError when the engine cannot train `--model`'s file (loaded here; the
+    settings check that it exists)."""
+    if model.model_file is None:
+        return
+    try:
+        load(Path(model.model_file), model.custom_module)
+    except SettingsError as error:
+        raise SettingsError(invalid_settings([str(error)])) from None
+    except Exception as error:
+        problem = load_problem(Path(model.model_file), error)
+        raise SettingsError(invalid_settings([problem])) from None
 
 
 def compiled_with(path: Path, custom_module: str | None = None) -> tuple[dict | None, Any]:

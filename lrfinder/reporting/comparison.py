@@ -7,7 +7,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from lrfinder.training.metric_names import is_better
+from lrfinder.metric_names import is_better
 
 if TYPE_CHECKING:
     from lrfinder.reporting.history import Measured, Recorded, RunRecord

@@ -17,12 +17,12 @@ from lrfinder.data.cleaning import frame_fingerprint
 from lrfinder.data.sources import DataSource
 from lrfinder.data.splitting import SplitData
 from lrfinder.fileio import exclusive_lock, write_parquet_atomic
+from lrfinder.metric_names import HEADLINE, LOWER_IS_BETTER
 from lrfinder.params import RunSettings
 from lrfinder.reporting.comparison import promotion
 from lrfinder.reporting.outputs import point_link
 from lrfinder.reporting.report import run_warnings
 from lrfinder.training.gate import check_gate
-from lrfinder.training.metric_names import HEADLINE, LOWER_IS_BETTER
 
 HISTORY = "history.parquet"
 PRODUCTION = "production"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 
+from lrfinder.metric_names import HEADLINE, is_better
 from lrfinder.reporting.model_card import metrics_table, twin_free_section
 from lrfinder.reporting.tables import interval_note, reference_note, threshold_section
 from lrfinder.training.gate import trivial_name
-from lrfinder.training.metric_names import HEADLINE, is_better
 
 LABELS = {"rmse": "RMSE", "accuracy": "accuracy"}  # the headline metrics, as a sentence names them
 CHART_TITLES = {

@@ -3,8 +3,8 @@ out."""
 
 from __future__ import annotations
 
+from lrfinder.metric_names import HEADLINE, is_better
 from lrfinder.training.intervals import MIN_CLASS_ROWS, method
-from lrfinder.training.metric_names import HEADLINE, is_better
 
 THRESHOLD_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "mcc")
 REFERENCE_COLUMN = "HistGradientBoosting (reference, default settings)"

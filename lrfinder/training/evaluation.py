@@ -24,7 +24,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from lrfinder.training.metric_names import SCALARS, is_better
+from lrfinder.metric_names import SCALARS, is_better
 
 NO_TWIN_FREE_ROWS = "no test row without a twin in train"
 

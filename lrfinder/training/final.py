@@ -12,7 +12,8 @@ from lrfinder.data.splitting import SplitData, row_keys
 from lrfinder.engine.groups import HERE, Placement
 from lrfinder.engine.recipe import Recipe
 from lrfinder.engine.replicas import ReplicaState, predict
-from lrfinder.params import ModelSettings, TrainingSettings
+from lrfinder.engine.setup import TrainingSetup
+from lrfinder.params import TrainingSettings
 from lrfinder.training.decision import DEFAULT_THRESHOLD, tune_threshold
 from lrfinder.training.evaluation import (
     NO_TWIN_FREE_ROWS,
@@ -76,17 +77,16 @@ class Trained:
 def train_final(
     split: SplitData,
     chosen_lr: float,
-    model: ModelSettings,
+    setup: TrainingSetup,
     settings: TrainingSettings,
     placement: Placement = HERE,
 ) -> Trained:
     """Early-stopped fit of both models' replicas (placed by `placement`), then (if
     `settings.refit` and there is a validation split) a refit on train + validation for each
     replica's best epoch count."""
-    seeds = model.seeds
+    recipe, seeds = setup.recipe, setup.seeds
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val_check")
-    recipe = model.recipe(x.shape[1], split.head(), y)
     baseline_lr = settings.baseline_lr or recipe.optimizer.default_lr
     rates = [chosen_lr] * len(seeds) + [baseline_lr] * len(seeds)
     all_seeds = seeds * 2

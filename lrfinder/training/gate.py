@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from lrfinder.data.checks import GROUPED_FIX, MAX_TWIN_SHARE
+from lrfinder.metric_names import LOWER_IS_BETTER, is_better
 from lrfinder.params import QualityGateSettings
-from lrfinder.training.metric_names import LOWER_IS_BETTER, is_better
 
 
 class QualityGateError(RuntimeError):

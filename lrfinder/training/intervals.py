@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from lrfinder.metric_names import HEADLINE
 from lrfinder.training.evaluation import scalar_metric
-from lrfinder.training.metric_names import HEADLINE
 
 CONFIDENCE = 0.95
 Z_95 = 1.959963984540054

@@ -1,29 +1,92 @@
-"""The core's shape: stages as subpackages, no import cycle, no Prefect in the core."""
+"""The code's shape: a layer order no import climbs, no import cycle in the core, no Prefect in
+the core (docs/architecture.md#layers)."""
 
 import ast
 import pkgutil
 
+import bench
+import flows
 import lrfinder
-from tasks.caching import _module_imports, module_source
+import ops
+import runtime
+import tasks
+from runtime.imports import module_imports, module_path, module_source
 
-CORE_MODULES = sorted(
-    info.name for info in pkgutil.walk_packages(lrfinder.__path__, prefix="lrfinder.")
+# From the bottom; a module belongs to the layer of the longest prefix that names it.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("lrfinder.errors", "lrfinder.fileio", "lrfinder.paths", "lrfinder.names"),
+    ("lrfinder.metric_names", "lrfinder.params"),
+    ("lrfinder.data",),
+    ("lrfinder.model", "lrfinder.engine"),
+    ("lrfinder.training",),
+    ("lrfinder.lr",),
+    ("lrfinder.reporting",),
+    ("lrfinder", "lrfinder.finder"),
+    ("runtime",),
+    ("tasks",),
+    ("flows",),
+    ("ops",),
+    ("bench",),
 )
+PACKAGES = (lrfinder, runtime, tasks, flows, ops, bench)
 
 
-def _graph() -> dict[str, set[str]]:
-    return {name: _module_imports(name, "lrfinder") - {name} for name in CORE_MODULES}
+def _modules(package) -> list[str]:
+    inner = pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}.")
+    names = [package.__name__, *sorted(info.name for info in inner)]
+    return [name for name in names if module_path(name) is not None]  # ops/ has no __init__
+
+
+MODULES = [name for package in PACKAGES for name in _modules(package)]
+CORE_MODULES = _modules(lrfinder)
+
+
+def layer_of(name: str) -> int:
+    """The layer of module `name`: that of the longest prefix in LAYERS that names it."""
+    best, length = None, -1
+    for index, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (name == prefix or name.startswith(prefix + ".")) and len(prefix) > length:
+                best, length = index, len(prefix)
+    assert best is not None, f"{name} is in no layer: add it to LAYERS"
+    return best
+
+
+def _imports(name: str) -> set[str]:
+    """The project's modules that `name` imports anywhere: in functions, and for type checkers."""
+    found: set[str] = set()
+    for package in PACKAGES:
+        found |= module_imports(name, package.__name__, type_checking=True)
+    return found - {name}
+
+
+def test_no_import_climbs_the_layer_order():
+    climbs = [
+        f"{name} (layer {layer_of(name)}) imports {target} (layer {layer_of(target)})"
+        for name in MODULES
+        for target in sorted(_imports(name))
+        if layer_of(target) > layer_of(name)
+    ]
+    assert not climbs, "\n".join(climbs)
+
+
+def test_the_layer_test_sees_an_import_inside_a_function(tmp_path, monkeypatch):
+    package = tmp_path / "layerdemo"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "low.py").write_text("def f():\n    from layerdemo import high\n")
+    (package / "high.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert module_imports("layerdemo.low", "layerdemo") == {"layerdemo.high"}
 
 
 def test_the_core_is_grouped_into_stage_subpackages():
-    packages = {name for name in CORE_MODULES if "." not in name.removeprefix("lrfinder.")}
     subpackages = {name.split(".")[1] for name in CORE_MODULES if name.count(".") == 2}
     assert subpackages == {"data", "model", "engine", "lr", "training", "reporting"}
-    assert len(packages - {f"lrfinder.{p}" for p in subpackages}) <= 4, packages
 
 
 def test_the_core_has_no_import_cycle():
-    graph = _graph()
+    graph = {name: module_imports(name, "lrfinder") - {name} for name in CORE_MODULES}
     state: dict[str, str] = {}
 
     def visit(name: str, path: list[str]) -> None:

@@ -11,7 +11,7 @@ from lrfinder.data.splitting import check_sample
 from lrfinder.engine import interrupt
 from lrfinder.engine.replicas import CHUNK_STEPS, Replicas
 from lrfinder.training.fit import fit_replicas
-from tasks.progress import progress_line
+from runtime.progress import progress_line
 from tests.helpers import recipe, tiny_classification
 
 
@@ -147,7 +147,7 @@ def test_the_device_table_is_made_once_per_fit(monkeypatch):
 
 
 def test_progress_artifacts_move_every_few_seconds_and_the_log_says_what_is_left(monkeypatch):
-    import tasks.progress as progress
+    import runtime.progress as progress
 
     clock = [0.0]
     updates: list[float] = []

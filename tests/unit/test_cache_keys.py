@@ -8,14 +8,22 @@ from types import SimpleNamespace
 
 from prefect import Task
 
+import runtime.cache_keys as caching
 import tasks
-import tasks.caching as caching
+from lrfinder.engine.recipe import recipe_of
+from lrfinder.engine.setup import TrainingSetup
 from lrfinder.params import ExecutionSettings, ModelSettings, TrainingSettings
-from tasks.caching import content_cache, core_modules, module_source
+from runtime.cache_keys import content_cache, core_modules, module_source
 from tasks.data import split_scale
 from tasks.select import select
 from tasks.sweep import sweep
 from tasks.train import train
+
+
+def _setup(**model) -> TrainingSetup:
+    """The training set-up of `ModelSettings(**model)` for 4 features."""
+    settings = ModelSettings(**model)
+    return TrainingSetup(recipe_of(settings, 4), settings.seeds)
 
 
 def test_a_stage_depends_on_the_core_modules_it_imports_transitively():
@@ -76,7 +84,7 @@ def _key(task, **inputs) -> str:
 def test_editing_a_module_deep_in_the_chain_changes_the_keys_of_the_stages_that_use_it(
     monkeypatch,
 ):
-    inputs = {"model": ModelSettings(), "settings": TrainingSettings()}
+    inputs = {"setup": _setup(), "settings": TrainingSettings()}
     train_key, split_key = _key(train, **inputs), _key(split_scale, **inputs)
     original = caching.module_source
 
@@ -90,12 +98,12 @@ def test_editing_a_module_deep_in_the_chain_changes_the_keys_of_the_stages_that_
 
 
 def test_where_replicas_run_never_changes_a_key_but_what_they_compute_does():
-    base = {"model": ModelSettings(), "execution": ExecutionSettings()}
+    base = {"setup": _setup(), "execution": ExecutionSettings()}
     placed = ExecutionSettings(task_runner="dask", cluster_address="tcp://x:1", gpus_per_group=1)
     assert _key(train, **base) == _key(train, **{**base, "execution": placed})
     smaller = {**base, "execution": ExecutionSettings(replicas_per_group=4)}
     assert _key(train, **base) != _key(train, **smaller), "slot count changes float rounding"
-    assert _key(train, **base) != _key(train, **{**base, "model": ModelSettings(n_seeds=2)})
+    assert _key(train, **base) != _key(train, **{**base, "setup": _setup(n_seeds=2)})
 
 
 def test_a_setting_read_after_training_is_no_part_of_the_training_key():
@@ -115,7 +123,7 @@ def test_every_task_has_a_docstring_for_the_ui():
 
 
 def test_the_keras_backend_is_part_of_the_keys_of_engine_stages_only(monkeypatch):
-    inputs = {"model": ModelSettings(), "settings": TrainingSettings()}
+    inputs = {"setup": _setup(), "settings": TrainingSettings()}
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     train_key, split_key = _key(train, **inputs), _key(split_scale, **inputs)
     monkeypatch.delenv("KERAS_BACKEND")
@@ -131,7 +139,7 @@ def test_the_source_of_a_custom_layer_module_is_part_of_the_engine_stages_keys(
     module = tmp_path / "user_layers_for_keys.py"
     module.write_text("FACTOR = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    inputs = {"model": ModelSettings(custom_module="user_layers_for_keys")}
+    inputs = {"setup": _setup(custom_module="user_layers_for_keys")}
     inputs["settings"] = TrainingSettings()
     before = _key(train, **inputs)
     assert _key(train, **inputs) == before

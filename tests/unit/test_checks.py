@@ -4,10 +4,10 @@ import logging
 
 import pandas as pd
 
-from flows.failures import WithoutFinalTracebacks
 from lrfinder.data.checks import data_warnings
 from lrfinder.data.splitting import SplitData
 from lrfinder.errors import DataError
+from runtime.failures import WithoutFinalTracebacks
 
 
 def split_of(train_labels: list[int], val_rows: int, test_rows: int) -> SplitData:

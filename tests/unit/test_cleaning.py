@@ -13,6 +13,7 @@ from lrfinder.data.cleaning import (
 )
 from lrfinder.data.sources import DataSource, SourceFile
 from lrfinder.errors import DataError
+from lrfinder.params import DataSettings
 from tests.helpers import HEADER, wine_csv_text, wine_row
 
 
@@ -50,7 +51,9 @@ def test_label_is_quality_at_least_threshold(tmp_path):
     rows = [wine_row(0, quality=5), wine_row(1, quality=6), wine_row(2, quality=7)]
     path = write(tmp_path, "\n".join([HEADER, *rows]))
     assert clean_wine(source(path)).frame["is_good_wine"].tolist() == [0, 1, 1]
-    stricter = clean_wine(source(path), label_rule(None, 7, None))
+    stricter = clean_wine(
+        source(path), label_rule(DataSettings(target=None, threshold=7, positive_label=None))
+    )
     assert stricter.frame["is_good_wine"].tolist() == [0, 0, 1]
     assert stricter.report["label_rule"] == "quality >= 7"
 
@@ -134,7 +137,9 @@ def test_a_repeated_header_name_is_refused_even_with_every_needed_column(tmp_pat
     with pytest.raises(
         DataError, match=r"wine\.csv: the header \(line 1\) names 'alcohol' 2 times"
     ):
-        clean(data, label_rule("quality", 6, None)) if own_data else clean_wine(data)
+        clean(
+            data, label_rule(DataSettings(target="quality", threshold=6, positive_label=None))
+        ) if own_data else clean_wine(data)
 
 
 def test_the_wine_preset_ignores_blank_trailing_header_cells(tmp_path):
@@ -182,7 +187,7 @@ def test_own_data_encodes_text_columns(tmp_path):
             "4.5,blue,round,1",
         ]
     )
-    rule = label_rule("score", 5, None)
+    rule = label_rule(DataSettings(target="score", threshold=5, positive_label=None))
     data = clean_custom(source(write(tmp_path, text, "own.csv")), rule)
     assert data.target == "score"
     assert data.features == ["size", "colour", "shape=oval", "shape=round", "shape=square"]
@@ -194,7 +199,7 @@ def test_own_data_encodes_text_columns(tmp_path):
 
 def test_own_data_positive_label(tmp_path):
     text = "x,y,label\n1,2,spam\n2,3,ham\n3,4,spam\n,5,ham\n"
-    rule = label_rule("label", None, "spam")
+    rule = label_rule(DataSettings(target="label", threshold=None, positive_label="spam"))
     data = clean(source(write(tmp_path, text, "own.csv")), rule)
     assert data.frame["label"].tolist() == [1, 0, 1]
     assert data.report["rows_dropped_missing"] == 1
@@ -203,7 +208,9 @@ def test_own_data_positive_label(tmp_path):
 def test_own_data_missing_target_is_named(tmp_path):
     path = write(tmp_path, "a,b\n1,2\n3,4\n", "own.csv")
     with pytest.raises(DataError, match=r"own\.csv: missing column\(s\) \['label'\].*--target"):
-        clean_custom(source(path), label_rule("label", 1, None))
+        clean_custom(
+            source(path), label_rule(DataSettings(target="label", threshold=1, positive_label=None))
+        )
 
 
 def test_own_data_numeric_column_with_a_typo_is_an_error_not_a_category(tmp_path):
@@ -211,20 +218,34 @@ def test_own_data_numeric_column_with_a_typo_is_an_error_not_a_category(tmp_path
     rows[7] = "seven,1"
     path = write(tmp_path, "\n".join(["x,y", *rows]), "own.csv")
     with pytest.raises(DataError, match=r"column 'x', line 9: 'seven' is not a number"):
-        clean_custom(source(path), label_rule("y", 1, None))
+        clean_custom(
+            source(path), label_rule(DataSettings(target="y", threshold=1, positive_label=None))
+        )
 
 
 def test_label_rule_parameters_are_checked():
-    assert label_rule(None, None, None).describe() == "quality >= 6"
+    assert (
+        label_rule(DataSettings(target=None, threshold=None, positive_label=None)).describe()
+        == "quality >= 6"
+    )
     with pytest.raises(ValueError, match="two rules for one label"):
-        label_rule("y", 1.0, "yes")
+        label_rule(DataSettings(target="y", threshold=1.0, positive_label="yes"))
     with pytest.raises(ValueError, match="but task is regression"):
-        label_rule("y", 1.0, None, "regression")
-    assert label_rule("y", None, "yes").task == "binary"
-    assert label_rule("y", None, None).task is None, "inferred from the values"
-    assert label_rule(None, None, None, "multiclass").describe() == "quality as classes"
+        label_rule(DataSettings(target="y", threshold=1.0, positive_label=None, task="regression"))
+    assert (
+        label_rule(DataSettings(target="y", threshold=None, positive_label="yes")).task == "binary"
+    )
+    assert label_rule(DataSettings(target="y", threshold=None, positive_label=None)).task is None, (
+        "inferred from the values"
+    )
+    assert (
+        label_rule(
+            DataSettings(target=None, threshold=None, positive_label=None, task="multiclass")
+        ).describe()
+        == "quality as classes"
+    )
     with pytest.raises(ValueError, match="positive_label needs target"):
-        label_rule(None, None, "yes")
+        label_rule(DataSettings(target=None, threshold=None, positive_label="yes"))
 
 
 def test_read_table_keeps_text_indexed_by_file_line(tmp_path):

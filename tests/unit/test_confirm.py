@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 
 from lrfinder.lr.confirm import candidate_rates, confirm
-from lrfinder.model.heads import BINARY, head_for, loss_name
+from lrfinder.model.heads import BINARY, head_for
+from lrfinder.names import loss_name
 from lrfinder.params import SelectionSettings
 
 SEEDS = [0, 1, 2]

@@ -9,10 +9,11 @@ import pytest
 
 from lrfinder.engine.backend import BACKEND, keras
 from lrfinder.engine.batches import batch_order
-from lrfinder.engine.recipe import OPTIMIZERS, OptimizerSpec, Recipe
+from lrfinder.engine.recipe import OptimizerSpec, Recipe
 from lrfinder.engine.replicas import Replicas, StopRule, predict
 from lrfinder.model.heads import BINARY, head_for
-from lrfinder.model.network import ACTIVATIONS, Network, save, to_keras
+from lrfinder.model.network import Network, save, to_keras
+from lrfinder.names import ACTIVATIONS, OPTIMIZERS
 from tests.helpers import one_fast
 
 N_FEATURES = 5

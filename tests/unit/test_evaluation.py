@@ -4,6 +4,7 @@ import pytest
 from sklearn.metrics import f1_score, matthews_corrcoef, roc_auc_score
 
 from lrfinder.data.splitting import SplitData
+from lrfinder.metric_names import SCALARS
 from lrfinder.params import QualityGateSettings
 from lrfinder.reporting.model_card import metrics_table
 from lrfinder.training.decision import tune_threshold
@@ -23,7 +24,6 @@ from lrfinder.training.intervals import (
     final_intervals,
     wilson_interval,
 )
-from lrfinder.training.metric_names import SCALARS
 
 
 def test_binary_metrics_on_a_known_case():

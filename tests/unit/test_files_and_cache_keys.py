@@ -8,7 +8,7 @@ import pytest
 from lrfinder.fileio import atomic_path, sha256_file, write_json_atomic, write_parquet_atomic
 from lrfinder.params import SplitSettings
 from lrfinder.reporting.outputs import point_latest, run_folder_name
-from tasks.caching import stable_form
+from runtime.cache_keys import stable_form
 
 
 def test_sha256_file_matches_hashlib(tmp_path):

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 import lrfinder
 from lrfinder.engine.backend import keras
+from lrfinder.engine.recipe import recipe_of
 from lrfinder.lr.arguments import task_head
 from lrfinder.params import ModelSettings, RangeTestSettings, SelectionSettings
 
@@ -73,7 +74,7 @@ def test_without_validation_data_the_chosen_rate_is_the_curve_reading():
 def test_a_keras_model_and_the_flows_recipe_take_one_path_to_the_same_curves():
     """The flow passes its recipe; a user passes the same network as a Keras model."""
     x, y = data()
-    recipe = ModelSettings(hidden_layers=[8], n_seeds=2).recipe(x.shape[1])
+    recipe = recipe_of(ModelSettings(hidden_layers=[8], n_seeds=2), x.shape[1])
     settings = QUICK["range_test"]
     from_recipe = lrfinder.find_lr(recipe, x, y, seeds=2, range_test=settings)
     from_model = lrfinder.find_lr(recipe.network.build(), x, y, seeds=2, range_test=settings)

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from lrfinder.engine.groups import Grouping, Placement, split_groups
+from lrfinder.engine.recipe import recipe_of
 from lrfinder.engine.replicas import ReplicaState
 from lrfinder.lr.range_test import range_test_group, run_range_test
 from lrfinder.params import ModelSettings, RangeTestSettings
@@ -59,7 +60,7 @@ def test_grouped_range_test_is_the_groups_run_alone_merged(data):
     model = ModelSettings(n_seeds=3, **TINY)
     settings = RangeTestSettings(min_lr=1e-4, max_lr=10.0, num_steps=60)
     merged = run_range_test(
-        x, y, model.recipe(x.shape[1]), model.seeds, settings, placement=Placement(Grouping(2))
+        x, y, recipe_of(model, x.shape[1]), model.seeds, settings, placement=Placement(Grouping(2))
     )
     empty = np.zeros((0, 0), "float32"), np.zeros(0, "float32")
     first = range_test_group(x, y, RECIPE, settings, [0, 1], range(0, 2), *empty)
@@ -75,9 +76,9 @@ def test_grouping_changes_no_replica_beyond_float_rounding(data):
     x, y = data
     model = ModelSettings(n_seeds=4, **TINY)
     settings = RangeTestSettings(min_lr=1e-4, max_lr=1e-2, num_steps=20)
-    whole = run_range_test(x, y, model.recipe(x.shape[1]), model.seeds, settings).table
+    whole = run_range_test(x, y, recipe_of(model, x.shape[1]), model.seeds, settings).table
     split = run_range_test(
-        x, y, model.recipe(x.shape[1]), model.seeds, settings, placement=Placement(Grouping(2))
+        x, y, recipe_of(model, x.shape[1]), model.seeds, settings, placement=Placement(Grouping(2))
     ).table
     np.testing.assert_allclose(split["loss"], whole["loss"], rtol=1e-5)
 

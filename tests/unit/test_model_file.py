@@ -5,10 +5,11 @@ import keras
 import numpy as np
 import pytest
 
+from lrfinder.engine.recipe import recipe_of
 from lrfinder.engine.replicas import Replicas
 from lrfinder.errors import SettingsError
 from lrfinder.model.heads import BINARY, head_for
-from lrfinder.model.network import load, save, to_keras
+from lrfinder.model.network import check_model_file, load, save, to_keras
 from lrfinder.params import ModelSettings, parse_settings
 from tests.custom_layers import Scale
 from tests.helpers import tiny_classification
@@ -35,7 +36,7 @@ def with_custom_layer(path):
 
 def test_it_trains_from_fresh_seeds_and_exports_with_the_users_layers_and_names(tmp_path):
     path = residual(tmp_path / "residual.keras")
-    recipe = ModelSettings(model_file=path).recipe(4)
+    recipe = recipe_of(ModelSettings(model_file=path), 4)
     x, y = tiny_classification(4)
     engine = Replicas(recipe, [1, 2])
     engine.train(x, y, np.full(10, 1e-2))
@@ -55,12 +56,12 @@ def test_custom_layers_come_from_the_module_a_setting_names(tmp_path):
     registered = keras.saving.get_custom_objects().pop("lrfinder_tests>Scale")
     try:
         with pytest.raises(SettingsError, match=r"custom class 'Scale'.*--custom-module"):
-            parse_settings({"model": {"model_file": str(path)}}).resolved()
+            check_model_file(parse_settings({"model": {"model_file": str(path)}}).resolved().model)
     finally:
         keras.saving.get_custom_objects()["lrfinder_tests>Scale"] = registered
     settings = {"model_file": str(path), "custom_module": "tests.custom_layers"}
     model = parse_settings({"model": settings}).resolved().model
-    recipe = model.recipe(4)
+    recipe = recipe_of(model, 4)
     x, y = tiny_classification(2)
     engine = Replicas(recipe, [3])
     engine.train(x, y, np.full(8, 1e-2))
@@ -70,7 +71,7 @@ def test_custom_layers_come_from_the_module_a_setting_names(tmp_path):
     reloaded = load(tmp_path / "final.keras", "tests.custom_layers")
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), engine.outputs(x)[0], atol=1e-6)
     with pytest.raises(SettingsError, match="--custom-module no_such_module: cannot import"):
-        ModelSettings(model_file=path, custom_module="no_such_module").recipe(4)
+        recipe_of(ModelSettings(model_file=path, custom_module="no_such_module"), 4)
 
 
 def test_the_files_compiled_optimizer_and_loss_apply_unless_others_are_named(tmp_path):
@@ -78,13 +79,16 @@ def test_the_files_compiled_optimizer_and_loss_apply_unless_others_are_named(tmp
     model = keras.models.load_model(residual(tmp_path / "plain.keras"))
     model.compile(keras.optimizers.Nadam(beta_1=0.8), loss="binary_focal_crossentropy")
     save(model, path)
-    recipe = ModelSettings(model_file=path).recipe(4)
+    recipe = recipe_of(ModelSettings(model_file=path), 4)
     assert recipe.optimizer.name == "nadam"
     assert recipe.optimizer.build().beta_1 == pytest.approx(0.8)
     assert "binary_focal_crossentropy" in recipe.loss
-    named = ModelSettings(
-        model_file=path, optimizer="lion", optimizer_config='{"beta_1": 0.95}', loss="hinge"
-    ).recipe(4)
+    named = recipe_of(
+        ModelSettings(
+            model_file=path, optimizer="lion", optimizer_config='{"beta_1": 0.95}', loss="hinge"
+        ),
+        4,
+    )
     assert (named.optimizer.name, named.loss) == ("lion", "hinge")
     assert named.optimizer.build().beta_1 == pytest.approx(0.95)
 
@@ -92,13 +96,13 @@ def test_the_files_compiled_optimizer_and_loss_apply_unless_others_are_named(tmp
 def test_the_input_and_the_output_must_fit_the_data_and_task(tmp_path):
     path = residual(tmp_path / "m.keras")
     with pytest.raises(SettingsError, match="takes 4 inputs, but the data has 5 features"):
-        Replicas(ModelSettings(model_file=path).recipe(5), [0])
+        Replicas(recipe_of(ModelSettings(model_file=path), 5), [0])
     with pytest.raises(SettingsError, match=r"output has shape \(1,\), but the multiclass task"):
-        Replicas(ModelSettings(model_file=path).recipe(4, head_for("multiclass", 3)), [0])
+        Replicas(recipe_of(ModelSettings(model_file=path), 4, head_for("multiclass", 3)), [0])
     taken = tmp_path / "taken.keras"
     save(keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, name="mean")]), taken)
     with pytest.raises(SettingsError, match="the layer name 'mean' is taken"):
-        Replicas(ModelSettings(model_file=taken).recipe(4, BINARY), [0])
+        Replicas(recipe_of(ModelSettings(model_file=taken), 4, BINARY), [0])
 
 
 def test_settings_check_the_file_the_loss_and_the_optimizer_before_any_work(tmp_path):
@@ -110,7 +114,7 @@ def test_settings_check_the_file_the_loss_and_the_optimizer_before_any_work(tmp_
     broken = tmp_path / "broken.keras"
     broken.write_text("not a model")
     with pytest.raises(SettingsError, match="cannot load it as a Keras model"):
-        parse_settings({"model": {"model_file": str(broken)}}).resolved()
+        check_model_file(parse_settings({"model": {"model_file": str(broken)}}).resolved().model)
     with pytest.raises(SettingsError, match="--loss huber does not fit the binary task"):
         parse_settings({"model": {"loss": "huber"}}).resolved()
     with pytest.raises(SettingsError, match="name different losses"):

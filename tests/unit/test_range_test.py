@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from lrfinder.engine.recipe import recipe_of
 from lrfinder.lr.range_test import COLUMNS, run_range_test
 from lrfinder.lr.schedule import step_rates
 from lrfinder.params import ModelSettings, RangeTestSettings
@@ -29,7 +30,9 @@ def test_batch_range_test_records_every_replica_until_it_diverges(data):
     x, y = data
     model = ModelSettings(n_seeds=3, seed=5, **TINY)
     settings = RangeTestSettings(min_lr=1e-4, max_lr=1e4, num_steps=80)
-    result = run_range_test(x, y, model.recipe(x.shape[1]), model.seeds, settings, x_val=x, y_val=y)
+    result = run_range_test(
+        x, y, recipe_of(model, x.shape[1]), model.seeds, settings, x_val=x, y_val=y
+    )
     table, summary = result.table, result.summary
     assert list(table.columns) == COLUMNS
     assert sorted(table["seed"].unique()) == [5, 6, 7]
@@ -49,7 +52,9 @@ def test_validation_sample_is_measured_every_10_steps(data):
     x, y = data
     model = ModelSettings(n_seeds=2, **TINY)
     settings = RangeTestSettings(min_lr=1e-5, max_lr=1e-3, num_steps=30, sweep_val_sample=50)
-    result = run_range_test(x, y, model.recipe(x.shape[1]), model.seeds, settings, x_val=x, y_val=y)
+    result = run_range_test(
+        x, y, recipe_of(model, x.shape[1]), model.seeds, settings, x_val=x, y_val=y
+    )
     measured = result.table.dropna(subset=["val_loss"])
     assert sorted(measured["step"].unique()) == [9, 19, 29]
     assert result.summary["val_sample_rows"] == 50
@@ -61,7 +66,7 @@ def test_epoch_mode_reports_one_row_per_epoch(data):
     result = run_range_test(
         x,
         y,
-        model.recipe(x.shape[1]),
+        recipe_of(model, x.shape[1]),
         model.seeds,
         RangeTestSettings(sweep_mode="epoch", sweep_epochs=3),
     )

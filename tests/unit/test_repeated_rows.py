@@ -8,6 +8,7 @@ import pytest
 from lrfinder.data.checks import data_warnings, twin_warning
 from lrfinder.data.cleaning import CleanData
 from lrfinder.data.splitting import split_and_scale
+from lrfinder.engine.setup import training_setup
 from lrfinder.params import ModelSettings, QualityGateSettings, SplitSettings, TrainingSettings
 from lrfinder.reporting.model_card import model_card
 from lrfinder.reporting.report import report_markdown
@@ -61,7 +62,9 @@ def test_a_split_with_a_few_twins_is_not_warned_about():
 def evaluated() -> tuple[dict, object]:
     split = split_and_scale(repeated_rows(), SplitSettings())
     model = ModelSettings(n_seeds=2, hidden_layers=[8], batch_size=32)
-    trained = train_final(split, 0.01, model, TrainingSettings(max_epochs=2, patience=1))
+    trained = train_final(
+        split, 0.01, training_setup(model, split), TrainingSettings(max_epochs=2, patience=1)
+    )
     metrics, predictions = evaluate(trained, split)
     return metrics, predictions
 

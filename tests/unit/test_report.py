@@ -2,6 +2,7 @@ import base64
 
 import numpy as np
 
+from lrfinder.metric_names import SCALARS
 from lrfinder.reporting.model_card import metric_rows, model_card
 from lrfinder.reporting.report import (
     confirmation_rows,
@@ -13,7 +14,6 @@ from lrfinder.reporting.report import (
     verdict,
 )
 from lrfinder.training.evaluation import binary_metrics, compare, task_metrics
-from lrfinder.training.metric_names import SCALARS
 
 SELECTION = {
     "chosen_lr": 0.002,

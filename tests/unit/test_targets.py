@@ -12,11 +12,12 @@ from lrfinder.data.cleaning import CleanData, clean_custom, label_rule
 from lrfinder.data.sources import DataSource, SourceFile
 from lrfinder.data.splitting import split_and_scale
 from lrfinder.errors import DataError
-from lrfinder.params import SplitSettings
+from lrfinder.metric_names import SCALARS
+from lrfinder.model.heads import head_for
+from lrfinder.params import DataSettings, SplitSettings
 from lrfinder.reporting.plots import result_charts
 from lrfinder.training.evaluation import compare, multiclass_metrics, regression_metrics
 from lrfinder.training.final import trivial_prediction
-from lrfinder.training.metric_names import SCALARS
 
 
 def own_csv(tmp_path: Path, target: list) -> DataSource:
@@ -30,7 +31,7 @@ def own_csv(tmp_path: Path, target: list) -> DataSource:
 
 def cleaned(tmp_path: Path, target: list, **rule) -> CleanData:
     args = {"threshold": None, "positive_label": None, "task": None} | rule
-    return clean_custom(own_csv(tmp_path, target), label_rule("y", **args))
+    return clean_custom(own_csv(tmp_path, target), label_rule(DataSettings(target="y", **args)))
 
 
 def test_text_with_more_than_two_values_is_multiclass_with_named_classes(tmp_path):
@@ -93,7 +94,10 @@ def test_multiclass_splits_keep_every_class_in_test_and_validation():
     for name in ("train", "val", "test"):
         counts = split.report["class_balance"][name]
         assert set(counts) == {"x", "y", "z"} and min(counts.values()) >= 1
-    assert split.head().units == 3 and split.head().name == "multiclass"
+    assert (
+        head_for(split.task, len(split.classes)).units == 3
+        and head_for(split.task, len(split.classes)).name == "multiclass"
+    )
 
 
 def test_a_class_too_rare_for_three_splits_is_named():
@@ -235,10 +239,20 @@ def test_numeric_class_names_are_exact():
     big = CleanData(frame_of([1000001, 1000002, 1000003] * 4), ["a", "b"], "y")
     from lrfinder.data.cleaning import settle_target
 
-    _, labels, names = settle_target(label_rule("y", None, None, "multiclass"), big.frame["y"], "f")
+    _, labels, names = settle_target(
+        label_rule(
+            DataSettings(target="y", threshold=None, positive_label=None, task="multiclass")
+        ),
+        big.frame["y"],
+        "f",
+    )
     assert names == ("1000001", "1000002", "1000003") and labels.tolist()[:3] == [0, 1, 2]
     _, _, halves = settle_target(
-        label_rule("y", None, None, "multiclass"), pd.Series([0.5, 1.5, 0.5]), "f"
+        label_rule(
+            DataSettings(target="y", threshold=None, positive_label=None, task="multiclass")
+        ),
+        pd.Series([0.5, 1.5, 0.5]),
+        "f",
     )
     assert halves == ("0.5", "1.5")
 
@@ -247,7 +261,11 @@ def test_no_clean_rows_is_a_data_error(tmp_path):
     from lrfinder.data.cleaning import settle_target
 
     with pytest.raises(DataError, match="no clean rows"):
-        settle_target(label_rule(None, None, None), pd.Series([], dtype=float), "f")
+        settle_target(
+            label_rule(DataSettings(target=None, threshold=None, positive_label=None)),
+            pd.Series([], dtype=float),
+            "f",
+        )
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,7 @@ def test_the_baseline_is_the_optimizers_keras_default_rate(optimizer, baseline):
 
     from lrfinder.data.cleaning import CleanData
     from lrfinder.data.splitting import split_and_scale
+    from lrfinder.engine.setup import training_setup
     from lrfinder.params import ModelSettings, SplitSettings, TrainingSettings
     from lrfinder.training.final import train_final
 
@@ -67,8 +68,12 @@ def test_the_baseline_is_the_optimizers_keras_default_rate(optimizer, baseline):
     frame["y"] = (frame["a"] > 0).astype("int64")
     split = split_and_scale(CleanData(frame, ["a", "b"], "y"), SplitSettings())
     model = ModelSettings(optimizer=optimizer, hidden_layers=[4], n_seeds=1)
-    trained = train_final(split, 0.05, model, TrainingSettings(max_epochs=2, refit=False))
+    trained = train_final(
+        split, 0.05, training_setup(model, split), TrainingSettings(max_epochs=2, refit=False)
+    )
     assert trained.baseline_lr == baseline
     assert trained.fit.rates == [0.05, baseline]
-    given = train_final(split, 0.05, model, TrainingSettings(max_epochs=1, baseline_lr=0.3))
+    given = train_final(
+        split, 0.05, training_setup(model, split), TrainingSettings(max_epochs=1, baseline_lr=0.3)
+    )
     assert given.baseline_lr == 0.3

@@ -12,7 +12,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.context import TaskRunContext
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tasks.logs import task_logger
+from runtime.logs import task_logger
 
 ARTIFACT_STEP = 5.0  # percent
 ARTIFACT_EVERY_S = 2.0  # or at least this often while there is news

@@ -6,7 +6,7 @@ recorded before the server stops, instead of the flow waiting on a server that d
 Two `make run`s at once each start one on the same SQLite database, which SQLite allows; the
 servers start one at a time (a lock in Prefect's home), since two that create or upgrade the
 database together break it, and they append to one `server.log`. Should this process be killed
-outright, `tasks/watcher.py` stops the server it started."""
+outright, `runtime/watcher.py` stops the server it started."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def local_server(
     the watcher stops it should this process be killed). Servers on one home start one after
     the other: each creates or upgrades the database as it starts."""
     from lrfinder.fileio import exclusive_lock
-    from tasks.watcher import watch_server
+    from runtime.watcher import watch_server
 
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "server.log"

@@ -3,9 +3,7 @@ and select tasks call it too, so a notebook and a scheduled run take one path.""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -14,7 +12,7 @@ from matplotlib.figure import Figure
 
 from lrfinder.engine.groups import HERE, Placement
 from lrfinder.engine.recipe import Recipe
-from lrfinder.fileio import sha256_file
+from lrfinder.engine.setup import recipe_fingerprint
 from lrfinder.lr.arguments import (
     ClassWeight,
     check_classes,
@@ -74,12 +72,7 @@ class FoundRate:
     @property
     def fingerprint(self) -> str:
         """Content hash (cache keys): the curves, the recipe and the seeds."""
-        network = self.recipe.network
-        if network.model_file is not None:  # the file's content, not its name
-            network = replace(network, model_file=sha256_file(Path(network.model_file)))
-        recipe = replace(self.recipe, network=network)
-        text = f"{self.range_test.fingerprint}:{recipe!r}:{self.seeds}"
-        return hashlib.sha256(text.encode()).hexdigest()
+        return recipe_fingerprint(self.recipe, self.seeds, self.range_test.fingerprint)
 
     def plot(self) -> Figure:
         """The range-test chart (`lr_finder.png` of a flow run): each replica's smoothed loss

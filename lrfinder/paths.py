@@ -16,7 +16,7 @@ def project_root() -> Path:
 
 
 @dataclass(frozen=True)
-class Settings:
+class Paths:
     """Where inputs, downloads and run outputs live, and where alerts go; each can be overridden
     by an env variable."""
 
@@ -27,7 +27,7 @@ class Settings:
     alert_webhook_url: str | None = None  # where `make serve`'s alert automation posts
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def from_env(cls) -> Paths:
         root = project_root()
         return cls(
             data_dir=Path(os.environ.get("LRFINDER_DATA_DIR", root / "data")),
