@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bench.common import wine_csv
-from lrfinder.data.cleaning import clean
+from lrfinder.data.cleaning import clean, label_rule
 from lrfinder.data.sources import resolve_source
 from lrfinder.data.splitting import SplitData, split_and_scale
 from lrfinder.params import nest, parse_settings
@@ -79,7 +79,7 @@ class Case:
         settings = parse_settings(nest({"data": str(path), **self.flags})).resolved()
         paths = Paths.from_env()
         source = resolve_source(str(path), None, paths.data_dir, paths.uci_base_url)
-        return split_and_scale(clean(source, settings.data.label_rule()), settings.split)
+        return split_and_scale(clean(source, label_rule(settings.data)), settings.split)
 
 
 CASES = {
