@@ -70,14 +70,17 @@ def test_no_import_climbs_the_layer_order():
     assert not climbs, "\n".join(climbs)
 
 
-def test_the_layer_test_sees_an_import_inside_a_function(tmp_path, monkeypatch):
+def test_the_layer_test_also_sees_imports_for_type_checkers(tmp_path, monkeypatch):
     package = tmp_path / "layerdemo"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "low.py").write_text("def f():\n    from layerdemo import high\n")
+    (package / "low.py").write_text(
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from layerdemo import high\n"
+    )
     (package / "high.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert module_imports("layerdemo.low", "layerdemo") == {"layerdemo.high"}
+    assert module_imports("layerdemo.low", "layerdemo", type_checking=True) == {"layerdemo.high"}
+    assert module_imports("layerdemo.low", "layerdemo") == set(), "cache keys skip them"
 
 
 def test_the_core_is_grouped_into_stage_subpackages():
