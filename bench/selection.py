@@ -91,7 +91,7 @@ def ours_and_valleys(split: SplitData, repeats: int) -> list[Pick]:
         read = selection.aggregates["valley"].per_replica
         for lr in [*read, *[None] * (REPLICAS - len(read))]:
             picks.append(Pick("b", r, lr, sweep_epochs, per_replica))
-        centre = selection.summary["confirmation"]["center"]
+        centre = selection.center
         picks.append(Pick("d", r, centre, REPLICAS * sweep_epochs, REPLICAS * per_replica))
         confirm_epochs = float(selection.confirmation.table["epochs_run"].sum())
         picks.append(

@@ -60,10 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find a learning rate for a Keras MLP on the wine data (or your own CSV).",
         argument_default=argparse.SUPPRESS,
     )
-    groups = RunSettings.groups()
-    for name, (group, field) in flags().items():
+    sections = RunSettings.sections()
+    for name, (section, field) in flags().items():
         flag = "--" + name.replace("_", "-")
-        if group == "preset":
+        if section == "preset":
             info = RunSettings.model_fields["preset"]
             parser.add_argument(
                 flag,
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "would change stops the run)",
             )
             continue
-        info = groups[group].model_fields[field]
+        info = sections[section].model_fields[field]
         default = info.get_default(call_default_factory=True)
         parser.add_argument(
             flag,
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
             choices=_choices(info.annotation),
             nargs="+" if typing.get_origin(info.annotation) is list else None,
             metavar=None if _choices(info.annotation) else field.upper(),
-            help=f"[{group}] {info.description} (default: {default})",
+            help=f"[{section}] {info.description} (default: {default})",
         )
     for name in REPLACED:  # refused with what replaced it, not as an unknown argument
         parser.add_argument("--" + name.replace("_", "-"), dest=name, help=argparse.SUPPRESS)
@@ -118,9 +118,9 @@ def parse_args(argv: Sequence[str] | None) -> CommandLine:
         raise SettingsError(replaced(name, "--" + name.replace("_", "-")))
     index = flags()
     for name, value in args.items():
-        group, field = index[name]
+        section, field = index[name]
         if field and isinstance(value, str) and value.lower() in NONE_WORDS:
-            info = RunSettings.groups()[group].model_fields[field]
+            info = RunSettings.sections()[section].model_fields[field]
             if _optional(info.annotation):
                 args[name] = None
     return CommandLine(parse_settings(nest(args)).resolved(strict=True), retries, debug)

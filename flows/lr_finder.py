@@ -1,4 +1,4 @@
-"""The learning-rate finder flow: its parameters are the settings groups of `lrfinder.params`."""
+"""The learning-rate finder flow: its parameters are the settings sections of `lrfinder.params`."""
 
 from __future__ import annotations
 

@@ -49,7 +49,8 @@ class FoundRate:
     @property
     def suggestions(self) -> dict[str, float | None]:
         """Each curve reading's rate (median over replicas; None where it read no curve)."""
-        return {name: entry["lr"] for name, entry in self.selection.summary["suggestions"].items()}
+        aggregates = self.selection.aggregates
+        return {name: agg.suggested for name, agg in aggregates.items()}
 
     @property
     def chosen_lr(self) -> float:
@@ -63,11 +64,11 @@ class FoundRate:
 
     @property
     def reason(self) -> str:
-        return self.selection.summary["reason"]
+        return self.selection.reason
 
     @property
     def warnings(self) -> list[str]:
-        return list(self.selection.summary["warnings"])
+        return list(self.selection.warnings)
 
     @property
     def fingerprint(self) -> str:
@@ -84,12 +85,14 @@ class FoundRate:
     def to_dict(self) -> dict[str, Any]:
         """The result as plain values: `chosen_lr`, `chosen_by`, `suggestions`, and the range
         test's and the selection's summaries (`range_test.json`, `selection.json`)."""
+        from lrfinder.reporting.outputs import selection_record
+
         return {
             "chosen_lr": self.chosen_lr,
             "chosen_by": self.chosen_by,
             "suggestions": self.suggestions,
             "range_test": self.range_test.summary,
-            "selection": self.selection.summary,
+            "selection": selection_record(self.selection),
         }
 
     def select(

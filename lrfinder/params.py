@@ -1,8 +1,8 @@
-"""The run's settings in one typed place: one pydantic model per group (the flow's parameters,
+"""The run's settings in one typed place: one pydantic model per section (the flow's parameters,
 shown as grouped forms in the Prefect UI), presets, and the cross-field rules, all checked before
 any work starts. The command line is generated from the same models (`flows/cli.py`).
 
-Every field name is unique across the groups and is also its flat command-line flag
+Every field name is unique across the sections and is also its flat command-line flag
 (`--n-seeds`), unless the field names another flag (`flag` in its schema extra)."""
 
 from __future__ import annotations
@@ -35,15 +35,15 @@ RegressionLoss = Literal["mse", "huber"]
 GateMetric = Literal[tuple(ALL_SCALARS)]  # type: ignore[valid-type]
 
 
-class SettingsGroup(BaseModel):
-    """A frozen settings group that rejects unknown fields. `NOT_IN_KEYS`: its fields that never
+class SettingsSection(BaseModel):
+    """A frozen settings section that rejects unknown fields. `NOT_IN_KEYS`: its fields that never
     change a cached stage's numbers, left out of the cache keys of the stages that take it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     NOT_IN_KEYS: ClassVar[frozenset[str]] = frozenset()
 
 
-class DataSettings(SettingsGroup):
+class DataSettings(SettingsSection):
     """Where the data comes from and how its label is made."""
 
     source: str | None = Field(
@@ -97,7 +97,7 @@ class DataSettings(SettingsGroup):
         return "binary" if self.target is None or self.makes_binary else None
 
 
-class SplitSettings(SettingsGroup):
+class SplitSettings(SettingsSection):
     """The tutorial's test split by default, plus a stratified validation split of the rest."""
 
     test_size: Fraction = Field(0.2, description="Fraction of clean rows held out for testing.")
@@ -118,7 +118,7 @@ class SplitSettings(SettingsGroup):
     )
 
 
-class ModelSettings(SettingsGroup):
+class ModelSettings(SettingsSection):
     """The network, its optimizer and batch size, and the seeded replicas every stage trains."""
 
     hidden_layers: list[Annotated[int, Field(ge=1)]] = Field(
@@ -196,7 +196,7 @@ class ModelSettings(SettingsGroup):
         return self.loss or (self.regression_loss and loss_name(self.regression_loss))
 
 
-class RangeTestSettings(SettingsGroup):
+class RangeTestSettings(SettingsSection):
     """The learning-rate range test (the sweep)."""
 
     sweep_mode: Literal["batch", "epoch"] = Field(
@@ -228,7 +228,7 @@ class RangeTestSettings(SettingsGroup):
         return self
 
 
-class SelectionSettings(SettingsGroup):
+class SelectionSettings(SettingsSection):
     """Reading a rate off the curves, and confirming it with short trainings."""
 
     suggest_method: SuggestMethod = Field(
@@ -264,7 +264,7 @@ class SelectionSettings(SettingsGroup):
     )
 
 
-class TrainingSettings(SettingsGroup):
+class TrainingSettings(SettingsSection):
     """The final training of the chosen rate next to the baseline, and the decision threshold
     of its binary models (read after training: no part of the training's cache key)."""
 
@@ -297,7 +297,7 @@ class TrainingSettings(SettingsGroup):
     )
 
 
-class QualityGateSettings(SettingsGroup):
+class QualityGateSettings(SettingsSection):
     """Fail the run, or only warn, when the final model's test metric misses its bound or does
     not beat the trivial predictor (the majority class, or the training mean)."""
 
@@ -321,7 +321,7 @@ class QualityGateSettings(SettingsGroup):
         return self.gate_metric or HEADLINE[task]
 
 
-class ExecutionSettings(SettingsGroup):
+class ExecutionSettings(SettingsSection):
     """Where replica groups run. A replica's numbers are identical wherever it runs, so the
     placement settings are no part of a cache key; the engines' slot count is (a replica in an
     engine of another size differs in float rounding)."""
@@ -361,8 +361,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-class RunSettings(SettingsGroup):
-    """Every setting of one run, by group."""
+class RunSettings(SettingsSection):
+    """Every setting of one run, by section."""
 
     data: DataSettings = DataSettings()
     split: SplitSettings = SplitSettings()
@@ -375,18 +375,18 @@ class RunSettings(SettingsGroup):
     preset: Preset = "default"
 
     @classmethod
-    def groups(cls) -> dict[str, type[SettingsGroup]]:
+    def sections(cls) -> dict[str, type[SettingsSection]]:
         return {
             name: info.annotation
             for name, info in cls.model_fields.items()
-            if isinstance(info.annotation, type) and issubclass(info.annotation, SettingsGroup)
+            if isinstance(info.annotation, type) and issubclass(info.annotation, SettingsSection)
         }
 
     def flat(self) -> dict[str, Any]:
         """Every setting by its flat name (as on the command line): {"n_seeds": 8, ...}."""
         values = {}
-        for name, (group, field) in flags().items():
-            values[name] = getattr(getattr(self, group), field) if field else self.preset
+        for name, (section, field) in flags().items():
+            values[name] = getattr(getattr(self, section), field) if field else self.preset
         return values
 
     def resolved(self, strict: bool = False) -> RunSettings:
@@ -412,26 +412,26 @@ def replaced(name: str, shown: str = "") -> str:
 
 @cache
 def flags() -> dict[str, tuple[str, str]]:
-    """Flat flag name (underscores) -> (group, field), for every field of every group."""
+    """Flat flag name (underscores) -> (section, field), for every field of every section."""
     index: dict[str, tuple[str, str]] = {}
-    for group, model in RunSettings.groups().items():
+    for section, model in RunSettings.sections().items():
         for field, info in model.model_fields.items():
             name = (info.json_schema_extra or {}).get("flag", field)
             if name in index:
-                raise RuntimeError(f"flag --{name} names two settings: {index[name]}, {group}.")
-            index[name] = (group, field)
+                raise RuntimeError(f"flag --{name} names two settings: {index[name]}, {section}.")
+            index[name] = (section, field)
     index["preset"] = ("preset", "")
     return index
 
 
-def flag_of(group: str, field: str) -> str:
+def flag_of(section: str, field: str) -> str:
     """The command-line flag of a setting, with dashes: `--n-seeds`."""
     names = {place: name for name, place in flags().items()}
-    return "--" + names[(group, field)].replace("_", "-")
+    return "--" + names[(section, field)].replace("_", "-")
 
 
 def nest(flat: dict[str, Any]) -> dict[str, Any]:
-    """Flat flag names and values -> the flow's nested parameters ({group: {field: value}})."""
+    """Flat flag names and values -> the flow's nested parameters ({section: {field: value}})."""
     index = flags()
     nested: dict[str, Any] = {}
     for name, value in flat.items():
@@ -442,11 +442,11 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
                 f"unknown setting {name!r}. Fix: use one of {sorted(index)} (see make run "
                 "ARGS='--help')."
             )
-        group, field = index[name]
-        if group == "preset":
+        section, field = index[name]
+        if section == "preset":
             nested["preset"] = value
         else:
-            nested.setdefault(group, {})[field] = value
+            nested.setdefault(section, {})[field] = value
     return nested
 
 
@@ -469,16 +469,16 @@ def describe(error: ValidationError) -> list[str]:
     lines = []
     for problem in error.errors():
         loc = [str(part) for part in problem["loc"]]
-        group, field = loc[0], loc[1] if len(loc) > 1 else ""
+        section, field = loc[0], loc[1] if len(loc) > 1 else ""
         if field in REPLACED:
-            lines.append(replaced(field, f"{group}.{field}"))
+            lines.append(replaced(field, f"{section}.{field}"))
             continue
-        model = RunSettings.groups().get(group)
+        model = RunSettings.sections().get(section)
         if not field or model is None or field not in model.model_fields:
             message = problem["msg"].removeprefix("Value error, ")
-            lines.append(f"settings group {'.'.join(loc)}: {message}.")
+            lines.append(f"settings section {'.'.join(loc)}: {message}.")
             continue
-        flag = flag_of(group, field)
+        flag = flag_of(section, field)
         if problem["type"] == "bool_parsing":
             hint = f"give {flag} true or false."
         else:
@@ -491,18 +491,18 @@ def describe(error: ValidationError) -> list[str]:
 
 
 def _apply_preset(settings: RunSettings, strict: bool) -> RunSettings:
-    updates: dict[str, SettingsGroup] = {}
+    updates: dict[str, SettingsSection] = {}
     conflicts = []
-    for group, values in PRESETS[settings.preset].items():
-        current = getattr(settings, group)
+    for section, values in PRESETS[settings.preset].items():
+        current = getattr(settings, section)
         for field, value in values.items():
             given = getattr(current, field)
             explicit = field in current.model_fields_set and (
                 strict or given != type(current).model_fields[field].default
             )
             if explicit and given != value:
-                conflicts.append(f"{flag_of(group, field)} {given!r} (the preset sets {value!r})")
-        updates[group] = current.model_copy(update=values)
+                conflicts.append(f"{flag_of(section, field)} {given!r} (the preset sets {value!r})")
+        updates[section] = current.model_copy(update=values)
     if conflicts:
         raise SettingsError(
             f"preset {settings.preset!r} conflicts with " + ", ".join(conflicts) + ". Fix: drop "

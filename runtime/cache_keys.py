@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from lrfinder.engine.backend_name import backend_name
 from lrfinder.engine.setup import TrainingSetup
 from lrfinder.fileio import sha256_file
-from lrfinder.params import SettingsGroup
+from lrfinder.params import SettingsSection
 from runtime.imports import core_modules, module_source
 from runtime.record_locks import RECORD_LOCKS
 
@@ -32,7 +32,7 @@ def stable_form(value: Any) -> Any:
         return f"{type(value).__name__}:{value.fingerprint}"
     if isinstance(value, Path):
         return f"file:{sha256_file(value)}"
-    if isinstance(value, SettingsGroup):
+    if isinstance(value, SettingsSection):
         kept = value.model_dump(exclude=set(value.NOT_IN_KEYS))
         return {type(value).__name__: stable_form(kept)}
     if isinstance(value, BaseModel):

@@ -19,6 +19,7 @@ from lrfinder.params import RunSettings
 from lrfinder.paths import Paths
 from lrfinder.reporting.comparison import dropped
 from lrfinder.reporting.history import Recorded, RunInfo, record_run, run_record
+from lrfinder.training.results import Evaluation
 from runtime.logs import task_logger
 
 GATE_FAILED = "lr-finder.gate.failed"
@@ -48,15 +49,14 @@ def record(
     source: DataSource,
     split: SplitData,
     selection: Selection,
-    evaluation,
+    evaluation: Evaluation,
     settings: RunSettings,
 ) -> Recorded:
     """Append this run to artifacts/history.parquet, compare it with the previous run of its
     deployment, promote its model (artifacts/production) when the promotion rule says so, and
     emit an alert event when the quality gate failed or the test metric dropped beyond the
     previous run's interval."""
-    metrics, _ = evaluation
-    row = run_record(this_run(), run_dir, source, split, metrics, selection.summary, settings)
+    row = run_record(this_run(), run_dir, source, split, evaluation, selection, settings)
     recorded = record_run(paths.artifacts_dir, row)
     record, previous = recorded.record, recorded.previous
     task_logger().info(

@@ -35,10 +35,10 @@ def select(
     selection = found.select(x, y, validation, settings, where, doubts).selection
     logger = task_logger()
     logged_with_the_data = twin_warning(split)  # by write-data-outputs, in every run
-    for warning in selection.summary["warnings"]:
+    for warning in selection.warnings:
         if warning != logged_with_the_data:
             logger.warning(warning)
-    logger.info("chosen learning rate %.4g: %s", selection.chosen_lr, selection.summary["reason"])
+    logger.info("chosen learning rate %.4g: %s", selection.chosen_lr, selection.reason)
     return selection
 
 
@@ -49,8 +49,8 @@ def write_select(run_dir: Path, found: FoundRate, selection: Selection) -> list[
         "lr_finder.png": lr_finder_chart(found.curves, selection.aggregates, selection.chosen_lr)
     }
     if selection.confirmation is not None:
-        metric = selection.summary["config"]["confirm_metric"]
+        metric = selection.settings.confirm_metric
         charts["confirmation.png"] = confirmation_chart(
             selection.confirmation.by_rate, selection.chosen_lr, metric
         )
-    return sorted(str(p) for p in write_selection(run_dir, selection.summary, charts).values())
+    return sorted(str(p) for p in write_selection(run_dir, selection, charts).values())

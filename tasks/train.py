@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from prefect import task
 
 from lrfinder.data.sources import DataSource
 from lrfinder.data.splitting import SplitData
-from lrfinder.engine.recipe import ROWS_AT_ONCE
 from lrfinder.engine.setup import TrainingSetup
-from lrfinder.fileio import atomic_path
 from lrfinder.lr.selection import Selection
 from lrfinder.params import (
     ExecutionSettings,
@@ -23,13 +20,13 @@ from lrfinder.reporting.model_card import model_card
 from lrfinder.reporting.outputs import write_model_outputs
 from lrfinder.reporting.plots import result_charts, training_curves_chart
 from lrfinder.reporting.report import evaluation_lines
-from lrfinder.training.final import Trained, evaluate, final_output, train_final
+from lrfinder.training.final import Trained, evaluate, train_final
 from lrfinder.training.gate import QualityGateError, check_gate
+from lrfinder.training.results import Evaluation
+from lrfinder.training.saving import save_final_model
 from runtime.cache_keys import content_cache
 from runtime.logs import task_logger
 from tasks.groups import placement
-
-PREDICTION_TOLERANCE = 1e-5
 
 
 @task(name="train", cache_policy=content_cache(), persist_result=True)
@@ -58,15 +55,15 @@ def train(
 @task(name="evaluate")
 def evaluate_models(
     trained: Trained, split: SplitData, settings: TrainingSettings, gate: QualityGateSettings
-):
+) -> Evaluation:
     """Test-set metrics of the chosen and the baseline models, per seed and final, with the
     decision threshold tuned on validation (binary) and 95 % intervals of the headline and gate
     metrics."""
     also = (gate.metric_for(split.task),)
-    metrics, predictions = evaluate(trained, split, settings.decision_threshold, also)
-    for line in evaluation_lines(metrics):
+    evaluation = evaluate(trained, split, settings.decision_threshold, also)
+    for line in evaluation_lines(evaluation):
         task_logger().info(line)
-    return metrics, predictions
+    return evaluation
 
 
 @task(name="write-model-outputs")
@@ -76,44 +73,26 @@ def write_model(
     split: SplitData,
     source: DataSource,
     selection: Selection,
-    evaluation,
+    evaluation: Evaluation,
     settings: RunSettings,
 ) -> list[str]:
     """Save model.keras (checked: it reloads in safe mode and predicts as saved), metrics.json,
     predictions.parquet, model_card.md and the training, confusion-matrix and ROC charts."""
-    from lrfinder.model.network import load, save, to_keras
-
-    metrics, predictions = evaluation
-    x_test, _ = split.arrays("test")
-    target = run_dir / "model.keras"
-    with atomic_path(target) as tmp:
-        network = trained.recipe.network
-        replicas = [state.variables for state in trained.final_replicas("chosen")]
-        save(to_keras(network, replicas, split.scaler.get("target")), tmp)
-        reloaded = load(tmp, network.custom_module).predict(
-            x_test, batch_size=ROWS_AT_ONCE, verbose=0
-        )
-        # Compared on the model's own scale: a regression output in large units may differ by
-        # float32 rounding times the target's scale.
-        scale = split.scaler["target"]["scale"] if "target" in split.scaler else 1.0
-        gap = np.abs(reloaded - final_output(trained, split)).max() / scale
-        if gap > PREDICTION_TOLERANCE:
-            raise RuntimeError(f"model.keras predicts {gap:.2e} away from the saved predictions")
+    model = save_final_model(trained, split, run_dir / "model.keras")
     charts = {
         "training_curves.png": training_curves_chart(trained.history()),
-        **result_charts(split.task, metrics["test"], predictions),
+        **result_charts(split.task, evaluation.test, evaluation.predictions),
     }
-    card = model_card(metrics, source.describe(), settings.flat(), selection.summary["reason"])
-    written = write_model_outputs(run_dir, metrics, predictions, card, charts)
-    return sorted([str(target), *(str(p) for p in written.values())])
+    card = model_card(evaluation, source.describe(), settings.flat(), selection.reason)
+    written = write_model_outputs(run_dir, evaluation, card, charts)
+    return sorted([str(model), *(str(p) for p in written.values())])
 
 
 @task(name="quality-gate")
-def quality_gate(evaluation, gate: QualityGateSettings) -> bool:
+def quality_gate(evaluation: Evaluation, gate: QualityGateSettings) -> bool:
     """Fail the run, or only warn, when the final model's test gate metric misses its bound or
     does not beat the trivial predictor."""
-    metrics, _ = evaluation
-    message = check_gate(metrics, gate)
+    message = check_gate(evaluation, gate)
     if message is None:
         return True
     if gate.quality_gate_mode == "fail":

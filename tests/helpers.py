@@ -12,10 +12,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lrfinder.data.sources import UCI_COLUMNS
 from lrfinder.engine.recipe import recipe_of
+from lrfinder.lr.confirm import Confirmation
+from lrfinder.lr.selection import Selection
+from lrfinder.lr.suggest import Aggregate
+from lrfinder.params import SelectionSettings
+from lrfinder.training.results import Comparison, Evaluation, ReferenceScores
 
 HEADER = ",".join(["type", *UCI_COLUMNS])
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,3 +217,55 @@ def chromium(playwright):
 def partial_files(folder: Path) -> list[str]:
     """Files under `folder` with the temporary names of the atomic writers and of `latest`."""
     return [str(p) for p in folder.rglob("*") if ".tmp" in p.name]
+
+
+def selection_of(
+    readings: Mapping[str, tuple[float, float]],
+    by_rate: list[dict] | None = None,
+    chosen_lr: float = 0.002,
+    **changes,
+) -> Selection:
+    """A selection whose curve readings are `readings` (method -> (rate, spread); a NaN rate:
+    no reading), confirmed with the candidates' summaries `by_rate` when given."""
+    aggregates = {
+        name: Aggregate(name, lr, spread, [] if np.isnan(lr) else [lr])
+        for name, (lr, spread) in readings.items()
+    }
+    confirmation = None
+    if by_rate is not None:
+        table = pd.DataFrame(by_rate)
+        confirmation = Confirmation(table, table, chosen_lr, 0, "a test")
+    method = next(iter(readings))
+    fields = {
+        "chosen_lr": chosen_lr,
+        "reason": f"lowest median val_loss at lr {chosen_lr:g}",
+        "method": method,
+        "center": aggregates[method].lr,
+        "aggregates": aggregates,
+        "warnings": (),
+        "settings": SelectionSettings(),
+        "confirmation": confirmation,
+    }
+    return Selection(**{**fields, **changes})
+
+
+def evaluation_of(test: Comparison, task: str = "binary", **changes) -> Evaluation:
+    """An evaluation around the test-set comparison `test` (also as its rows without twins),
+    two seeds, and a reference model that scores as the baseline unless `changes` give one."""
+    scores = test.baseline.final
+    reference = ReferenceScores("HistGradientBoosting", "defaults", "train", 1, 0.1, scores, {})
+    fields = {
+        "task": task,
+        "classes": None,
+        "chosen_lr": 0.002,
+        "baseline_lr": 0.001,
+        "seeds": [0, 1],
+        "refit": True,
+        "no_refit_because": None,
+        "epochs": {"chosen": [5, 6], "baseline": [7, 8]},
+        "test": test,
+        "test_without_twins": test,
+        "reference": reference,
+        "predictions": pd.DataFrame(),
+    }
+    return Evaluation(**{**fields, **changes})

@@ -92,7 +92,7 @@ def test_sweep_and_select_tasks_write_their_outputs(stages, tmp_path):
     settings = SelectionSettings(suggest_method="steepest", confirm=False)
     selection = select.fn(split, found, settings, execution)
     assert selection.chosen_lr == selection.aggregates["steepest"].lr
-    assert "not confirmed" in selection.summary["reason"]
+    assert "not confirmed" in selection.reason
     written = write_sweep.fn(tmp_path, found) + write_select.fn(tmp_path, found, selection)
     names = sorted(p.rsplit("/", 1)[-1] for p in written)
     assert names == ["lr_finder.png", "range_test.json", "range_test.parquet", "selection.json"]

@@ -18,13 +18,19 @@ from lrfinder.training.fit import best_epochs, candidates_fit
 
 @dataclass(frozen=True)
 class Selection:
-    """The chosen rate with everything that led to it (`summary` is `selection.json`), and, when
-    confirmed, the variables of each seed's replica at the chosen rate, best epoch restored
-    (`to_keras` takes them)."""
+    """The chosen rate with everything that led to it (`reporting.outputs.selection_record`
+    makes `selection.json` of it): why, the method whose reading centred the choice and that
+    reading (`center`), every reading, the warnings, the settings, the confirmation's runs and,
+    when confirmed, the variables of each seed's replica at the chosen rate, best epoch
+    restored (`to_keras` takes them)."""
 
     chosen_lr: float
-    summary: dict
+    reason: str
+    method: str
+    center: float
     aggregates: dict[str, Aggregate]
+    warnings: tuple[str, ...]
+    settings: SelectionSettings
     confirmation: Confirmation | None
     chosen_replicas: tuple[list[np.ndarray], ...] = ()
 
@@ -74,7 +80,7 @@ def select_rate(
     """Suggest with every method on the smoothed curves, then confirm around
     `settings.suggest_method`'s aggregate on the validation split (never the test split),
     training one replica of `recipe` per seed and candidate. `data_warnings` (what the data's
-    size and balance make doubtful) go into the summary's warnings first."""
+    size and balance make doubtful) come first among the warnings."""
     column = "smoothed_loss" if curves["smoothed_loss"].notna().any() else "loss"
     aggregates = suggest_table(curves, column)
     method, fallback = centre_method(aggregates, settings.suggest_method)
@@ -102,34 +108,20 @@ def select_rate(
     else:
         chosen = center
         reason = f"{method} suggestion (median over {len(seeds)} replicas), not confirmed"
-    summary = {
-        "chosen_lr": chosen,
-        "reason": reason,
-        "method": method,
-        "suggestions": {
-            name: {
-                "lr": agg.lr if agg.read else None,
-                "spread": agg.spread if agg.read else None,
-                "disagree": agg.disagree,
-                "per_replica": agg.per_replica,
-                **({"no_reading": agg.no_reading} if agg.no_reading else {}),
-            }
-            for name, agg in aggregates.items()
-        },
-        "warnings": [
-            *data_warnings,
-            *([flat] if (flat := flat_curves_warning(curves, column)) else []),
-            *warnings_for(aggregates),
-            *([fallback] if fallback else []),
-        ],
-        "config": settings.model_dump(),
-        "confirmation": None
-        if confirmation is None
-        else {
-            "center": center,
-            "extensions": confirmation.extensions,
-            "by_rate": confirmation.by_rate.to_dict("records"),
-            "runs": confirmation.table.to_dict("records"),
-        },
-    }
-    return Selection(chosen, summary, aggregates, confirmation, chosen_replicas)
+    warnings = (
+        *data_warnings,
+        *([flat] if (flat := flat_curves_warning(curves, column)) else []),
+        *warnings_for(aggregates),
+        *([fallback] if fallback else []),
+    )
+    return Selection(
+        chosen_lr=chosen,
+        reason=reason,
+        method=method,
+        center=center,
+        aggregates=aggregates,
+        warnings=warnings,
+        settings=settings,
+        confirmation=confirmation,
+        chosen_replicas=chosen_replicas,
+    )

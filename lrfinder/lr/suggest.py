@@ -157,6 +157,11 @@ class Aggregate:
         """Whether any replica's curve gave this method a rate."""
         return bool(self.per_replica)
 
+    @property
+    def suggested(self) -> float | None:
+        """The median rate; None where no replica's curve gave one."""
+        return self.lr if self.read else None
+
 
 def aggregate(method: str, rates: list[float], no_reading: str | None = None) -> Aggregate:
     """Median (on a log scale) and quartile ratio of the replicas' rates; `no_reading`: why

@@ -17,12 +17,14 @@ from lrfinder.data.cleaning import frame_fingerprint
 from lrfinder.data.sources import DataSource
 from lrfinder.data.splitting import SplitData
 from lrfinder.fileio import exclusive_lock, write_parquet_atomic
+from lrfinder.lr.selection import Selection
 from lrfinder.metric_names import HEADLINE, LOWER_IS_BETTER
 from lrfinder.params import RunSettings
 from lrfinder.reporting.comparison import promotion
 from lrfinder.reporting.outputs import point_link
 from lrfinder.reporting.report import run_warnings
 from lrfinder.training.gate import check_gate
+from lrfinder.training.results import Evaluation, Intervals, Scores
 
 HISTORY = "history.parquet"
 PRODUCTION = "production"
@@ -37,9 +39,9 @@ class Measured:
     high: float | None = None
 
     @classmethod
-    def of(cls, name: str, metrics: dict, intervals: dict | None) -> Measured:
+    def of(cls, name: str, scores: Scores, intervals: Intervals | None) -> Measured:
         pair = (intervals or {}).get(name)
-        return cls(float(metrics[name]), *(pair or (None, None)))
+        return cls(float(scores[name]), *(pair or (None, None)))
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -139,15 +141,14 @@ def run_record(
     run_dir: Path,
     source: DataSource,
     split: SplitData,
-    metrics: dict,
-    selection: dict,
+    evaluation: Evaluation,
+    selection: Selection,
     settings: RunSettings,
 ) -> RunRecord:
-    """The history row of a run from its outputs: `metrics` as in metrics.json, `selection`
-    as in selection.json."""
+    """The history row of a run from its results."""
     name = HEADLINE[split.task]
-    gate_message = check_gate(metrics, settings.quality_gate)
-    chosen, reference = metrics["test"]["chosen"], metrics["reference"]
+    gate_message = check_gate(evaluation, settings.quality_gate)
+    chosen, reference = evaluation.test.chosen, evaluation.reference
     return RunRecord(
         **asdict(run),
         run_folder=run_dir.name,
@@ -156,11 +157,11 @@ def run_record(
         rows=sum(split.report["rows"].values()),
         task=split.task,
         settings=json.dumps(settings.flat(), sort_keys=True, default=str),
-        chosen_lr=float(metrics["chosen_lr"]),
-        baseline_lr=float(metrics["baseline_lr"]),
+        chosen_lr=float(evaluation.chosen_lr),
+        baseline_lr=float(evaluation.baseline_lr),
         metric=name,
-        chosen=Measured.of(name, chosen["final"], chosen.get("intervals")),
-        reference=Measured.of(name, reference["test"], reference.get("intervals")),
+        chosen=Measured.of(name, chosen.final, chosen.intervals),
+        reference=Measured.of(name, reference.test, reference.intervals),
         gate_metric=settings.quality_gate.metric_for(split.task),
         gate_passed=gate_message is None,
         gate_message=gate_message,

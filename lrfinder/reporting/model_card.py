@@ -12,6 +12,7 @@ from lrfinder.reporting.tables import (
     reference_note,
     threshold_section,
 )
+from lrfinder.training.results import Comparison, Evaluation, NoRows, Scores
 
 PACKAGES = ("tensorflow", "jax", "keras", "numpy", "pandas", "scikit-learn", "prefect")
 TRIVIAL = {
@@ -40,25 +41,25 @@ def library_versions() -> dict[str, str]:
     return found
 
 
-def metric_rows(comparison: dict, reference: dict | None = None) -> list[dict]:
+def metric_rows(comparison: Comparison, reference: Scores | None = None) -> list[dict]:
     """One record per metric of the task: both final models, the trivial predictor, the
     reference model's (when given), the per-seed means and spreads, the paired difference,
     whether it is larger than its spread and in how many seeds the chosen rate won."""
     rows = []
-    trivial = comparison.get("trivial", {})
-    for key, difference in comparison["difference"].items():
-        chosen, baseline = comparison["chosen"], comparison["baseline"]
+    trivial = comparison.trivial or {}
+    chosen, baseline = comparison.chosen, comparison.baseline
+    for key, difference in comparison.difference.items():
         rows.append(
             {
                 "metric": key,
-                "chosen_final": chosen["final"][key],
-                "baseline_final": baseline["final"][key],
+                "chosen_final": chosen.final[key],
+                "baseline_final": baseline.final[key],
                 "trivial": trivial.get(key, float("nan")),
                 **({"reference": reference[key]} if reference is not None else {}),
-                "chosen_mean": chosen["across_seeds"][key]["mean"],
-                "chosen_std": chosen["across_seeds"][key]["std"],
-                "baseline_mean": baseline["across_seeds"][key]["mean"],
-                "baseline_std": baseline["across_seeds"][key]["std"],
+                "chosen_mean": chosen.across_seeds[key]["mean"],
+                "chosen_std": chosen.across_seeds[key]["std"],
+                "baseline_mean": baseline.across_seeds[key]["mean"],
+                "baseline_std": baseline.across_seeds[key]["std"],
                 "difference_mean": difference["mean"],
                 "difference_std": difference["std"],
                 "larger_than_spread": difference["larger_than_spread"],
@@ -68,7 +69,9 @@ def metric_rows(comparison: dict, reference: dict | None = None) -> list[dict]:
     return rows
 
 
-def metrics_table(summary: dict, task: str = "binary", reference: dict | None = None) -> str:
+def metrics_table(
+    comparison: Comparison, task: str = "binary", reference: Scores | None = None
+) -> str:
     """Markdown table: final models, the trivial predictor (the majority class, or the training
     mean), the reference model's metrics when given, per-seed mean ± std, paired difference and
     its verdict."""
@@ -79,7 +82,7 @@ def metrics_table(summary: dict, task: str = "binary", reference: dict | None = 
         "baseline per seed | difference (paired) | larger than spread? |",
         "|---|---|---|---|" + ("---|" if extra else "") + "---|---|---|---|",
     ]
-    for r in metric_rows(summary, reference):
+    for r in metric_rows(comparison, reference):
         verdict = "yes" if r["larger_than_spread"] else "no"
         beside = f" {r['reference']:.4f} |" if reference is not None else ""
         lines.append(
@@ -93,54 +96,57 @@ def metrics_table(summary: dict, task: str = "binary", reference: dict | None = 
     return "\n".join(lines)
 
 
-def twin_free_section(metrics: dict, level: str = "##") -> str:
+def twin_free_section(evaluation: Evaluation, level: str = "##") -> str:
     """The metrics table on the test rows without an exact twin in the training data, under a
     heading of `level`; where there is no such row, says so instead of a table."""
-    clean = metrics["test_without_twins"]
+    clean = evaluation.test_without_twins
     title = f"{level} Test rows without an exact twin in the training data"
-    if "reason" in clean:
+    if isinstance(clean, NoRows):
         return (
-            f"{title} (0 rows)\nNo metrics: {clean['reason']}. Every test row has an exact twin "
+            f"{title} (0 rows)\nNo metrics: {clean.reason}. Every test row has an exact twin "
             "in train or validation, so the test metrics above measure recall of seen rows; "
             f"{GROUPED_FIX}."
         )
-    reference = metrics.get("reference", {}).get("test_without_twins")
-    task = metrics.get("task", "binary")
-    rows = clean["chosen"]["final"]["rows"]
-    return f"{title} ({rows} rows)\n{metrics_table(clean, task, reference)}"
+    reference = evaluation.reference.test_without_twins
+    if isinstance(reference, NoRows):
+        reference = None
+    table = metrics_table(clean, evaluation.task, reference)
+    return f"{title} ({clean.rows} rows)\n{table}"
 
 
-def model_card(metrics: dict, source: dict, parameters: dict, selection_reason: str) -> str:
-    test = metrics["test"]
+def model_card(
+    evaluation: Evaluation, source: dict, parameters: dict, selection_reason: str
+) -> str:
+    e, test = evaluation, evaluation.test
     files = "\n".join(f"- `{f['path']}` sha256 `{f['sha256']}`" for f in source["files"])
     versions = "\n".join(f"- {name} {ver}" for name, ver in library_versions().items())
     params = "\n".join(f"- `{name}` = `{value!r}`" for name, value in sorted(parameters.items()))
-    task = metrics.get("task", "binary")
-    classes = f" Classes, in output order: {metrics['classes']}." if "classes" in metrics else ""
-    reference = metrics.get("reference", {})
+    task = e.task
+    classes = f" Classes, in output order: {e.classes}." if e.classes is not None else ""
+    reference = e.reference.test
     return f"""# Model card: MLP {TASK_TITLES[task]} trained at a found learning rate
 
 ## Model
 Task: **{task}**.{classes} {TRIVIAL[task]}
 
-Keras MLP, final model: **{test["final_model"]}** of {len(metrics["seeds"])} seed replica(s)
-(seeds {metrics["seeds"]}), {"refit on train + validation" if metrics["refit"] else "trained on train"};
-epochs per replica: chosen {metrics["epochs"]["chosen"]}, baseline {metrics["epochs"]["baseline"]}.
+Keras MLP, final model: **{test.final_model}** of {len(e.seeds)} seed replica(s)
+(seeds {e.seeds}), {"refit on train + validation" if e.refit else "trained on train"};
+epochs per replica: chosen {e.epochs["chosen"]}, baseline {e.epochs["baseline"]}.
 
 ## Learning rate
-Chosen **{metrics["chosen_lr"]:.4g}** against the default-rate baseline {metrics["baseline_lr"]:g}.
+Chosen **{e.chosen_lr:.4g}** against the default-rate baseline {e.baseline_lr:g}.
 Why: {selection_reason}.
 
-## Test metrics ({test["chosen"]["final"]["rows"]} rows)
-{metrics_table(test, task, reference.get("test"))}
+## Test metrics ({test.rows} rows)
+{metrics_table(test, task, reference)}
 
-{reference_note(metrics)}
+{reference_note(e)}
 
 {interval_note(test)}
 
-{threshold_section(metrics)}
+{threshold_section(e)}
 
-{twin_free_section(metrics)}
+{twin_free_section(e)}
 
 "Larger than spread?" compares the mean paired difference (same seed: same initial weights and
 batch order) with its standard deviation across seeds.

@@ -1,10 +1,12 @@
-"""The per-run folder under artifacts/: its name, its data files and the `latest` link."""
+"""The run's files: the JSON records of its results (made here and nowhere else), its folder
+under artifacts/, its data files and the `latest` link."""
 
 from __future__ import annotations
 
 import os
 import re
 import uuid
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
@@ -21,8 +23,110 @@ from lrfinder.fileio import (
     write_parquet_atomic,
     write_text_atomic,
 )
+from lrfinder.lr.selection import Selection
+from lrfinder.lr.suggest import Aggregate
+from lrfinder.training.results import Comparison, Evaluation, GroupScores, NoRows, Scores
 
 LATEST = "latest"
+
+
+def _given(record: dict) -> dict:
+    """`record` without its keys whose value is None (optional parts a run did not make)."""
+    return {key: value for key, value in record.items() if value is not None}
+
+
+def suggestion_record(agg: Aggregate) -> dict:
+    """A curve reading as `selection.json` holds it: no rate or spread where it read no curve."""
+    return {
+        "lr": agg.suggested,
+        "spread": agg.spread if agg.read else None,
+        "disagree": agg.disagree,
+        "per_replica": agg.per_replica,
+        **({"no_reading": agg.no_reading} if agg.no_reading else {}),
+    }
+
+
+def selection_record(selection: Selection) -> dict:
+    """`selection.json`: the chosen rate, why, every curve reading, the warnings, the settings
+    and the confirmation's runs."""
+    confirmation = selection.confirmation
+    return {
+        "chosen_lr": selection.chosen_lr,
+        "reason": selection.reason,
+        "method": selection.method,
+        "suggestions": {name: suggestion_record(a) for name, a in selection.aggregates.items()},
+        "warnings": list(selection.warnings),
+        "config": selection.settings.model_dump(),
+        "confirmation": None
+        if confirmation is None
+        else {
+            "center": selection.center,
+            "extensions": confirmation.extensions,
+            "by_rate": confirmation.by_rate.to_dict("records"),
+            "runs": confirmation.table.to_dict("records"),
+        },
+    }
+
+
+def scores_record(scores: Scores | NoRows) -> dict:
+    return {"rows": 0, "reason": scores.reason} if isinstance(scores, NoRows) else scores
+
+
+def comparison_record(comparison: Comparison | NoRows) -> dict:
+    if isinstance(comparison, NoRows):
+        return scores_record(comparison)
+
+    def group(scores: GroupScores) -> dict:
+        return _given(asdict(scores))
+
+    return _given(
+        {
+            "final_model": comparison.final_model,
+            "chosen": group(comparison.chosen),
+            "baseline": group(comparison.baseline),
+            "difference": comparison.difference,
+            "trivial": comparison.trivial,
+        }
+    )
+
+
+def metrics_record(evaluation: Evaluation) -> dict:
+    """`metrics.json`: the evaluation without its per-row predictions."""
+    e = evaluation
+    reference = e.reference
+    validation = e.validation
+    return _given(
+        {
+            "task": e.task,
+            "classes": e.classes,
+            "chosen_lr": e.chosen_lr,
+            "baseline_lr": e.baseline_lr,
+            "seeds": e.seeds,
+            "refit": e.refit,
+            "no_refit_because": e.no_refit_because,
+            "epochs": e.epochs,
+            "test": comparison_record(e.test),
+            "test_without_twins": comparison_record(e.test_without_twins),
+            "reference": _given(
+                {
+                    **asdict(reference),
+                    "test_without_twins": None
+                    if reference.test_without_twins is None
+                    else scores_record(reference.test_without_twins),
+                }
+            ),
+            "validation": None
+            if validation is None
+            else {
+                "rows": validation.rows,
+                "checked_rows": validation.checked_rows,
+                **comparison_record(validation.comparison),
+            },
+            "decision_threshold": None
+            if e.decision_threshold is None
+            else asdict(e.decision_threshold),
+        }
+    )
 
 
 def run_folder_name(started: datetime, run_name: str) -> str:
@@ -64,24 +168,24 @@ def write_figure_atomic(target: Path, figure: Figure) -> Path:
     return target
 
 
-def write_selection(run_dir: Path, summary: dict, charts: dict[str, Figure]) -> dict[str, Path]:
+def write_selection(
+    run_dir: Path, selection: Selection, charts: dict[str, Figure]
+) -> dict[str, Path]:
     """Write `selection.json` and each chart (`lr_finder.png`, `confirmation.png`) as PNG."""
-    written = {"selection.json": write_json_atomic(run_dir / "selection.json", summary)}
+    record = selection_record(selection)
+    written = {"selection.json": write_json_atomic(run_dir / "selection.json", record)}
     for name, figure in charts.items():
         written[name] = write_figure_atomic(run_dir / name, figure)
     return written
 
 
 def write_model_outputs(
-    run_dir: Path,
-    metrics: dict,
-    predictions: pd.DataFrame,
-    card: str,
-    charts: dict[str, Figure],
+    run_dir: Path, evaluation: Evaluation, card: str, charts: dict[str, Figure]
 ) -> dict[str, Path]:
     """Write `metrics.json`, `predictions.parquet`, `model_card.md` and the charts."""
+    predictions = evaluation.predictions
     written = {
-        "metrics.json": write_json_atomic(run_dir / "metrics.json", metrics),
+        "metrics.json": write_json_atomic(run_dir / "metrics.json", metrics_record(evaluation)),
         "predictions.parquet": write_parquet_atomic(run_dir / "predictions.parquet", predictions),
         "model_card.md": write_text_atomic(run_dir / "model_card.md", card),
     }

@@ -10,6 +10,7 @@ from matplotlib.ticker import NullFormatter
 
 from lrfinder.lr.suggest import Aggregate
 from lrfinder.reporting.history import RunRecord
+from lrfinder.training.results import Comparison
 
 MARKERS = {"valley": "o", "steepest": "s", "minimum/10": "^", "argmin": "v"}
 
@@ -244,9 +245,9 @@ def residuals_chart(y_true: np.ndarray, predicted: np.ndarray) -> Figure:
     return figure
 
 
-def result_charts(task: str, test: dict, predictions: pd.DataFrame) -> dict[str, Figure]:
+def result_charts(task: str, test: Comparison, predictions: pd.DataFrame) -> dict[str, Figure]:
     """The test-set charts of a task, by file name."""
-    chosen, baseline = test["chosen"]["final"], test["baseline"]["final"]
+    chosen, baseline = test.chosen.final, test.baseline.final
     if task == "binary":
         return {
             "confusion_matrix.png": confusion_matrix_chart(chosen, baseline),

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 
+from lrfinder.lr.selection import Selection
 from lrfinder.metric_names import HEADLINE, is_better
 from lrfinder.reporting.model_card import metrics_table, twin_free_section
 from lrfinder.reporting.tables import interval_note, reference_note, threshold_section
 from lrfinder.training.gate import trivial_name
+from lrfinder.training.results import Comparison, Evaluation
 
 LABELS = {"rmse": "RMSE", "accuracy": "accuracy"}  # the headline metrics, as a sentence names them
 CHART_TITLES = {
@@ -61,38 +63,40 @@ def png_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def suggestion_rows(selection: dict) -> list[dict]:
+def suggestion_rows(selection: Selection) -> list[dict]:
     """One record per curve reading: its rate, the replicas' spread and whether it centred the
     confirmation."""
     return [
         {
             "method": name,
-            "lr": entry["lr"],
-            "spread": entry["spread"],
-            "replicas_disagree": entry["disagree"],
-            "used": name == selection["method"],
+            "lr": agg.suggested,
+            "spread": agg.spread if agg.read else None,
+            "replicas_disagree": agg.disagree,
+            "used": name == selection.method,
         }
-        for name, entry in selection["suggestions"].items()
+        for name, agg in selection.aggregates.items()
     ]
 
 
-def confirmation_rows(selection: dict) -> list[dict]:
-    confirmation = selection.get("confirmation")
-    if not confirmation:
+def confirmation_rows(selection: Selection) -> list[dict]:
+    if selection.confirmation is None:
         return []
     return [
-        {**row, "chosen": row["lr"] == selection["chosen_lr"]} for row in confirmation["by_rate"]
+        {**row, "chosen": row["lr"] == selection.chosen_lr}
+        for row in selection.confirmation.by_rate.to_dict("records")
     ]
 
 
-def verdict(comparison: dict, n_seeds: int, task: str = "binary", gate_metric: str = "") -> str:
+def verdict(
+    comparison: Comparison, n_seeds: int, task: str = "binary", gate_metric: str = ""
+) -> str:
     """What the task's headline test metric shows, however small the gap, what the trivial
     predictor scores, and a flag when the chosen model does not beat it on the gate's metric."""
     name = HEADLINE[task]
-    d = comparison["difference"][name]
-    chosen = comparison["chosen"]["final"][name]
-    baseline = comparison["baseline"]["final"][name]
-    trivial = comparison.get("trivial", {}).get(name)
+    d = comparison.difference[name]
+    chosen = comparison.chosen.final[name]
+    baseline = comparison.baseline.final[name]
+    trivial = None if comparison.trivial is None else comparison.trivial[name]
     against = "" if trivial is None else f" ({trivial_name(task)}: {trivial:.4f})"
     label = f"Test {LABELS[name]}"
     if n_seeds < 2:
@@ -108,8 +112,8 @@ def verdict(comparison: dict, n_seeds: int, task: str = "binary", gate_metric: s
             f"{d['std']:.4f}, {judged} than its spread."
         )
     gate = gate_metric or name
-    if "trivial" in comparison:
-        value, reference = comparison["chosen"]["final"][gate], comparison["trivial"][gate]
+    if comparison.trivial is not None:
+        value, reference = comparison.chosen.final[gate], comparison.trivial[gate]
         if not is_better(gate, value, reference):
             sentence += (
                 f" **The chosen model does not beat {trivial_name(task)} on {gate} "
@@ -119,13 +123,13 @@ def verdict(comparison: dict, n_seeds: int, task: str = "binary", gate_metric: s
     return sentence
 
 
-def run_warnings(selection: dict, gate_message: str | None) -> list[str]:
+def run_warnings(selection: Selection, gate_message: str | None) -> list[str]:
     """Every warning of the run: the data's and the curves' (from the selection), then the
     quality gate's."""
-    return [*selection.get("warnings", []), *([gate_message] if gate_message else [])]
+    return [*selection.warnings, *([gate_message] if gate_message else [])]
 
 
-def warnings_section(selection: dict, gate_message: str | None) -> str:
+def warnings_section(selection: Selection, gate_message: str | None) -> str:
     """Every warning of the run as a Markdown list; empty when none."""
     found = run_warnings(selection, gate_message)
     if not found:
@@ -149,18 +153,19 @@ def against(name: str, chosen: float, other: float, interval: list[float] | None
     return f"{'beats' if better else 'is worse than'} {who} beyond noise"
 
 
-def summary_lines(selection: dict, metrics: dict, gate_message: str | None) -> list[str]:
+def summary_lines(
+    selection: Selection, evaluation: Evaluation, gate_message: str | None
+) -> list[str]:
     """The report's first lines: the rate to use, the headline test metric with its 95 %
     interval, the chosen rate against the baseline (paired by seed) and its model against the
     trivial predictor and the reference model, beyond noise or not, and the warnings' count."""
-    test, task = metrics["test"], metrics["task"]
+    test, task = evaluation.test, evaluation.task
     name = HEADLINE[task]
-    value = test["chosen"]["final"][name]
-    interval = test["chosen"].get("intervals", {}).get(name)
-    rows = test["chosen"]["final"]["rows"]
-    baseline = f"the default rate {metrics['baseline_lr']:g}"
-    difference = test["difference"][name]
-    if len(metrics["seeds"]) < 2:
+    value = test.chosen.final[name]
+    interval = (test.chosen.intervals or {}).get(name)
+    baseline = f"the default rate {evaluation.baseline_lr:g}"
+    difference = test.difference[name]
+    if len(evaluation.seeds) < 2:
         rate = f"The chosen rate cannot be told from {baseline} (one seed each: no spread)"
     elif difference["larger_than_spread"]:
         better = is_better(name, difference["mean"], 0.0)
@@ -168,46 +173,48 @@ def summary_lines(selection: dict, metrics: dict, gate_message: str | None) -> l
         rate = f"The chosen rate {judged} {baseline} beyond noise (paired by seed)"
     else:
         rate = f"The chosen rate is level with {baseline} within noise (paired by seed)"
-    others = [(test["trivial"][name], trivial_name(task))]
-    if reference := metrics.get("reference"):
-        others.append((reference["test"][name], "the gradient-boosted reference"))
+    others = [
+        (test.trivial[name], trivial_name(task)),
+        (evaluation.reference.test[name], "the gradient-boosted reference"),
+    ]
     model = " and ".join(against(name, value, other, interval, who) for other, who in others)
     count = len(run_warnings(selection, gate_message))
     warnings = f"[{count} warning(s)](#warnings) below" if count else "no warnings"
     return [
-        f"**Rate to use: {selection['chosen_lr']:.4g}**",
-        f"Test {LABELS[name]} **{value:.4f}**{interval_text(interval)} on {rows:,} rows.",
+        f"**Rate to use: {selection.chosen_lr:.4g}**",
+        f"Test {LABELS[name]} **{value:.4f}**{interval_text(interval)} on {test.rows:,} rows.",
         f"{rate}; its model {model}.",
         f"This run has {warnings}.",
     ]
 
 
-def evaluation_lines(metrics: dict) -> list[str]:
+def evaluation_lines(evaluation: Evaluation) -> list[str]:
     """The test results as log lines: headline metric with its interval, the trivial
     predictor, the paired difference, the reference model, and the tuned decision thresholds."""
-    test, task = metrics["test"], metrics["task"]
+    test, task = evaluation.test, evaluation.task
     name = HEADLINE[task]
-    chosen = test["chosen"]
-    within = interval_text(chosen.get("intervals", {}).get(name))
+    chosen = test.chosen
+    within = interval_text((chosen.intervals or {}).get(name))
     lines = [
-        f"test {name}: chosen {chosen['final'][name]:.4f}{within}, baseline "
-        f"{test['baseline']['final'][name]:.4f}, {trivial_name(task)} "
-        f"{test['trivial'][name]:.4f} (final {test['final_model']}); paired difference "
-        f"{test['difference'][name]['mean']:+.4f} ± {test['difference'][name]['std']:.4f}"
+        f"test {name}: chosen {chosen.final[name]:.4f}{within}, baseline "
+        f"{test.baseline.final[name]:.4f}, {trivial_name(task)} "
+        f"{test.trivial[name]:.4f} (final {test.final_model}); paired difference "
+        f"{test.difference[name]['mean']:+.4f} ± {test.difference[name]['std']:.4f}"
     ]
-    if reference := metrics.get("reference"):
-        lines.append(
-            f"reference {reference['model']} ({reference['settings']}, fit on "
-            f"{reference['fit_on']}, {reference['seconds']:.1f} s): test {name} "
-            f"{reference['test'][name]:.4f}"
-        )
-    tuned = metrics.get("decision_threshold")
-    if tuned and tuned["objective"]:
-        objective = tuned["objective"]
+    reference = evaluation.reference
+    lines.append(
+        f"reference {reference.model} ({reference.settings}, fit on "
+        f"{reference.fit_on}, {reference.seconds:.1f} s): test {name} "
+        f"{reference.test[name]:.4f}"
+    )
+    tuned = evaluation.decision_threshold
+    if tuned and tuned.objective:
+        objective = tuned.objective
         lines.append(
             f"decision threshold tuned for {objective} on validation: chosen "
-            f"{tuned['chosen']:.3f} (test {objective} {chosen['final_at_tuned_threshold'][objective]:.4f}, "
-            f"{chosen['final'][objective]:.4f} at 0.5), baseline {tuned['baseline']:.3f}"
+            f"{tuned.chosen:.3f} (test {objective} "
+            f"{chosen.final_at_tuned_threshold[objective]:.4f}, "
+            f"{chosen.final[objective]:.4f} at 0.5), baseline {tuned.baseline:.3f}"
         )
     return lines
 
@@ -230,8 +237,8 @@ def leakage_note(data_report: dict) -> str:
 
 def report_markdown(
     title: str,
-    selection: dict,
-    metrics: dict,
+    selection: Selection,
+    evaluation: Evaluation,
     data_report: dict,
     images: Mapping[str, str],
     gate_metric: str = "",
@@ -242,7 +249,7 @@ def report_markdown(
     Prefect UI, the file names themselves for `report.md` next to the charts. `gate_metric`:
     the metric the verdict checks against the trivial predictor; `gate_message`: the quality
     gate's, when it was not met; `since`: the "Since the last run" section."""
-    test = metrics["test"]
+    test = evaluation.test
     suggestions = "\n".join(
         f"| {r['method']}{' (used)' if r['used'] else ''} | "
         + (f"{r['lr']:.3g} | {r['spread']:.1f}x |" if r["lr"] is not None else "no reading | |")
@@ -252,9 +259,9 @@ def report_markdown(
         f"### {CHART_TITLES.get(name, name)}\n\n![{name}]({source})"
         for name, source in images.items()
     )
-    task = metrics.get("task", "binary")
-    reference = metrics.get("reference", {})
-    summary = "  \n".join(summary_lines(selection, metrics, gate_message))
+    task = evaluation.task
+    reference = evaluation.reference.test
+    summary = "  \n".join(summary_lines(selection, evaluation, gate_message))
     return f"""# Learning-rate report: {title}
 {summary}
 
@@ -262,26 +269,26 @@ Task: **{task}**.
 
 {warnings_section(selection, gate_message)}
 {since}
-## Chosen rate: {selection["chosen_lr"]:.4g}
-{selection["reason"]}.
+## Chosen rate: {selection.chosen_lr:.4g}
+{selection.reason}.
 
 | curve reading | suggested lr | replicas' spread (q75/q25) |
 |---|---|---|
 {suggestions}
 
-## Chosen against the default-rate baseline ({metrics["baseline_lr"]:g})
-{verdict(test, len(metrics["seeds"]), task, gate_metric)}
+## Chosen against the default-rate baseline ({evaluation.baseline_lr:g})
+{verdict(test, len(evaluation.seeds), task, gate_metric)}
 
-{reference_note(metrics)}
+{reference_note(evaluation)}
 
-### Test set ({test["chosen"]["final"]["rows"]} rows, final model: {test["final_model"]})
-{metrics_table(test, task, reference.get("test"))}
+### Test set ({test.rows} rows, final model: {test.final_model})
+{metrics_table(test, task, reference)}
 
 {interval_note(test)}
 
-{threshold_section(metrics)}
+{threshold_section(evaluation)}
 
-{twin_free_section(metrics, "###")}
+{twin_free_section(evaluation, "###")}
 
 ## Leakage
 {leakage_note(data_report)}

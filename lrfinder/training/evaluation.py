@@ -25,13 +25,9 @@ from sklearn.metrics import (
 )
 
 from lrfinder.metric_names import SCALARS, is_better
+from lrfinder.training.results import Comparison, GroupScores, Scores
 
 NO_TWIN_FREE_ROWS = "no test row without a twin in train"
-
-
-def no_rows(reason: str) -> dict:
-    """What stands for metrics on a subset of rows that holds none: a count of 0 and why."""
-    return {"rows": 0, "reason": reason}
 
 
 class Rows(NamedTuple):
@@ -234,25 +230,28 @@ def compare(
     final: str,
     metrics: TaskMetrics | None = None,
     trivial: np.ndarray | None = None,
-) -> dict:
+) -> Comparison:
     """Per-seed, seed-ensemble and single-replica metrics of both groups (predictions per seed,
     first axis: seeds; the ensemble is their mean), their paired difference, which model is
     `final`, and the metrics of a `trivial` predictor's predictions when given."""
     metrics = metrics or task_metrics("binary")
-    result: dict = {"final_model": final}
-    per_seed = {}
+    groups = {}
     for name, predictions in (("chosen", chosen), ("baseline", baseline)):
-        per_seed[name] = [metrics.of(y_true, p) for p in predictions]
-        result[name] = {
-            "per_seed": per_seed[name],
-            "across_seeds": seed_summary(per_seed[name], metrics.scalars),
-            "ensemble": metrics.of(y_true, predictions.mean(axis=0)),
-            "single": per_seed[name][0],
-        }
-        result[name]["final"] = result[name][final]
-    result["difference"] = paired_difference(
-        per_seed["chosen"], per_seed["baseline"], metrics.scalars
+        per_seed: list[Scores] = [metrics.of(y_true, p) for p in predictions]
+        ensemble = metrics.of(y_true, predictions.mean(axis=0))
+        groups[name] = GroupScores(
+            per_seed=per_seed,
+            across_seeds=seed_summary(per_seed, metrics.scalars),
+            ensemble=ensemble,
+            single=per_seed[0],
+            final=ensemble if final == "ensemble" else per_seed[0],
+        )
+    return Comparison(
+        final_model=final,
+        chosen=groups["chosen"],
+        baseline=groups["baseline"],
+        difference=paired_difference(
+            groups["chosen"].per_seed, groups["baseline"].per_seed, metrics.scalars
+        ),
+        trivial=None if trivial is None else metrics.of(y_true, trivial),
     )
-    if trivial is not None:
-        result["trivial"] = metrics.of(y_true, trivial)
-    return result

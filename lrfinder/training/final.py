@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -15,16 +15,17 @@ from lrfinder.engine.replicas import ReplicaState, predict
 from lrfinder.engine.setup import TrainingSetup
 from lrfinder.params import TrainingSettings
 from lrfinder.training.decision import DEFAULT_THRESHOLD, tune_threshold
-from lrfinder.training.evaluation import (
-    NO_TWIN_FREE_ROWS,
-    binary_metrics,
-    compare,
-    no_rows,
-    task_metrics,
-)
+from lrfinder.training.evaluation import NO_TWIN_FREE_ROWS, binary_metrics, compare, task_metrics
 from lrfinder.training.fit import Fit, fit_grouped, fit_replicas, refit_replicas
 from lrfinder.training.intervals import final_intervals
 from lrfinder.training.reference import reference_model
+from lrfinder.training.results import (
+    Comparison,
+    Evaluation,
+    NoRows,
+    Thresholds,
+    ValidationScores,
+)
 
 
 @dataclass(frozen=True)
@@ -174,18 +175,18 @@ def validation_predictions(trained: Trained, split: SplitData) -> dict[str, np.n
     return {name: predictions[trained.group(name)] for name in ("chosen", "baseline")}
 
 
-def validation_metrics(trained: Trained, split: SplitData, predictions: dict) -> dict:
+def validation_metrics(trained: Trained, split: SplitData, predictions: dict) -> ValidationScores:
     """The early-stopped models on the whole validation split, whose checks during training
     may have scored a sample of it."""
     metrics_of = task_metrics(split.task, split.classes)
     y_val = split.target_values("val")
     result = compare(y_val, predictions["chosen"], predictions["baseline"], "ensemble", metrics_of)
-    return {"rows": len(y_val), "checked_rows": len(split.arrays("val_check")[0]), **result}
+    return ValidationScores(len(y_val), len(split.arrays("val_check")[0]), result)
 
 
 def decision_thresholds(
     trained: Trained, split: SplitData, predictions: dict, objective: str
-) -> dict:
+) -> Thresholds:
     """Each group's decision threshold, tuned for `objective` on its final model's (ensemble or
     first seed, before any refit) validation probabilities."""
     y_val = split.target_values("val")
@@ -194,11 +195,20 @@ def decision_thresholds(
         name: tune_threshold(y_val, predictions[name][pick].mean(axis=0), objective)
         for name in ("chosen", "baseline")
     }
-    return {
-        "objective": objective,
-        **found,
-        "tuned_on": f"the {len(y_val)} validation rows, early-stopped models (before any refit)",
-    }
+    return Thresholds(
+        objective=objective,
+        chosen=found["chosen"],
+        baseline=found["baseline"],
+        tuned_on=f"the {len(y_val)} validation rows, early-stopped models (before any refit)",
+    )
+
+
+NOT_TUNED = Thresholds(
+    objective=None,
+    chosen=DEFAULT_THRESHOLD,
+    baseline=DEFAULT_THRESHOLD,
+    tuned_on="nothing: there is no validation split, so the threshold stays 0.5",
+)
 
 
 def per_row(output: np.ndarray, task: str) -> np.ndarray:
@@ -209,9 +219,9 @@ def per_row(output: np.ndarray, task: str) -> np.ndarray:
 
 def evaluate(
     trained: Trained, split: SplitData, objective: str = "f1", also: tuple[str, ...] = ()
-) -> tuple[dict, pd.DataFrame]:
-    """Metrics on all test rows and on those without a twin in train or validation (a count of
-    0 and why, where there are none), with a trivial predictor's beside them and 95 % intervals
+) -> Evaluation:
+    """Metrics on all test rows and on those without a twin in train or validation (`NoRows`
+    and why, where there are none), with a trivial predictor's beside them and 95 % intervals
     of the final models' headline metric, AUC and the metrics `also` names (the gate's); on the
     whole validation split (early-stopped models); plus the per-row predictions of both final
     models. Binary with a validation split: each final model's decision threshold tuned for
@@ -223,59 +233,50 @@ def evaluate(
     mask = no_twin_mask(split)
     metrics_of = task_metrics(split.task, split.classes)
     trivial = trivial_prediction(split, len(y_test), trained.refit is not None)
-    metrics = {
-        "task": split.task,
-        **({"classes": list(split.classes)} if split.task == "multiclass" else {}),
-        "chosen_lr": trained.chosen_lr,
-        "baseline_lr": trained.baseline_lr,
-        "seeds": trained.seeds,
-        "refit": trained.refit is not None,
-        **({"no_refit_because": trained.no_refit_because} if trained.no_refit_because else {}),
-        "epochs": {
-            "chosen": trained.final.epochs[: len(trained.seeds)],
-            "baseline": trained.final.epochs[len(trained.seeds) :],
-        },
-        "test": compare(y_test, chosen, baseline, trained.final_model, metrics_of, trivial),
-        "test_without_twins": compare(
-            y_test[mask],
-            chosen[:, mask],
-            baseline[:, mask],
-            trained.final_model,
-            metrics_of,
-            trivial[mask],
-        )
-        if mask.any()
-        else no_rows(NO_TWIN_FREE_ROWS),
-        "reference": reference_model(split, trained.refit is not None, mask, also),
-    }
     final = {
         "chosen": _final(chosen, trained.final_model),
         "baseline": _final(baseline, trained.final_model),
     }
-    for name, output in final.items():
-        group = metrics["test"][name]
-        group["intervals"] = final_intervals(
-            group["final"], y_test, per_row(output, split.task), split.task, split.classes, also
-        )
+    validation, thresholds = None, None
     if len(split.val):
         predictions = validation_predictions(trained, split)
-        metrics["validation"] = validation_metrics(trained, split, predictions)
+        validation = validation_metrics(trained, split, predictions)
         if split.task == "binary":
-            tuned = decision_thresholds(trained, split, predictions, objective)
-            metrics["decision_threshold"] = tuned
-            for name, output in final.items():
-                group = metrics["test"][name]
-                group["final_at_tuned_threshold"] = binary_metrics(
-                    y_test, output[:, 0], tuned[name]
-                )
+            thresholds = decision_thresholds(trained, split, predictions, objective)
     elif split.task == "binary":
-        metrics["decision_threshold"] = {
-            "objective": None,
-            "chosen": DEFAULT_THRESHOLD,
-            "baseline": DEFAULT_THRESHOLD,
-            "tuned_on": "nothing: there is no validation split, so the threshold stays 0.5",
-        }
-    return metrics, prediction_table(split, y_test, final, ~mask)
+        thresholds = NOT_TUNED
+    test = compare(y_test, chosen, baseline, trained.final_model, metrics_of, trivial)
+    groups = {}
+    for name, output in final.items():
+        group = getattr(test, name)
+        intervals = final_intervals(
+            group.final, y_test, per_row(output, split.task), split.task, split.classes, also
+        )
+        at_tuned = None
+        if validation is not None and thresholds is not None:
+            at_tuned = binary_metrics(y_test, output[:, 0], getattr(thresholds, name))
+        groups[name] = replace(group, intervals=intervals, final_at_tuned_threshold=at_tuned)
+    clean: Comparison | NoRows = NoRows(NO_TWIN_FREE_ROWS)
+    if mask.any():
+        pair = chosen[:, mask], baseline[:, mask]
+        clean = compare(y_test[mask], *pair, trained.final_model, metrics_of, trivial[mask])
+    n = len(trained.seeds)
+    return Evaluation(
+        task=split.task,
+        classes=list(split.classes) if split.task == "multiclass" else None,
+        chosen_lr=trained.chosen_lr,
+        baseline_lr=trained.baseline_lr,
+        seeds=trained.seeds,
+        refit=trained.refit is not None,
+        no_refit_because=trained.no_refit_because,
+        epochs={"chosen": trained.final.epochs[:n], "baseline": trained.final.epochs[n:]},
+        test=replace(test, **groups),
+        test_without_twins=clean,
+        reference=reference_model(split, trained.refit is not None, mask, also),
+        predictions=prediction_table(split, y_test, final, ~mask),
+        validation=validation,
+        decision_threshold=thresholds,
+    )
 
 
 def prediction_table(

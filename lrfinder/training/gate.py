@@ -5,6 +5,7 @@ from __future__ import annotations
 from lrfinder.data.checks import GROUPED_FIX, MAX_TWIN_SHARE
 from lrfinder.metric_names import LOWER_IS_BETTER, is_better
 from lrfinder.params import QualityGateSettings
+from lrfinder.training.results import Evaluation
 
 
 class QualityGateError(RuntimeError):
@@ -16,14 +17,13 @@ def trivial_name(task: str) -> str:
     return "the training mean" if task == "regression" else "the majority-class predictor"
 
 
-def check_gate(metrics: dict, gate: QualityGateSettings) -> str | None:
+def check_gate(evaluation: Evaluation, gate: QualityGateSettings) -> str | None:
     """None when the chosen final model's test gate metric meets its bound (if any) and beats
     the trivial predictor's; else the message (the caller warns or fails with it)."""
-    task = metrics["task"]
+    task = evaluation.task
     name = gate.metric_for(task)
-    test = metrics["test"]
-    value = test["chosen"]["final"][name]
-    trivial = test["trivial"][name]
+    value = evaluation.test.chosen.final[name]
+    trivial = evaluation.test.trivial[name]
     problems = []
     if gate.gate_value is not None and not (
         value <= gate.gate_value if name in LOWER_IS_BETTER else value >= gate.gate_value
@@ -40,17 +40,15 @@ def check_gate(metrics: dict, gate: QualityGateSettings) -> str | None:
     if task != "regression":
         hint += "; for imbalanced classes try --class-weight balanced or another --gate-metric"
         hint += " (balanced_accuracy, mcc)"
-    return (
-        f"quality gate: {'; '.join(problems)}. {hint}, or change --gate-value.{twin_hint(metrics)}"
+    return f"quality gate: {'; '.join(problems)}. {hint}, or change --gate-value." + twin_hint(
+        evaluation
     )
 
 
-def twin_hint(metrics: dict) -> str:
+def twin_hint(evaluation: Evaluation) -> str:
     """A sentence for the gate's message when over MAX_TWIN_SHARE of the test rows have an exact
     twin in train or validation; empty otherwise."""
-    rows = metrics["test"]["chosen"]["final"]["rows"]
-    clean = metrics["test_without_twins"]
-    free = clean["rows"] if "reason" in clean else clean["chosen"]["final"]["rows"]
+    rows, free = evaluation.test.rows, evaluation.test_without_twins.rows
     if rows - free <= MAX_TWIN_SHARE * rows:
         return ""
     return (

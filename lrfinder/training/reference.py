@@ -9,15 +9,16 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from lrfinder.data.splitting import SplitData
-from lrfinder.training.evaluation import NO_TWIN_FREE_ROWS, no_rows, task_metrics
+from lrfinder.training.evaluation import NO_TWIN_FREE_ROWS, task_metrics
 from lrfinder.training.intervals import final_intervals
+from lrfinder.training.results import NoRows, ReferenceScores
 
 SETTINGS = "default settings, random_state=0"
 
 
 def reference_model(
     split: SplitData, refit: bool, keep: np.ndarray | None = None, also: tuple[str, ...] = ()
-) -> dict:
+) -> ReferenceScores:
     """HistGradientBoostingClassifier (binary, multiclass) or HistGradientBoostingRegressor
     fit on train (+ validation when the final model was `refit` on it), with its test metrics
     in the target's units and their 95 % intervals (headline, AUC and `also`), and on the test
@@ -34,22 +35,22 @@ def reference_model(
     predicted = reference_predictions(model, split)
     metrics_of = task_metrics(split.task, split.classes).of
     y_test = split.target_values("test")
-    result = {
-        "model": kind.__name__,
-        "settings": SETTINGS,
-        "fit_on": " + ".join("validation" if name == "val" else name for name in parts),
-        "rows": len(y),
-        "seconds": round(seconds, 3),
-        "test": metrics_of(y_test, predicted),
-    }
-    result["intervals"] = final_intervals(
-        result["test"], y_test, predicted, split.task, split.classes, also
-    )
+    test = metrics_of(y_test, predicted)
+    without_twins = None
     if keep is not None:
-        result["test_without_twins"] = (
-            metrics_of(y_test[keep], predicted[keep]) if keep.any() else no_rows(NO_TWIN_FREE_ROWS)
+        without_twins = (
+            metrics_of(y_test[keep], predicted[keep]) if keep.any() else NoRows(NO_TWIN_FREE_ROWS)
         )
-    return result
+    return ReferenceScores(
+        model=kind.__name__,
+        settings=SETTINGS,
+        fit_on=" + ".join("validation" if name == "val" else name for name in parts),
+        rows=len(y),
+        seconds=round(seconds, 3),
+        test=test,
+        intervals=final_intervals(test, y_test, predicted, split.task, split.classes, also),
+        test_without_twins=without_twins,
+    )
 
 
 def reference_predictions(model, split: SplitData) -> np.ndarray:

@@ -24,6 +24,8 @@ from lrfinder.training.intervals import (
     final_intervals,
     wilson_interval,
 )
+from lrfinder.training.results import Comparison, Evaluation, GroupScores
+from tests.helpers import evaluation_of
 
 
 def test_binary_metrics_on_a_known_case():
@@ -55,14 +57,14 @@ def test_compare_reports_ensemble_single_and_final():
     chosen = np.array([[0.2, 0.7, 0.4, 0.9], [0.3, 0.4, 0.2, 0.8]])
     baseline = np.array([[0.6, 0.7, 0.4, 0.9], [0.7, 0.6, 0.6, 0.8]])
     result = compare(y, chosen, baseline, "ensemble")
-    assert result["chosen"]["ensemble"]["accuracy"] == 1.0
-    assert result["chosen"]["single"]["accuracy"] == 1.0
-    assert result["chosen"]["per_seed"][1]["accuracy"] == 0.75
-    assert result["baseline"]["ensemble"]["accuracy"] == 0.5
-    assert result["baseline"]["final"]["accuracy"] == 0.5, "final follows final_model"
+    assert result.chosen.ensemble["accuracy"] == 1.0
+    assert result.chosen.single["accuracy"] == 1.0
+    assert result.chosen.per_seed[1]["accuracy"] == 0.75
+    assert result.baseline.ensemble["accuracy"] == 0.5
+    assert result.baseline.final["accuracy"] == 0.5, "final follows final_model"
     single = compare(y, chosen, baseline, "single")
-    assert single["final_model"] == "single"
-    assert single["baseline"]["final"]["accuracy"] == 0.75
+    assert single.final_model == "single"
+    assert single.baseline.final["accuracy"] == 0.75
     assert "| accuracy |" in metrics_table(result)
 
 
@@ -80,13 +82,16 @@ def test_no_twin_mask_marks_test_rows_seen_in_training():
     assert no_twin_mask(split).tolist() == [False, False, True]
 
 
-def gate_metrics(task: str, chosen: dict, trivial: dict) -> dict:
-    """The parts of metrics.json the quality gate reads (100 test rows, 90 without a twin)."""
-    return {
-        "task": task,
-        "test": {"chosen": {"final": {**chosen, "rows": 100}}, "trivial": trivial},
-        "test_without_twins": {"chosen": {"final": {"rows": 90}}},
-    }
+def gate_metrics(task: str, chosen: dict, trivial: dict) -> Evaluation:
+    """An evaluation with the parts the quality gate reads (100 test rows, 90 without a
+    twin)."""
+
+    def comparison(scores: dict) -> Comparison:
+        group = GroupScores([scores], {}, scores, scores, scores)
+        return Comparison("single", group, group, {}, trivial)
+
+    test = comparison({**chosen, "rows": 100})
+    return evaluation_of(test, task, test_without_twins=comparison({**chosen, "rows": 90}))
 
 
 def test_the_quality_gate_reads_any_metric_and_needs_the_trivial_predictor_beaten():

@@ -20,13 +20,13 @@ def test_every_setting_has_one_flat_flag_and_a_description():
     assert index["data"] == ("data", "source")
     assert index["n_seeds"] == ("model", "n_seeds")
     assert index["task_runner"] == ("execution", "task_runner")
-    for group, model in RunSettings.groups().items():
+    for section, model in RunSettings.sections().items():
         for field, info in model.model_fields.items():
-            assert info.description, f"{group}.{field} has no help text"
-    assert len(index) == sum(len(m.model_fields) for m in RunSettings.groups().values()) + 1
+            assert info.description, f"{section}.{field} has no help text"
+    assert len(index) == sum(len(m.model_fields) for m in RunSettings.sections().values()) + 1
 
 
-def test_flat_names_nest_into_groups_and_unknown_ones_are_refused():
+def test_flat_names_nest_into_sections_and_unknown_ones_are_refused():
     assert nest({"data": "x.csv", "n_seeds": 3, "preset": "tutorial"}) == {
         "data": {"source": "x.csv"},
         "model": {"n_seeds": 3},
@@ -100,9 +100,9 @@ def test_command_line_values_are_parsed_strictly():
 
 def test_a_preset_fills_what_was_not_given_and_keeps_the_rest():
     settings = parse_args(["--preset", "tutorial", "--data", "x.csv", "--max-lr", "1"]).settings
-    for group, values in PRESETS["tutorial"].items():
+    for section, values in PRESETS["tutorial"].items():
         for field, value in values.items():
-            assert getattr(getattr(settings, group), field) == value, (group, field)
+            assert getattr(getattr(settings, section), field) == value, (section, field)
     assert settings.data.source == "x.csv" and settings.range_test.max_lr == 1.0
     agreeing = parse_args(["--preset", "tutorial", "--n-seeds", "1", "--confirm", "false"]).settings
     assert agreeing == settings.model_copy(
@@ -115,7 +115,7 @@ def test_a_typed_value_that_the_preset_would_change_stops_the_run_even_at_its_de
     with pytest.raises(SettingsError, match=r"--n-seeds 8 \(the preset sets 1\), --refit True"):
         parse_args(["--preset", "tutorial", "--n-seeds", "8", "--refit", "true"])
     # From the UI's form, which sends every default, a default value counts as not given.
-    form = {group: model().model_dump() for group, model in RunSettings.groups().items()}
+    form = {section: model().model_dump() for section, model in RunSettings.sections().items()}
     resolved = parse_settings({**form, "preset": "tutorial"}).resolved()
     assert resolved.model.n_seeds == 1 and not resolved.training.refit
     with pytest.raises(SettingsError, match=r"--n-seeds 4"):

@@ -1,6 +1,8 @@
 """Data with few distinct rows, every one repeated: a warning at split time, and an evaluation
 that completes with no twin-free test row (metrics say why, not a crash)."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,10 +13,13 @@ from lrfinder.data.splitting import split_and_scale
 from lrfinder.engine.setup import training_setup
 from lrfinder.params import ModelSettings, QualityGateSettings, SplitSettings, TrainingSettings
 from lrfinder.reporting.model_card import model_card
+from lrfinder.reporting.outputs import metrics_record
 from lrfinder.reporting.report import report_markdown
 from lrfinder.training.evaluation import NO_TWIN_FREE_ROWS
 from lrfinder.training.final import evaluate, train_final
 from lrfinder.training.gate import check_gate, twin_hint
+from lrfinder.training.results import Evaluation
+from tests.helpers import selection_of
 
 DISTINCT, REPEATS = 40, 25
 
@@ -59,36 +64,30 @@ def test_a_split_with_a_few_twins_is_not_warned_about():
 
 
 @pytest.fixture(scope="module")
-def evaluated() -> tuple[dict, object]:
+def evaluated() -> Evaluation:
     split = split_and_scale(repeated_rows(), SplitSettings())
     model = ModelSettings(n_seeds=2, hidden_layers=[8], batch_size=32)
     trained = train_final(
         split, 0.01, training_setup(model, split), TrainingSettings(max_epochs=2, patience=1)
     )
-    metrics, predictions = evaluate(trained, split)
-    return metrics, predictions
+    return evaluate(trained, split)
 
 
 def test_evaluation_with_no_twin_free_test_row_says_so_instead_of_failing(evaluated):
-    metrics, predictions = evaluated
+    predictions = evaluated.predictions
     empty = {"rows": 0, "reason": NO_TWIN_FREE_ROWS}
-    assert metrics["test_without_twins"] == empty
-    assert metrics["reference"]["test_without_twins"] == empty
-    assert metrics["test"]["chosen"]["final"]["rows"] == len(predictions)
+    record = metrics_record(evaluated)
+    assert record["test_without_twins"] == empty
+    assert record["reference"]["test_without_twins"] == empty
+    assert evaluated.test.rows == len(predictions)
     assert predictions["has_twin_in_train"].all()
-    low, high = metrics["test"]["chosen"]["intervals"]["accuracy"]
-    assert low <= metrics["test"]["chosen"]["final"]["accuracy"] <= high
+    low, high = evaluated.test.chosen.intervals["accuracy"]
+    assert low <= evaluated.test.chosen.final["accuracy"] <= high
 
 
 def test_report_model_card_and_gate_read_the_missing_twin_free_metrics(evaluated):
-    metrics, _ = evaluated
-    selection = {
-        "chosen_lr": 0.01,
-        "reason": "a test",
-        "method": "valley",
-        "suggestions": {},
-        "warnings": [],
-    }
+    metrics = evaluated
+    selection = selection_of({"valley": (0.01, 1.0)}, chosen_lr=0.01, reason="a test")
     leakage = {
         "twin_definition": "identical values in every feature column",
         "val_rows_with_twin_in_train": 1,
@@ -104,10 +103,54 @@ def test_report_model_card_and_gate_read_the_missing_twin_free_metrics(evaluated
     card = model_card(metrics, {"origin": "test", "files": []}, {}, "a test")
     for text in (report, card):
         assert "training data (0 rows)\nNo metrics: no test row without a twin in train." in text
-    rows = metrics["test"]["chosen"]["final"]["rows"]
+    rows = metrics.test.rows
     hint = twin_hint(metrics)
     assert f"{rows:,} of {rows:,} test rows have an exact twin in train or validation" in hint
     assert "--split-strategy grouped" in hint
     missed = QualityGateSettings(gate_metric="log_loss", gate_value=0.0)  # no log loss is 0
     message = check_gate(metrics, missed)
     assert message is not None and message.endswith(hint)
+
+
+def test_metrics_json_keeps_its_keys_in_their_order(evaluated):
+    record = metrics_record(evaluated)
+    assert list(record) == [
+        "task",
+        "chosen_lr",
+        "baseline_lr",
+        "seeds",
+        "refit",
+        "epochs",
+        "test",
+        "test_without_twins",
+        "reference",
+        "validation",
+        "decision_threshold",
+    ]
+    test = record["test"]
+    assert list(test) == ["final_model", "chosen", "baseline", "difference", "trivial"]
+    assert list(test["chosen"]) == [
+        "per_seed",
+        "across_seeds",
+        "ensemble",
+        "single",
+        "final",
+        "intervals",
+        "final_at_tuned_threshold",
+    ]
+    assert list(record["reference"]) == [
+        "model",
+        "settings",
+        "fit_on",
+        "rows",
+        "seconds",
+        "test",
+        "intervals",
+        "test_without_twins",
+    ]
+    validation = ["rows", "checked_rows", "final_model", "chosen", "baseline", "difference"]
+    assert list(record["validation"]) == validation
+    groups = ["per_seed", "across_seeds", "ensemble", "single", "final"]
+    assert list(record["validation"]["chosen"]) == groups, "no intervals on validation"
+    assert list(record["decision_threshold"]) == ["objective", "chosen", "baseline", "tuned_on"]
+    assert json.loads(json.dumps(record)) == record

@@ -1,9 +1,11 @@
 import base64
+from dataclasses import replace
 
 import numpy as np
 
 from lrfinder.metric_names import SCALARS
 from lrfinder.reporting.model_card import metric_rows, model_card
+from lrfinder.reporting.outputs import selection_record
 from lrfinder.reporting.report import (
     confirmation_rows,
     evaluation_lines,
@@ -14,22 +16,15 @@ from lrfinder.reporting.report import (
     verdict,
 )
 from lrfinder.training.evaluation import binary_metrics, compare, task_metrics
+from lrfinder.training.results import Evaluation, ReferenceScores, Thresholds
+from tests.helpers import evaluation_of, selection_of
 
-SELECTION = {
-    "chosen_lr": 0.002,
-    "reason": "lowest median val_loss at lr 0.002",
-    "method": "valley",
-    "suggestions": {
-        "valley": {"lr": 0.0018, "spread": 2.0, "disagree": False, "per_replica": []},
-        "argmin": {"lr": 0.021, "spread": 3.4, "disagree": True, "per_replica": []},
-    },
-    "confirmation": {
-        "by_rate": [
-            {"lr": 0.001, "median": 0.48, "q25": 0.47, "q75": 0.49, "seeds": 2},
-            {"lr": 0.002, "median": 0.47, "q25": 0.46, "q75": 0.48, "seeds": 2},
-        ]
-    },
-}
+READINGS = {"valley": (0.0018, 2.0), "argmin": (0.021, 3.4)}
+BY_RATE = [
+    {"lr": 0.001, "median": 0.48, "q25": 0.47, "q75": 0.49, "seeds": 2},
+    {"lr": 0.002, "median": 0.47, "q25": 0.46, "q75": 0.48, "seeds": 2},
+]
+SELECTION = selection_of(READINGS, BY_RATE)
 DATA_REPORT = {
     "split": {"split_strategy": "random"},
     "rows": {"train": 80, "val": 20, "test": 25},
@@ -42,19 +37,12 @@ DATA_REPORT = {
 }
 
 
-def _metrics() -> dict:
+def _metrics() -> Evaluation:
     rng = np.random.default_rng(0)
     y = (rng.random(25) > 0.5).astype("float32")
     chosen = np.clip(y * 0.6 + rng.random((2, 25)) * 0.4, 0, 1)
     baseline = rng.random((2, 25))
-    test = compare(y, chosen, baseline, "ensemble", trivial=np.full(25, 0.5))
-    return {
-        "task": "binary",
-        "baseline_lr": 0.001,
-        "seeds": [0, 1],
-        "test": test,
-        "test_without_twins": test,
-    }
+    return evaluation_of(compare(y, chosen, baseline, "ensemble", trivial=np.full(25, 0.5)))
 
 
 def test_png_data_uri_round_trips_the_bytes():
@@ -78,21 +66,21 @@ def test_report_has_rate_reason_tables_leakage_and_every_chart():
 
 
 def test_verdict_says_whether_the_gap_beats_the_seed_spread():
-    test = _metrics()["test"]
+    test = _metrics().test
     sentence = verdict(test, 2)
-    d = test["difference"]["accuracy"]
+    d = test.difference["accuracy"]
     assert f"{d['mean']:+.4f} ± {d['std']:.4f}" in sentence
     assert ("not larger" in sentence) != d["larger_than_spread"]
     assert "no spread" in verdict(test, 1)
 
 
 def test_table_rows_are_flat_records():
-    rows = metric_rows(_metrics()["test"])
+    rows = metric_rows(_metrics().test)
     assert tuple(r["metric"] for r in rows) == SCALARS["binary"]
     assert all(isinstance(v, str | float | int | bool) for r in rows for v in r.values())
     marked = confirmation_rows(SELECTION)
     assert [r["chosen"] for r in marked] == [False, True]
-    assert confirmation_rows({**SELECTION, "confirmation": None}) == []
+    assert confirmation_rows(replace(SELECTION, confirmation=None)) == []
 
 
 def test_leakage_note_names_the_counts_and_the_fix():
@@ -105,27 +93,19 @@ def test_report_flags_warnings_a_majority_class_model_and_curves_without_a_readi
     y = np.array([0.0] * 23 + [1.0] * 2)
     flat = np.full((2, 25), 0.08)
     test = compare(y, flat, flat, "ensemble", trivial=np.full(25, 0.08))
-    for name in ("chosen", "baseline"):
-        test[name]["final_at_tuned_threshold"] = binary_metrics(y, flat[0], 0.05)
-    metrics = {
-        "task": "binary",
-        "baseline_lr": 0.001,
-        "seeds": [0, 1],
-        "test": test,
-        "test_without_twins": test,
-        "decision_threshold": {
-            "objective": "f1",
-            "chosen": 0.05,
-            "baseline": 0.05,
-            "tuned_on": "the 20 validation rows",
-        },
-    }
-    no_argmin = {"lr": None, "spread": None, "disagree": False, "per_replica": []}
-    selection = {
-        **SELECTION,
-        "suggestions": {**SELECTION["suggestions"], "argmin": no_argmin},
-        "warnings": ["imbalanced classes: class '1' is 8.0 % of the training rows"],
-    }
+    at_tuned = binary_metrics(y, flat[0], 0.05)
+    test = replace(
+        test,
+        chosen=replace(test.chosen, final_at_tuned_threshold=at_tuned),
+        baseline=replace(test.baseline, final_at_tuned_threshold=at_tuned),
+    )
+    tuned = Thresholds("f1", 0.05, 0.05, "the 20 validation rows")
+    metrics = evaluation_of(test, decision_threshold=tuned)
+    selection = selection_of(
+        {**READINGS, "argmin": (float("nan"), float("nan"))},
+        BY_RATE,
+        warnings=("imbalanced classes: class '1' is 8.0 % of the training rows",),
+    )
     text = report_markdown("run-2", selection, metrics, DATA_REPORT, {}, "accuracy", "gate: no")
     assert "## Warnings\n- imbalanced classes: class '1' is 8.0 %" in text
     assert "- gate: no" in text
@@ -136,38 +116,29 @@ def test_report_flags_warnings_a_majority_class_model_and_curves_without_a_readi
     assert "| recall | 1.0000 | 0.0000 |" in text, "all positives called at 0.05, none at 0.5"
 
 
-def _with_reference(probability: np.ndarray) -> dict:
-    """`_metrics()` with the whole metrics.json around it and a reference model's probabilities
-    of class 1 on the same 25 test rows."""
+def _with_reference(probability: np.ndarray) -> Evaluation:
+    """An evaluation with a reference model's probabilities of class 1 on the same 25 test
+    rows."""
     rng = np.random.default_rng(0)
     y = (rng.random(25) > 0.5).astype("float32")
     chosen = np.clip(y * 0.3 + rng.random((2, 25)) * 0.7, 0, 1)
     test = compare(y, chosen, rng.random((2, 25)), "ensemble", trivial=np.full(25, 0.5))
-    reference = {
-        "model": "HistGradientBoostingClassifier",
-        "settings": "default settings, random_state=0",
-        "fit_on": "train + validation",
-        "rows": 100,
-        "seconds": 0.4,
-        "test": binary_metrics(y, probability(y)),
-        "test_without_twins": binary_metrics(y, probability(y)),
-    }
-    return {
-        "task": "binary",
-        "chosen_lr": 0.002,
-        "baseline_lr": 0.001,
-        "seeds": [0, 1],
-        "refit": True,
-        "epochs": {"chosen": [5, 6], "baseline": [7, 8]},
-        "test": test,
-        "test_without_twins": test,
-        "reference": reference,
-    }
+    reference = ReferenceScores(
+        model="HistGradientBoostingClassifier",
+        settings="default settings, random_state=0",
+        fit_on="train + validation",
+        rows=100,
+        seconds=0.4,
+        test=binary_metrics(y, probability(y)),
+        intervals={},
+        test_without_twins=binary_metrics(y, probability(y)),
+    )
+    return evaluation_of(test, reference=reference)
 
 
 def test_the_reference_model_has_its_column_and_is_named_when_it_beats_the_network():
     perfect = _with_reference(lambda y: y)
-    chosen = perfect["test"]["chosen"]["final"]["accuracy"]
+    chosen = perfect.test.chosen.final["accuracy"]
     assert chosen < 1.0
     column = "| majority class | HistGradientBoosting (reference, default settings) |"
     sentence = (
@@ -177,10 +148,10 @@ def test_the_reference_model_has_its_column_and_is_named_when_it_beats_the_netwo
     source = {"origin": "test", "files": []}
     report = report_markdown("run-3", SELECTION, perfect, DATA_REPORT, {})
     card = model_card(perfect, source, {}, "a reason")
-    test = perfect["test"]
-    finals = [test[name]["final"]["accuracy"] for name in ("chosen", "baseline")]
+    test = perfect.test
+    finals = [group.final["accuracy"] for group in (test.chosen, test.baseline)]
     row = "| accuracy | {:.4f} | {:.4f} | {:.4f} | 1.0000 | ".format(
-        *finals, test["trivial"]["accuracy"]
+        *finals, test.trivial["accuracy"]
     )
     for text in (report, card):
         assert text.count(column) == 2, "full test set and rows without twins"
@@ -190,7 +161,7 @@ def test_the_reference_model_has_its_column_and_is_named_when_it_beats_the_netwo
             "HistGradientBoostingClassifier (default settings, random_state=0), fit on "
             "train + validation (100 rows" in text
         )
-    rows = metric_rows(perfect["test"], perfect["reference"]["test"])
+    rows = metric_rows(perfect.test, perfect.reference.test)
     assert [r["reference"] for r in rows][:2] == [1.0, 1.0]
     assert any(
         "reference HistGradientBoostingClassifier" in line for line in evaluation_lines(perfect)
@@ -200,18 +171,17 @@ def test_the_reference_model_has_its_column_and_is_named_when_it_beats_the_netwo
     report = report_markdown("run-4", SELECTION, wrong, DATA_REPORT, {})
     assert column in report and "test accuracy 0.0000." in report
     assert "beats the network" not in report
-    plain = {k: v for k, v in wrong.items() if k != "reference"}
-    assert "HistGradientBoosting" not in report_markdown("run-5", SELECTION, plain, DATA_REPORT, {})
 
 
 def test_the_report_opens_with_the_rate_the_metric_and_verdicts_beyond_noise():
     metrics = _with_reference(lambda y: y)
-    chosen = metrics["test"]["chosen"]
-    accuracy, trivial = chosen["final"]["accuracy"], metrics["test"]["trivial"]["accuracy"]
+    test = metrics.test
+    accuracy, trivial = test.chosen.final["accuracy"], test.trivial["accuracy"]
     assert trivial < 0.65 < accuracy < 0.95
-    chosen["intervals"] = {"accuracy": [0.65, 0.95]}
-    metrics["test"]["difference"]["accuracy"] |= {"mean": 0.1, "larger_than_spread": True}
-    selection = {**SELECTION, "warnings": ["one", "two"]}
+    chosen = replace(test.chosen, intervals={"accuracy": [0.65, 0.95]})
+    metrics = replace(metrics, test=replace(test, chosen=chosen))
+    metrics.test.difference["accuracy"] |= {"mean": 0.1, "larger_than_spread": True}
+    selection = replace(SELECTION, warnings=("one", "two"))
     lines = report_markdown("run-6", selection, metrics, DATA_REPORT, {}).splitlines()
     assert lines[1:6] == [
         "**Rate to use: 0.002**  ",
@@ -224,9 +194,10 @@ def test_the_report_opens_with_the_rate_the_metric_and_verdicts_beyond_noise():
     ]
     assert "## Warnings" in lines
 
-    chosen["intervals"] = {"accuracy": [0.4, 1.0]}
-    metrics["test"]["difference"]["accuracy"]["larger_than_spread"] = False
-    wide = summary_lines({**SELECTION, "warnings": []}, metrics, None)
+    chosen = replace(test.chosen, intervals={"accuracy": [0.4, 1.0]})
+    metrics = replace(metrics, test=replace(metrics.test, chosen=chosen))
+    metrics.test.difference["accuracy"]["larger_than_spread"] = False
+    wide = summary_lines(SELECTION, metrics, None)
     assert wide[2] == (
         "The chosen rate is level with the default rate 0.001 within noise (paired by seed); its "
         "model is level with the majority-class predictor within noise and is level with the "
@@ -240,16 +211,11 @@ def test_the_summary_reads_rmse_lower_is_better_and_one_seed_without_a_spread():
     y = rng.normal(size=40)
     chosen = y + rng.normal(0, 0.5, (1, 40))
     test = compare(y, chosen, chosen + 0.1, "single", task_metrics("regression"), np.zeros(40))
-    rmse = test["chosen"]["final"]["rmse"]
-    test["chosen"]["intervals"] = {"rmse": [rmse - 0.1, rmse + 0.1]}
-    metrics = {
-        "task": "regression",
-        "baseline_lr": 0.001,
-        "seeds": [0],
-        "test": test,
-        "reference": {"test": {"rmse": rmse - 0.3}},
-    }
-    lines = summary_lines({**SELECTION, "warnings": []}, metrics, "gate: missed")
+    rmse = test.chosen.final["rmse"]
+    test = replace(test, chosen=replace(test.chosen, intervals={"rmse": [rmse - 0.1, rmse + 0.1]}))
+    reference = ReferenceScores("r", "s", "train", 1, 0.1, {"rmse": rmse - 0.3}, {})
+    metrics = evaluation_of(test, "regression", seeds=[0], reference=reference)
+    lines = summary_lines(SELECTION, metrics, "gate: missed")
     assert lines[1].startswith(f"Test RMSE **{rmse:.4f}** (95 % interval ")
     assert lines[2] == (
         "The chosen rate cannot be told from the default rate 0.001 (one seed each: no spread); "
@@ -257,8 +223,33 @@ def test_the_summary_reads_rmse_lower_is_better_and_one_seed_without_a_spread():
         "reference beyond noise."
     )
     assert lines[3] == "This run has [1 warning(s)](#warnings) below."
-    test["chosen"]["intervals"] = {"rmse": None}
+    test = replace(test, chosen=replace(test.chosen, intervals={"rmse": None}))
+    metrics = replace(metrics, test=test)
     assert (
         "beats the training mean (no interval to judge noise by)"
         in summary_lines(SELECTION, metrics, None)[2]
     )
+
+
+def test_selection_json_keeps_its_keys_in_their_order():
+    unread = selection_of({**READINGS, "argmin": (float("nan"), float("nan"))}, BY_RATE)
+    record = selection_record(unread)
+    assert list(record) == [
+        "chosen_lr",
+        "reason",
+        "method",
+        "suggestions",
+        "warnings",
+        "config",
+        "confirmation",
+    ]
+    assert record["suggestions"]["valley"] == {
+        "lr": 0.0018,
+        "spread": 2.0,
+        "disagree": False,
+        "per_replica": [0.0018],
+    }
+    assert record["suggestions"]["argmin"]["lr"] is None
+    assert list(record["confirmation"]) == ["center", "extensions", "by_rate", "runs"]
+    assert record["confirmation"]["by_rate"] == BY_RATE
+    assert selection_record(replace(unread, confirmation=None))["confirmation"] is None

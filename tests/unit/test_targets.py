@@ -187,8 +187,8 @@ def test_compare_and_charts_for_each_task():
     baseline = rng.dirichlet(np.ones(3), size=(2, 40))
     metrics = task_metrics("multiclass", ("a", "b", "c"))
     test = compare(y, chosen, baseline, "ensemble", metrics, np.tile([0.2, 0.5, 0.3], (40, 1)))
-    assert test["trivial"]["accuracy"] == pytest.approx(np.mean(y == 1))
-    assert tuple(test["difference"]) == SCALARS["multiclass"]
+    assert test.trivial["accuracy"] == pytest.approx(np.mean(y == 1))
+    assert tuple(test.difference) == SCALARS["multiclass"]
     charts = result_charts("multiclass", test, pd.DataFrame())
     assert set(charts) == {"confusion_matrix.png", "class_recall.png"}
     truth = rng.normal(5, 1, 40).round()
@@ -202,7 +202,7 @@ def test_compare_and_charts_for_each_task():
         "ensemble",
         regression,
     )
-    assert test["chosen"]["final"]["rmse"] == pytest.approx(
+    assert test.chosen.final["rmse"] == pytest.approx(
         np.sqrt(np.mean((truth - frame["pred_chosen"]) ** 2))
     )
     assert set(result_charts("regression", test, frame)) == {
