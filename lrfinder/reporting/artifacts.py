@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lrfinder.lr.selection import Selection
 from lrfinder.reporting.comparison import SHOWN_RUNS, history_rows, since_last_run
 from lrfinder.reporting.history import Recorded
 from lrfinder.reporting.model_card import metric_rows
@@ -20,6 +20,9 @@ from lrfinder.reporting.report import (
 )
 from lrfinder.training.gate import trivial_name
 from lrfinder.training.results import Evaluation
+
+if TYPE_CHECKING:
+    from lrfinder.lr.selection import Selection  # its module imports the engine
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import os
 from dataclasses import MISSING, asdict, dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -17,7 +17,6 @@ from lrfinder.data.cleaning import frame_fingerprint
 from lrfinder.data.sources import DataSource
 from lrfinder.data.splitting import SplitData
 from lrfinder.fileio import exclusive_lock, write_parquet_atomic
-from lrfinder.lr.selection import Selection
 from lrfinder.metric_names import HEADLINE, LOWER_IS_BETTER
 from lrfinder.params import RunSettings
 from lrfinder.reporting.comparison import promotion
@@ -25,6 +24,9 @@ from lrfinder.reporting.outputs import point_link
 from lrfinder.reporting.report import run_warnings
 from lrfinder.training.gate import check_gate
 from lrfinder.training.results import Evaluation, Intervals, Scores
+
+if TYPE_CHECKING:
+    from lrfinder.lr.selection import Selection  # its module imports the engine
 
 HISTORY = "history.parquet"
 PRODUCTION = "production"

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -23,9 +24,11 @@ from lrfinder.fileio import (
     write_parquet_atomic,
     write_text_atomic,
 )
-from lrfinder.lr.selection import Selection
 from lrfinder.lr.suggest import Aggregate
 from lrfinder.training.results import Comparison, Evaluation, GroupScores, NoRows, Scores
+
+if TYPE_CHECKING:
+    from lrfinder.lr.selection import Selection  # its module imports the engine
 
 LATEST = "latest"
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from lrfinder.lr.selection import Selection
 from lrfinder.metric_names import HEADLINE, is_better
 from lrfinder.reporting.model_card import metrics_table, twin_free_section
 from lrfinder.reporting.tables import interval_note, reference_note, threshold_section
 from lrfinder.training.gate import trivial_name
 from lrfinder.training.results import Comparison, Evaluation
+
+if TYPE_CHECKING:
+    from lrfinder.lr.selection import Selection  # its module imports the engine
 
 LABELS = {"rmse": "RMSE", "accuracy": "accuracy"}  # the headline metrics, as a sentence names them
 CHART_TITLES = {
