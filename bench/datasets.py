@@ -1,5 +1,6 @@
 """The benchmark's data sets, all available offline: the shared wine data as four tasks,
-scikit-learn's bundled sets and two synthetic ones. Each is prepared by the product's own data
+scikit-learn's bundled sets (four of them under 1,000 rows, small data being where picks fail)
+and two synthetic ones. Each is prepared by the product's own data
 stages (source, cleaning, split and scaling with the default settings) from a CSV."""
 
 from __future__ import annotations
@@ -41,6 +42,18 @@ def _wine_classes() -> pd.DataFrame:
     from sklearn.datasets import load_wine
 
     return _sklearn_frame(load_wine)
+
+
+def _iris() -> pd.DataFrame:
+    from sklearn.datasets import load_iris
+
+    return _sklearn_frame(load_iris)
+
+
+def _diabetes() -> pd.DataFrame:
+    from sklearn.datasets import load_diabetes
+
+    return _sklearn_frame(load_diabetes)
 
 
 def _synthetic(label_noise: float) -> Callable[[], pd.DataFrame]:
@@ -92,6 +105,9 @@ CASES = {
         Case("breast cancer", {"target": "label"}, _breast_cancer),
         Case("digits >= 5", {"target": "label", "threshold": 5}, _digits),
         Case("sklearn wine class 0", {"target": "label", "positive_label": "0"}, _wine_classes),
+        Case("sklearn wine classes", {"target": "label", "task": "multiclass"}, _wine_classes),
+        Case("iris", {"target": "label", "task": "multiclass"}, _iris),
+        Case("diabetes", {"target": "label", "task": "regression"}, _diabetes),
         Case("synthetic clean", {"target": "label"}, _synthetic(0.0)),
         Case("synthetic 20% noise", {"target": "label"}, _synthetic(0.2)),
     )

@@ -3,11 +3,14 @@ says the good rates are, per data set, in one process run.
 
 Per data set (bench.datasets; each split as the flow splits it with default settings):
 
-- ground truth: a grid of log-spaced rates from 1e-5 to 1 (13 by default), 5 seeds each,
-  trained as the final training trains (up to 100 epochs, patience 10, best weights restored);
-  the median best validation loss per rate, linear in log10(rate) between grid rates, is the
-  curve a rate is judged on. The 1 % and 2.5 % regions are the rates within 1 % and 2.5 % of the
-  grid's best median; a rate's regret is its loss on the curve over that best, minus 1.
+- ground truth (bench.truth): a grid of log-spaced rates from 1e-5 to 1 (13 by default), 8 seeds
+  each, trained as the final training trains (up to 100 epochs, patience 10, best weights
+  restored) and judged on held-out rows (test rows without a twin in train or validation, which
+  no method sees); the median held-out loss per rate, linear in log10(rate) between grid rates,
+  is the curve a rate is judged on. A rate's regret is its loss on that curve over the grid's
+  best, minus 1; it is in the 1 % (2.5 %) region when its regret is at most 1 % (2.5 %) or it is
+  inside the best rate's noise band (bootstrap over seeds). A data set is informative when its
+  1 % region spans at most 2 decades of rate.
 - the methods, each repeated R times (default 5) with different seeds:
   (a) ours: the default selection (8-replica range test, valley, confirmation);
   (b) single-seed valley: one replica's valley reading, no confirmation (what a fastai or
@@ -18,8 +21,8 @@ Per data set (bench.datasets; each split as the flow splits it with default sett
 
 A case's cost is in replica-epochs (range-test steps count as steps / steps per epoch) and in
 engine seconds (replicas that share an engine share its time). Results (table.md, cases.csv,
-truth.csv, regret.png) go to --out and the table is printed; the last line sums the 2.5 % region
-over all cases.
+truth.csv, regret.png) go to --out and the tables are printed: per data set and method, then
+each method's hits over all sets and over the informative ones.
 
 Usage: python -m bench.selection [--quick] [--cases NAME ...] [--repeats 5] [--grid-points 13]
 """
@@ -36,7 +39,15 @@ import pandas as pd
 
 from bench.common import ROOT, Timer
 from bench.datasets import CASES
-from bench.truth import GRID_SEEDS, REGIONS, Truth, grid, train_rates, trivial_loss
+from bench.truth import (
+    GRID_SEEDS,
+    REGIONS,
+    Truth,
+    grid,
+    held_out,
+    train_rates,
+    trivial_loss,
+)
 from lrfinder.data.splitting import SplitData
 from lrfinder.engine.recipe import recipe_of
 from lrfinder.lr.range_test import run_range_test
@@ -137,7 +148,7 @@ def judge(picks: list[Pick], truth: Truth, case: str) -> pd.DataFrame:
                 "repeat": pick.repeat,
                 "lr": pick.lr,
                 "regret": regret,
-                **{f"in_{tol:.1%}": bool(regret <= tol) for tol in REGIONS},
+                **{f"in_{tol:.1%}": truth.contains(pick.lr, tol) for tol in REGIONS},
                 "test_metric": test,
                 "replica_epochs": pick.replica_epochs,
                 "seconds": pick.seconds,
@@ -150,33 +161,75 @@ def percent(value: float) -> str:
     return "inf" if not np.isfinite(value) else f"{value:.1%}"
 
 
-def table(cases: pd.DataFrame, truths: dict[str, Truth], tasks: dict[str, str]) -> str:
-    """The Markdown table: per data set and method, hits, regrets, test metric and cost."""
+def truth_table(truths: dict[str, Truth], held_out_rows: dict[str, int]) -> str:
+    """The Markdown table of each data set's truth: best rate, noise band, regions, cost."""
     lines = [
-        "| data set | grid best (2.5 % region) | method | cases | in 1 % | in 2.5 % | median "
-        "regret | worst regret | test metric | replica-epochs | seconds |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| data set | held-out rows | best median held-out loss | noise band | 1 % region "
+        "(decades) | 2.5 % region (decades) | informative | grid replica-epochs |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for case, truth in truths.items():
-        low, high = truth.region(REGIONS[1])
+        regions = []
+        for tol in REGIONS:
+            low, high = truth.region(tol)
+            regions.append(f"{low:.2g}-{high:.2g} ({truth.width(tol):.1f})")
+        lines.append(
+            f"| {case} | {held_out_rows[case]} | {truth.best:.4f} at {truth.best_lr:.2g} | "
+            f"+{percent(truth.noise)} | {regions[0]} | {regions[1]} | "
+            f"{'yes' if truth.informative else 'no'} | {truth.replica_epochs} |"
+        )
+    return "\n".join(lines)
+
+
+def methods_table(cases: pd.DataFrame, tasks: dict[str, str]) -> str:
+    """The Markdown table per data set and method: hits, regrets, test metric and cost."""
+    lines = [
+        "| data set | method | cases | in 1 % | in 2.5 % | median regret | worst regret | "
+        "test metric | replica-epochs | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case in dict.fromkeys(cases["case"]):
         metric = "RMSE" if tasks[case] == "regression" else "accuracy"
-        where = f"{truth.best:.4f} at {truth.best_lr:.2g} ({low:.2g}-{high:.2g})"
         for method, label in METHODS.items():
             rows = cases[(cases["case"] == case) & (cases["method"] == method)]
             n = len(rows)
             lines.append(
-                f"| {case} | {where} | ({method}) {label} | {n} | "
+                f"| {case} | ({method}) {label} | {n} | "
                 f"{rows['in_1.0%'].sum()}/{n} | {rows['in_2.5%'].sum()}/{n} | "
                 f"{percent(rows['regret'].median())} | {percent(rows['regret'].max())} | "
                 f"{metric} {rows['test_metric'].median():.4f} | "
                 f"{rows['replica_epochs'].median():.0f} | {rows['seconds'].median():.1f} |"
             )
-            where = ""
     return "\n".join(lines)
 
 
-def regret_chart(cases: pd.DataFrame):
-    """Regret per method per data set: one dot per case (inf drawn at the top)."""
+def hits(rows: pd.DataFrame) -> str:
+    n = len(rows)
+    if not n:
+        return "- | -"
+    one, two = rows["in_1.0%"].sum(), rows["in_2.5%"].sum()
+    return f"{one}/{n} ({one / n:.0%}) | {two}/{n} ({two / n:.0%})"
+
+
+def summary_table(cases: pd.DataFrame, truths: dict[str, Truth]) -> str:
+    """Each method's hits over all data sets and over the informative ones."""
+    informative = [case for case, truth in truths.items() if truth.informative]
+    lines = [
+        f"| method | all {len(truths)} sets: in 1 % | in 2.5 % | {len(informative)} "
+        "informative sets: in 1 % | in 2.5 % |",
+        "|---|---|---|---|---|",
+    ]
+    for method, label in METHODS.items():
+        rows = cases[cases["method"] == method]
+        lines.append(
+            f"| ({method}) {label} | {hits(rows)} | {hits(rows[rows['case'].isin(informative)])} |"
+        )
+    return "\n".join(lines)
+
+
+def regret_chart(cases: pd.DataFrame, truths: dict[str, Truth]):
+    """Regret per method per data set: one dot per case (inf drawn at the top), and each data
+    set's noise band where it is wider than a region's tolerance."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -198,10 +251,16 @@ def regret_chart(cases: pd.DataFrame):
         ax.scatter(xs, ys, s=14, alpha=0.7, label=f"({method}) {label}")
     for tol in REGIONS:
         ax.axhline(tol, color="grey", lw=0.8, ls="--")
+    for i, name in enumerate(names):
+        if truths[name].noise > REGIONS[0]:
+            ax.hlines(min(truths[name].noise, top), i - 0.45, i + 0.45, color="black", lw=1.5)
     ax.set_yscale("log")
     ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
     ax.set_ylabel("regret over the grid's best (log; top row: beyond the grid)")
-    ax.set_title("Chosen rate's regret per method and data set (dashed: 1 % and 2.5 %)")
+    ax.set_title(
+        "Chosen rate's regret per method and data set (dashed: 1 % and 2.5 %; black: the "
+        "truth's noise band)"
+    )
     ax.legend(fontsize=8)
     return fig
 
@@ -217,13 +276,13 @@ def main() -> None:
     names = args.cases or (QUICK_CASES if args.quick else list(CASES))
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    judged, truths, tasks, grids = [], {}, {}, []
+    judged, truths, tasks, held_out_rows, grids = [], {}, {}, {}, []
     for name in names:
         split = CASES[name].prepare(args.out)
         with Timer() as grid_time:
             rows = train_rates(split, grid(args.grid_points), GRID_SEEDS)
         truth = truths[name] = Truth.from_table(rows, trivial_loss(split))
-        tasks[name] = split.task
+        tasks[name], held_out_rows[name] = split.task, len(held_out(split)[1])
         grids.append(rows.assign(case=name))
         with Timer() as methods_time:
             picks = ours_and_valleys(split, args.repeats) + tutorial(split, args.repeats)
@@ -231,14 +290,20 @@ def main() -> None:
         print(
             f"{name}: {len(split.train)} train rows; grid {grid_time.seconds:.0f} s "
             f"({truth.replica_epochs} replica-epochs), best {truth.best:.4f} at "
-            f"{truth.best_lr:.3g}; methods {methods_time.seconds:.0f} s",
+            f"{truth.best_lr:.3g}, noise +{percent(truth.noise)}; methods "
+            f"{methods_time.seconds:.0f} s",
             flush=True,
         )
     cases = pd.concat(judged, ignore_index=True)
     cases.to_csv(args.out / "cases.csv", index=False)
     pd.concat(grids, ignore_index=True).to_csv(args.out / "truth.csv", index=False)
-    regret_chart(cases).savefig(args.out / "regret.png", dpi=110)
-    text = table(cases, truths, tasks)
+    regret_chart(cases, truths).savefig(args.out / "regret.png", dpi=110)
+    tables = [
+        truth_table(truths, held_out_rows),
+        methods_table(cases, tasks),
+        summary_table(cases, truths),
+    ]
+    text = "\n\n".join(tables)
     minutes = (time.perf_counter() - started) / 60
     header = (
         f"{time.strftime('%Y-%m-%d')}, {len(names)} data sets, {args.repeats} repeats, grid of "
@@ -246,11 +311,6 @@ def main() -> None:
     )
     (args.out / "table.md").write_text(f"{header}\n\n{text}\n")
     print(f"\n{header}\n\n{text}\n\nresults in {args.out}")
-    ours, single = cases[cases["method"] == "a"], cases[cases["method"] == "b"]
-    print(
-        f"in the 2.5% region: ours {ours['in_2.5%'].sum()}/{len(ours)}, "
-        f"single-seed valley {single['in_2.5%'].sum()}/{len(single)}"
-    )
 
 
 if __name__ == "__main__":
