@@ -47,8 +47,16 @@ import numpy as np
 
 from bench.common import ROOT, Timer, tutorial_model, wine_csv
 from bench.flow import parse, start_prefect
-from bench.truth import GRID_SEEDS, REGIONS, Truth, grid, split_from_run, train_rates, trivial_loss
-from lrfinder.training.final import no_twin_mask
+from bench.truth import (
+    GRID_SEEDS,
+    REGIONS,
+    Truth,
+    grid,
+    held_out,
+    split_from_run,
+    train_rates,
+    trivial_loss,
+)
 from lrfinder.training.intervals import wilson_interval
 
 OUT = ROOT / "bench" / "results" / "peers"
@@ -78,6 +86,19 @@ def early_stopping():
 
     return keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=PATIENCE, restore_best_weights=True
+    )
+
+
+def fit_as_trial(model, data: dict, epochs: int):
+    """Train `model` as every tuner trial trains: on train, up to `epochs` epochs of batch 32,
+    early-stopped on the validation split; returns Keras's History."""
+    return model.fit(
+        *data["train"],
+        validation_data=data["val"],
+        epochs=epochs,
+        batch_size=BATCH_SIZE,
+        callbacks=[early_stopping()],
+        verbose=0,
     )
 
 
@@ -198,14 +219,7 @@ def optuna_search(data: dict, trials: int, epochs: int) -> Result:
     def objective(trial) -> float:
         rate = trial.suggest_float("lr", *LR_RANGE, log=True)
         model = tutorial_model(keras.optimizers.Adam(learning_rate=rate))
-        history = model.fit(
-            *data["train"],
-            validation_data=data["val"],
-            epochs=epochs,
-            batch_size=BATCH_SIZE,
-            callbacks=[early_stopping()],
-            verbose=0,
-        )
+        history = fit_as_trial(model, data, epochs)
         losses = np.asarray(history.history["val_loss"], dtype=float)
         loss = float(np.nanmin(losses)) if np.isfinite(losses).any() else np.inf
         if loss < best["loss"]:
@@ -242,14 +256,7 @@ def schedule_free(data: dict, epochs: int) -> Result:
     with Timer() as timer:
         optimizer = keras.optimizers.ScheduleFreeAdamW()
         model = tutorial_model(optimizer)
-        history = model.fit(
-            *data["train"],
-            validation_data=data["val"],
-            epochs=epochs,
-            batch_size=BATCH_SIZE,
-            callbacks=[early_stopping()],
-            verbose=0,
-        )
+        history = fit_as_trial(model, data, epochs)
         accuracy = test_accuracy(model, data)
     lr = float(optimizer.get_config()["learning_rate"])
     ran = len(history.history["loss"])
@@ -386,9 +393,7 @@ def main() -> None:
     mine, run_dir = ours(flow_argv)
     split = split_from_run(run_dir)
     data = {name: split.arrays(name) for name in ("train", "val", "test")}
-    x_test, y_test = data["test"]
-    twin_free = no_twin_mask(split)
-    data["twin_free"] = (x_test[twin_free], y_test[twin_free])
+    data["twin_free"] = held_out(split)
     results = [
         mine,
         keras_tuner_search(data, args.kt_trials, args.max_epochs),

@@ -56,15 +56,16 @@ def mean_losses(split: SplitData, predicted: np.ndarray, y: np.ndarray) -> np.nd
     predictions (K, N) or (K, N, classes) on the model's scale; inf where it is not finite."""
     from lrfinder.engine.backend import keras, to_numpy
 
+    if not len(y):
+        return np.full(len(predicted), np.inf)
     loss = keras.losses.get(head_for(split.task, len(split.classes)).default_loss)
     labels = (y if split.task == "multiclass" else y[:, None]).astype("float32")
-    values = []
-    for outputs in np.asarray(predicted, "float32"):
-        if not len(y):
-            values.append(np.nan)
-            continue
-        values.append(float(to_numpy(loss(labels, outputs.reshape(len(y), -1))).mean()))
-    values = np.asarray(values, float)
+    values = np.array(
+        [
+            float(to_numpy(loss(labels, outputs.reshape(len(y), -1))).mean())
+            for outputs in np.asarray(predicted, "float32")
+        ]
+    )
     return np.where(np.isfinite(values), values, np.inf)
 
 
@@ -111,31 +112,28 @@ def noise_band(losses: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class Truth:
-    """The grid's median held-out loss and median test metric per rate, and the best rate's
-    noise band (`noise`: its upper end's regret)."""
+    """The grid's median held-out loss and median test metric per rate, and the upper end of
+    the best rate's noise band (`band`, a loss)."""
 
     rates: np.ndarray
     loss: np.ndarray
     test_metric: np.ndarray
     replica_epochs: int
     trivial_loss: float
-    noise: float
+    band: float
 
     @classmethod
     def from_table(cls, table: pd.DataFrame, trivial_loss: float) -> Truth:
         medians = table.groupby("lr")[["held_out_loss", "test_metric"]].median()
         loss = medians["held_out_loss"].to_numpy(float)
         best_lr = medians.index[int(np.argmin(loss))]
-        band = noise_band(table.loc[table["lr"] == best_lr, "held_out_loss"].to_numpy(float))
-        best = float(np.min(loss))
-        scale = max(best, FLOOR * trivial_loss)
         return cls(
             medians.index.to_numpy(float),
             loss,
             medians["test_metric"].to_numpy(float),
             int(table["epochs_run"].sum()),
             trivial_loss,
-            (band - best) / scale,
+            noise_band(table.loc[table["lr"] == best_lr, "held_out_loss"].to_numpy(float)),
         )
 
     @property
@@ -166,6 +164,11 @@ class Truth:
     def scale(self) -> float:
         """What regret is relative to: the best loss, at least FLOOR x the trivial loss."""
         return max(self.best, FLOOR * self.trivial_loss)
+
+    @property
+    def noise(self) -> float:
+        """The noise band's upper end as a regret."""
+        return (self.band - self.best) / self.scale
 
     def regret(self, lr: float | None) -> float:
         """Excess of the held-out loss at `lr` over the grid's best, relative to `scale` (inf for
