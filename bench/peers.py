@@ -35,6 +35,7 @@ Usage: python -m bench.peers [--kt-trials 10] [--optuna-trials 20] [--max-epochs
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import sys
@@ -57,6 +58,7 @@ from bench.truth import (
     train_rates,
     trivial_loss,
 )
+from lrfinder.model.network import load
 from lrfinder.training.intervals import wilson_interval
 
 OUT = ROOT / "bench" / "results" / "peers"
@@ -130,22 +132,19 @@ def ours(flow_argv: list[str]) -> tuple[Result, Path]:
     selection = json.loads((run_dir / "selection.json").read_text())
     range_test = json.loads((run_dir / "range_test.json").read_text())
     swept = sum(len(group["replicas"]) for group in range_test.get("groups", []))
-    confirmed = len((selection.get("confirmation") or {}).get("runs", []))
+    raced = len((selection.get("confirmation") or {}).get("runs", []))
     final = 2 * len(metrics["seeds"])
-    trained = f"{swept} range test + {confirmed} confirmation + {final} final"
+    trained = (
+        f"{swept} range test + {raced} raced (the final models among them)"
+        if raced
+        else f"{swept} range test + {final} final"
+    )
     if metrics.get("refit"):
         trained += f" (+ {final} refit)"
     accuracy = float(metrics["test"]["chosen"]["final"]["accuracy"])
-    twin_free = metrics["test_without_twins"]["chosen"]["final"]
-    right = round(twin_free["accuracy"] * twin_free["rows"])
+    # The twin-free accuracy is measured by main() on the peers' rows, from model.keras.
     result = Result(
-        "ours",
-        cold.seconds,
-        trained,
-        float(selection["chosen_lr"]),
-        accuracy,
-        float(twin_free["accuracy"]),
-        wilson_interval(right, twin_free["rows"]),
+        "ours", cold.seconds, trained, float(selection["chosen_lr"]), accuracy, np.nan, (0, 0)
     )
     print(f"ours: {cold.seconds:.1f} s, chosen lr {result.lr:.4g} -> {run_dir}", flush=True)
     return result, run_dir
@@ -394,8 +393,10 @@ def main() -> None:
     split = split_from_run(run_dir)
     data = {name: split.arrays(name) for name in ("train", "val", "test")}
     data["twin_free"] = held_out(split)
+    ours_model = load(run_dir / "model.keras")
+    twin_free, interval = twin_free_accuracy(ours_model, data)
     results = [
-        mine,
+        dataclasses.replace(mine, twin_free=twin_free, twin_free_interval=interval),
         keras_tuner_search(data, args.kt_trials, args.max_epochs),
         optuna_search(data, args.optuna_trials, args.max_epochs),
         schedule_free(data, args.max_epochs),

@@ -12,7 +12,9 @@ Per data set (bench.datasets; each split as the flow splits it with default sett
   inside the best rate's noise band (bootstrap over seeds). A data set is informative when its
   1 % region spans at most 2 decades of rate.
 - the methods, each repeated R times (default 5) with different seeds:
-  (a) ours: the default selection (8-replica range test, valley, confirmation);
+  (a) ours: the default selection (8-replica range test, valley, the race under the final
+      training's protocol, default tie rule), and, from the same race, the winner under each
+      other tie rule (a:best, a:highest, ...);
   (b) single-seed valley: one replica's valley reading, no confirmation (what a fastai or
       Lightning user gets); every replica of (a)'s range tests is one such case (8 per repeat);
   (c) the tutorial: the per-epoch sweep (1e-3 * 10**(epoch/30), 100 epochs), argmin of the
@@ -33,6 +35,7 @@ import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pandas as pd
@@ -50,16 +53,20 @@ from bench.truth import (
 )
 from lrfinder.data.splitting import SplitData
 from lrfinder.engine.recipe import recipe_of
+from lrfinder.lr.confirm import final_standings, winner
 from lrfinder.lr.range_test import run_range_test
 from lrfinder.lr.selection import select_rate
 from lrfinder.model.heads import head_for
-from lrfinder.params import RunSettings
+from lrfinder.params import RunSettings, SelectionSettings, TieRule
 
+DEFAULT_RULE = SelectionSettings().tie_rule
+OTHER_RULES = [rule for rule in get_args(TieRule) if rule != DEFAULT_RULE]
 METHODS = {
-    "a": "ours (default selection)",
+    "a": f"ours (default selection: race, tie rule {DEFAULT_RULE})",
     "b": "single-seed valley",
     "c": "tutorial argmin (per-epoch sweep)",
     "d": "8-replica valley, no confirmation",
+    **{f"a:{rule}": f"ours, the same race, tie rule {rule}" for rule in OTHER_RULES},
 }
 REPLICAS = 8
 RANGE_SEED, TUTORIAL_SEED = 1000, 5000
@@ -97,23 +104,29 @@ def ours_and_valleys(split: SplitData, repeats: int) -> list[Pick]:
         seeded = model.model_copy(update={"n_seeds": REPLICAS, "seed": RANGE_SEED + REPLICAS * r})
         with Timer() as confirming:
             selection = select_rate(
-                table, x, y, x_val, y_val, recipe, seeded.seeds, settings.selection
+                table,
+                x,
+                y,
+                x_val,
+                y_val,
+                recipe,
+                seeded.seeds,
+                settings.selection,
+                settings.race_protocol,
             )
         read = selection.aggregates["valley"].per_replica
         for lr in [*read, *[None] * (REPLICAS - len(read))]:
             picks.append(Pick("b", r, lr, sweep_epochs, per_replica))
         centre = selection.center
         picks.append(Pick("d", r, centre, REPLICAS * sweep_epochs, REPLICAS * per_replica))
-        confirm_epochs = float(selection.confirmation.table["epochs_run"].sum())
-        picks.append(
-            Pick(
-                "a",
-                r,
-                selection.chosen_lr,
-                REPLICAS * sweep_epochs + confirm_epochs,
-                REPLICAS * per_replica + confirming.seconds,
-            )
-        )
+        race = selection.confirmation
+        epochs = REPLICAS * sweep_epochs + float(race.table["epochs_run"].sum())
+        seconds = REPLICAS * per_replica + confirming.seconds
+        picks.append(Pick("a", r, selection.chosen_lr, epochs, seconds))
+        final, chosen = final_standings(race.rungs), settings.selection
+        for rule in OTHER_RULES:
+            lr = winner(final, chosen.confirm_metric, chosen.confirm_tolerance, rule)
+            picks.append(Pick(f"a:{rule}", r, lr, epochs, seconds))
     return picks
 
 
@@ -246,7 +259,8 @@ def regret_chart(cases: pd.DataFrame, truths: dict[str, Truth]):
         for i, name in enumerate(names):
             values = cases[(cases["case"] == name) & (cases["method"] == method)]["regret"]
             values = np.where(np.isfinite(values), values, top).clip(1e-5)
-            xs += list(i + (m - 1.5) * 0.2 + rng.uniform(-0.05, 0.05, len(values)))
+            offset = (m - (len(METHODS) - 1) / 2) * 0.8 / len(METHODS)
+            xs += list(i + offset + rng.uniform(-0.03, 0.03, len(values)))
             ys += list(values)
         ax.scatter(xs, ys, s=14, alpha=0.7, label=f"({method}) {label}")
     for tol in REGIONS:

@@ -106,7 +106,7 @@ def run_stages(settings: RunSettings) -> str:
     setup = training_setup(settings.model, split)
     found = sweep(split, setup, settings.range_test, execution)
     write_sweep(run_dir, found)
-    selection = select(split, found, settings.selection, execution)
+    selection = select(split, found, settings.selection, settings.race_protocol, execution)
     write_select(run_dir, found, selection)
     trained = train(split, selection, setup, settings.training, execution)
     evaluation = evaluate_models(trained, split, settings.training, settings.quality_gate)

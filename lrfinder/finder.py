@@ -23,7 +23,12 @@ from lrfinder.lr.arguments import (
 )
 from lrfinder.lr.range_test import RangeTestResult, run_range_test
 from lrfinder.lr.selection import Selection, select_rate
-from lrfinder.params import RangeTestSettings, SelectionSettings
+from lrfinder.params import (
+    RangeTestSettings,
+    SelectionSettings,
+    TrainingProtocol,
+    TrainingSettings,
+)
 
 NO_VALIDATION = (
     "validation_data: the confirmation trains candidates on validation data, and none was given. "
@@ -101,11 +106,13 @@ class FoundRate:
         y: np.ndarray,
         validation_data: tuple[np.ndarray, np.ndarray] | None,
         settings: SelectionSettings | None = None,
+        protocol: TrainingProtocol | None = None,
         placement: Placement = HERE,
         data_warnings: tuple[str, ...] = (),
     ) -> FoundRate:
         """This result with its rate chosen by `settings` (default: `SelectionSettings()`,
-        confirmed on `validation_data` when there is some, else the curve reading)."""
+        confirmed on `validation_data` when there is some, in a race under `protocol`, default
+        `TrainingSettings().protocol`; else the curve reading)."""
         return _selected(
             self.recipe,
             self.seeds,
@@ -113,6 +120,7 @@ class FoundRate:
             (x, y),
             validation_data,
             settings,
+            protocol or TrainingSettings().protocol,
             placement,
             data_warnings,
         )
@@ -122,11 +130,11 @@ class FoundRate:
         kind: Literal["ensemble", "single"] = "ensemble",
         refit_on: tuple[Any, Any] | None = None,
     ) -> Any:
-        """The model at the chosen rate as one Keras model: the confirmation's replicas (best
+        """The model at the chosen rate as one Keras model: the race winner's replicas (best
         epoch restored, no second training), averaged (`ensemble`) or the first seed's
         (`single`). With `refit_on=(x, y)` (typically the training and validation rows
         together), each seed trains again from scratch on those rows for the epochs its
-        confirmation run found (best epoch + 1), as the flow's refit does.
+        race run found (best epoch + 1), as the flow's refit does.
 
         Example:
 
@@ -163,9 +171,7 @@ class FoundRate:
         trained_rows = self.range_test.summary["train_rows"]
         if reason := why_no_refit(trained_rows, max(len(x) - trained_rows, 1), self.recipe):
             raise ValueError(f"refit_on: {reason}.")
-        runs = self.selection.confirmation.table
-        best = runs[runs["lr"] == self.chosen_lr].set_index("seed")["best_epoch"]
-        epochs = [max(int(best[seed]) + 1, 1) for seed in self.seeds]
+        epochs = self.selection.confirmation.final.epochs[: len(self.seeds)]
         rates = [self.chosen_lr] * len(self.seeds)
         fit = refit_replicas(x, y, rates, self.seeds, self.recipe, epochs)
         return [state.variables for state in fit.states]
@@ -186,6 +192,7 @@ def find_lr(
     max_epoch_steps: int | None = 200,
     range_test: RangeTestSettings | None = None,
     selection: SelectionSettings | None = None,
+    training: TrainingSettings | None = None,
     placement: Placement = HERE,
     data_warnings: tuple[str, ...] = (),
 ) -> FoundRate:
@@ -217,7 +224,9 @@ def find_lr(
         class_weight: `{class: weight}` as `fit` takes it, or "balanced".
         max_epoch_steps: Longest epoch in steps (the unit of the confirmation's epochs).
         range_test: The range test's settings (rates, steps, stopping).
-        selection: The reading and confirmation settings (`confirm_epochs`, ...).
+        selection: The reading and the race's settings (`first_rung_epochs`, `tie_rule`, ...).
+        training: The final training's settings, whose protocol the race trains under
+            (`max_epochs`, `patience`, `baseline_lr`).
         placement: Where replica groups run (the flow's Dask or Ray placement).
         data_warnings: Doubts about the data, put first in the result's warnings.
 
@@ -283,7 +292,10 @@ def find_lr(
         features, targets, recipe, seed_values, settings, x_val, y_val, placement
     )
     data = (features, targets)
-    return _selected(recipe, seed_values, curves, data, val, selection, placement, data_warnings)
+    protocol = (training or TrainingSettings()).protocol
+    return _selected(
+        recipe, seed_values, curves, data, val, selection, protocol, placement, data_warnings
+    )
 
 
 def _selected(
@@ -293,6 +305,7 @@ def _selected(
     data: tuple[np.ndarray, np.ndarray],
     validation_data: tuple[np.ndarray, np.ndarray] | None,
     settings: SelectionSettings | None,
+    protocol: TrainingProtocol,
     placement: Placement,
     data_warnings: tuple[str, ...],
 ) -> FoundRate:
@@ -304,6 +317,16 @@ def _selected(
     x, y = data
     x_val, y_val = validation_data or (x[:0], y[:0])
     selection = select_rate(
-        curves.table, x, y, x_val, y_val, recipe, seeds, settings, placement, data_warnings
+        curves.table,
+        x,
+        y,
+        x_val,
+        y_val,
+        recipe,
+        seeds,
+        settings,
+        protocol,
+        placement,
+        data_warnings,
     )
     return FoundRate(recipe, seeds, curves, selection)

@@ -33,6 +33,7 @@ SuggestMethod = Literal[tuple(SUGGESTION_METHODS)]  # type: ignore[valid-type]
 Task = Literal[tuple(TASKS)]  # type: ignore[valid-type]
 RegressionLoss = Literal["mse", "huber"]
 GateMetric = Literal[tuple(ALL_SCALARS)]  # type: ignore[valid-type]
+TieRule = Literal["lowest", "best", "highest"]
 
 
 class SettingsSection(BaseModel):
@@ -229,13 +230,18 @@ class RangeTestSettings(SettingsSection):
 
 
 class SelectionSettings(SettingsSection):
-    """Reading a rate off the curves, and confirming it with short trainings."""
+    """Reading a rate off the curves, and confirming it in a race of candidate rates trained
+    under the final training's protocol."""
 
     suggest_method: SuggestMethod = Field(
         "valley",
         description="Curve reading that centres the confirmation (argmin is the tutorial's).",
     )
-    confirm: bool = Field(True, description="Confirm the suggestion on the validation split.")
+    confirm: bool = Field(
+        True,
+        description="Confirm the suggestion in a race on the validation split, whose winner's "
+        "replicas are the final models.",
+    )
     confirm_candidates: int = Field(
         7, ge=3, description="Log-spaced candidate rates around the suggestion."
     )
@@ -245,12 +251,14 @@ class SelectionSettings(SettingsSection):
     confirm_high_factor: float = Field(
         3.0, gt=1, description="Highest candidate, as a multiple of the suggestion."
     )
-    confirm_epochs: int = Field(12, ge=1, description="Most epochs per candidate.")
-    confirm_patience: int = Field(
-        4, ge=1, description="Epochs without a lower validation loss before a candidate stops."
+    first_rung_epochs: int = Field(
+        12,
+        ge=1,
+        description="Epochs every candidate trains before the race's first cut; each later rung "
+        "doubles it, and the last ends at the training's max_epochs.",
     )
     confirm_metric: Literal["val_loss", "val_accuracy"] = Field(
-        "val_loss", description="Validation metric whose median across seeds picks the rate."
+        "val_loss", description="Validation metric whose median across seeds ranks the rates."
     )
     confirm_extensions: int = Field(
         2, ge=0, description="Times the candidate set may grow past an edge where the best sits."
@@ -259,9 +267,28 @@ class SelectionSettings(SettingsSection):
         0.005,
         ge=0,
         lt=1,
-        description="Candidates whose median is within this fraction of the best one's count as "
-        "tied, and the lowest tied rate wins: short runs favour faster rates.",
+        description="Rates whose median is within this fraction of the best one's count as "
+        "tied at the race's end; tie_rule picks among them.",
     )
+    tie_rule: TieRule = Field(
+        "lowest",
+        description="Which of the tied rates wins the race: lowest, highest, or best (the best "
+        "median, ties ignored).",
+    )
+
+
+class TrainingProtocol(BaseModel):
+    """How final models train: the race and the final training share it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_epochs: int
+    patience: int
+    baseline_lr: float | None
+
+    def baseline_for(self, default_lr: float) -> float:
+        """The baseline's rate: the one set, else the optimizer's `default_lr`."""
+        return self.baseline_lr or default_lr
 
 
 class TrainingSettings(SettingsSection):
@@ -278,7 +305,9 @@ class TrainingSettings(SettingsSection):
         "best weights are restored).",
     )
     refit: bool = Field(
-        True, description="Retrain on train + validation for the epochs early stopping found."
+        False,
+        description="Retrain the race's winner and the baseline on train + validation for the "
+        "epochs early stopping found, instead of keeping the race's replicas.",
     )
     final_model: Literal["ensemble", "single"] = Field(
         "ensemble",
@@ -295,6 +324,13 @@ class TrainingSettings(SettingsSection):
         description="Rate of the baseline trained next to the chosen one; unset: the "
         "optimizer's configured rate, else its Keras default (1e-3 for adam, 1e-2 for sgd).",
     )
+
+    @property
+    def protocol(self) -> TrainingProtocol:
+        """What the race shares with the final training (no refit, model or threshold)."""
+        return TrainingProtocol(
+            max_epochs=self.max_epochs, patience=self.patience, baseline_lr=self.baseline_lr
+        )
 
 
 class QualityGateSettings(SettingsSection):
@@ -381,6 +417,12 @@ class RunSettings(SettingsSection):
             for name, info in cls.model_fields.items()
             if isinstance(info.annotation, type) and issubclass(info.annotation, SettingsSection)
         }
+
+    @property
+    def race_protocol(self) -> TrainingProtocol | None:
+        """The protocol the selection's race trains under; None without a race, so that the
+        final training's settings are then no part of the selection's cache key."""
+        return self.training.protocol if self.selection.confirm else None
 
     def flat(self) -> dict[str, Any]:
         """Every setting by its flat name (as on the command line): {"n_seeds": 8, ...}."""

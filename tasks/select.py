@@ -10,7 +10,7 @@ from lrfinder.data.checks import data_warnings, twin_warning
 from lrfinder.data.splitting import SplitData
 from lrfinder.finder import FoundRate
 from lrfinder.lr.selection import Selection
-from lrfinder.params import ExecutionSettings, SelectionSettings
+from lrfinder.params import ExecutionSettings, SelectionSettings, TrainingProtocol
 from lrfinder.reporting.outputs import write_selection
 from lrfinder.reporting.plots import confirmation_chart, lr_finder_chart
 from runtime.cache_keys import content_cache
@@ -23,16 +23,18 @@ def select(
     split: SplitData,
     found: FoundRate,
     settings: SelectionSettings,
+    protocol: TrainingProtocol | None,
     execution: ExecutionSettings,
 ) -> Selection:
-    """Suggest from the range-test curves and confirm on the validation split; warn where the
+    """Suggest from the range-test curves and confirm in a race of candidate rates and the
+    baseline on the validation split, under the final training's protocol; warn where the
     data's size or class balance, or the curves, make the choice doubtful."""
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val_check")
     where = placement("confirmation-progress", "confirmation (replica-steps)", execution)
     doubts = tuple(data_warnings(split, found.recipe.batch_size))
     validation = (x_val, y_val) if len(x_val) else None
-    selection = found.select(x, y, validation, settings, where, doubts).selection
+    selection = found.select(x, y, validation, settings, protocol, where, doubts).selection
     logger = task_logger()
     logged_with_the_data = twin_warning(split)  # by write-data-outputs, in every run
     for warning in selection.warnings:

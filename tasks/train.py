@@ -37,11 +37,14 @@ def train(
     settings: TrainingSettings,
     execution: ExecutionSettings,
 ) -> Trained:
-    """The chosen rate and the baseline, `n_seeds` replicas each, trained together."""
+    """The final models: the race's winner and baseline replicas (`n_seeds` each), or, without
+    a race, both rates trained together; refit on train + validation when asked."""
     where = placement("training-progress", "final training (replica-steps)", execution)
-    trained = train_final(split, selection.chosen_lr, setup, settings, where)
+    raced = selection.raced_models(settings.protocol, setup.seeds)
+    trained = train_final(split, selection.chosen_lr, setup, settings, where, raced)
     task_logger().info(
-        "trained lr %.4g and baseline %.4g; epochs per replica %s%s",
+        "%s lr %.4g and baseline %.4g; best epochs per replica %s%s",
+        "kept the race's replicas at" if raced is not None else "trained",
         trained.chosen_lr,
         trained.baseline_lr,
         trained.fit.epochs,

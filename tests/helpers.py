@@ -17,10 +17,11 @@ import pytest
 
 from lrfinder.data.sources import UCI_COLUMNS
 from lrfinder.engine.recipe import recipe_of
-from lrfinder.lr.confirm import Confirmation
+from lrfinder.lr.confirm import Confirmation, Rung
 from lrfinder.lr.selection import Selection
 from lrfinder.lr.suggest import Aggregate
-from lrfinder.params import SelectionSettings
+from lrfinder.params import SelectionSettings, TrainingSettings
+from lrfinder.training.fit import Fit
 from lrfinder.training.results import Comparison, Evaluation, ReferenceScores
 
 HEADER = ",".join(["type", *UCI_COLUMNS])
@@ -62,7 +63,7 @@ SMALL_SWEEP = {
     "num_steps": 40,
     "hidden_layers": [16, 16],
     "confirm_candidates": 3,
-    "confirm_epochs": 1,
+    "first_rung_epochs": 1,
     "confirm_extensions": 0,
     "max_epochs": 2,
     "patience": 1,
@@ -234,7 +235,11 @@ def selection_of(
     confirmation = None
     if by_rate is not None:
         table = pd.DataFrame(by_rate)
-        confirmation = Confirmation(table, table, chosen_lr, 0, "a test")
+        final = Fit([], [chosen_lr, 0.001], [0, 0], pd.DataFrame(), [1, 1])
+        rungs = [Rung(12, dict(zip(table["lr"], table["median"], strict=True)), [chosen_lr], 0)]
+        confirmation = Confirmation(
+            table, table, rungs, chosen_lr, 0.001, 0, "best median", "a test", final
+        )
     method = next(iter(readings))
     fields = {
         "chosen_lr": chosen_lr,
@@ -244,6 +249,7 @@ def selection_of(
         "aggregates": aggregates,
         "warnings": (),
         "settings": SelectionSettings(),
+        "protocol": TrainingSettings().protocol,
         "confirmation": confirmation,
     }
     return Selection(**{**fields, **changes})

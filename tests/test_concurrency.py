@@ -219,7 +219,9 @@ def test_a_run_killed_in_final_training_is_resumed_by_flow_run_retry(
     (earlier / "model.keras").write_bytes(b"a complete earlier run")
     (artifacts / "latest").symlink_to(earlier.name)
 
-    settings = SMALL_SWEEP | {"data": str(wine_sample), "seed": 43, "max_epochs": 4, "patience": 4}
+    # Without a race the train stage trains for itself (with one it keeps the race's replicas).
+    training_itself = {"confirm": False, "max_epochs": 4, "patience": 4}
+    settings = SMALL_SWEEP | {"data": str(wine_sample), "seed": 43, **training_itself}
     run = FlowProcess(tmp_path, settings, prefect_api)
     try:
         flow_run_id = run.flow_run_id()

@@ -19,7 +19,8 @@ SHORT = {
     "max_epochs": 15,
     "patience": 3,
     "confirm_candidates": 5,
-    "confirm_epochs": 2,
+    "first_rung_epochs": 2,
+    "refit": True,
 }
 
 
@@ -80,7 +81,13 @@ def test_tutorial_preset_reproduces_the_tutorial(workspace, wine_csv):
     assert metrics["test"]["chosen"]["final"]["accuracy"] >= 0.77, "the tutorial reports 0.79"
 
 
-QUICK = {"n_seeds": 2, "max_epochs": 8, "patience": 2, "confirm_candidates": 3, "confirm_epochs": 2}
+QUICK = {
+    "n_seeds": 2,
+    "max_epochs": 8,
+    "patience": 2,
+    "confirm_candidates": 3,
+    "first_rung_epochs": 2,
+}
 
 
 def test_regression_on_the_wine_score_beats_the_mean_and_answers_in_its_units(workspace, wine_csv):
@@ -105,6 +112,26 @@ def test_regression_on_the_wine_score_beats_the_mean_and_answers_in_its_units(wo
     assert scaler["target"]["column"] == "quality"
     assert "Task: **regression**" in (run_dir / "report.md").read_text()
     assert "regression model" in (run_dir / "model_card.md").read_text()
+
+
+def test_by_default_the_race_winners_replicas_are_the_final_models(workspace, wine_csv):
+    run_dir = Path(lr_finder(**flow_parameters(data=str(wine_csv), **QUICK)))
+    selection = json.loads((run_dir / "selection.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    report = json.loads((run_dir / "data_report.json").read_text())
+    race = selection["confirmation"]
+    assert [rung["epochs"] for rung in race["rungs"]] == [2, 4, 8]
+    assert race["protocol"] == {"max_epochs": 8, "patience": 2, "baseline_lr": None}
+    assert metrics["baseline_lr"] == race["baseline_lr"] == 0.001
+    runs = pd.DataFrame(race["runs"]).set_index(["lr", "seed"])
+    for name, rate in (("chosen", selection["chosen_lr"]), ("baseline", race["baseline_lr"])):
+        best = [int(runs.loc[(rate, seed), "best_epoch"]) + 1 for seed in metrics["seeds"]]
+        assert metrics["epochs"][name] == best, "the race's replicas, not a second training"
+    assert not metrics["refit"] and metrics["reference"]["fit_on"] == "train"
+    assert metrics["reference"]["rows"] == report["rows"]["train"]
+    twins = report["leakage"]["test_rows_with_twin_in_train"]
+    assert metrics["test_without_twins"]["chosen"]["final"]["rows"] == 1293 - twins
+    assert selection["chosen_lr"] in runs.index.get_level_values("lr")
 
 
 def test_multiclass_on_the_wine_score_names_its_classes(workspace, wine_csv):

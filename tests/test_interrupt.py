@@ -21,8 +21,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 STOP_LIMIT_S = 10
 # Long stages (about a minute on 2 cores): the progress log line, every 10 s, shows the stage
 # under way.
-LONG_CONFIRMATION = WIDE | {"confirm_epochs": 400, "confirm_patience": 400}
-LONG_TRAINING = WIDE | {"max_epochs": 400, "patience": 400}
+LONG_CONFIRMATION = WIDE | {"first_rung_epochs": 400, "max_epochs": 400, "patience": 400}
+# Without a race, the final training trains the chosen rate and the baseline itself.
+LONG_TRAINING = WIDE | {"confirm": False, "max_epochs": 400, "patience": 400}
 
 
 class MakeRun:

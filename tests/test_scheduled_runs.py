@@ -147,7 +147,9 @@ def test_a_run_whose_worker_is_killed_ends_crashed_by_heartbeats_and_resumes_cac
     """SIGKILL to the worker and the run's process (a lost machine: nothing reports the end);
     `make serve` starts another worker, the zombie-run automation marks the run Crashed once
     its heartbeats stop, and a retry reuses the stages finished before the kill."""
-    settings = SMALL_SWEEP | {"data": str(wine_csv), "seed": 31, "max_epochs": 40, "patience": 40}
+    # Without a race the train stage trains for itself: the kill lands there.
+    long_training = {"confirm": False, "max_epochs": 40, "patience": 40}
+    settings = SMALL_SWEEP | {"data": str(wine_csv), "seed": 31, **long_training}
     run_id = serve.trigger(flow_parameters(**settings))
     process = flow_run_process(serve, run_id)
     worker = process.parent()

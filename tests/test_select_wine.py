@@ -10,7 +10,13 @@ from lrfinder.engine.recipe import recipe_of
 from lrfinder.lr.confirm import summarize
 from lrfinder.lr.range_test import run_range_test
 from lrfinder.lr.selection import select_rate
-from lrfinder.params import ModelSettings, RangeTestSettings, SelectionSettings, SplitSettings
+from lrfinder.params import (
+    ModelSettings,
+    RangeTestSettings,
+    SelectionSettings,
+    SplitSettings,
+    TrainingProtocol,
+)
 from lrfinder.training.fit import best_epochs, candidates_fit
 
 EPOCHS, PATIENCE = 4, 2
@@ -31,8 +37,9 @@ def test_chosen_rate_is_within_3_percent_of_the_best_grid_rate(wine_split):
     sweep_model = ModelSettings(n_seeds=4)
     recipe = recipe_of(sweep_model, x.shape[1])
     curves = run_range_test(x, y, recipe, sweep_model.seeds, RangeTestSettings()).table
-    settings = SelectionSettings(confirm_epochs=EPOCHS, confirm_patience=PATIENCE)
-    selection = select_rate(curves, x, y, x_val, y_val, recipe, [0, 1, 2], settings)
+    settings = SelectionSettings(first_rung_epochs=EPOCHS)
+    protocol = TrainingProtocol(max_epochs=EPOCHS, patience=PATIENCE, baseline_lr=None)
+    selection = select_rate(curves, x, y, x_val, y_val, recipe, [0, 1, 2], settings, protocol)
     rates = np.append(GRID, selection.chosen_lr)
     recipe = recipe_of(ModelSettings(), x.shape[1])
     fit = candidates_fit(x, y, x_val, y_val, rates, GRID_SEEDS, recipe, EPOCHS, PATIENCE)

@@ -90,7 +90,7 @@ def test_sweep_and_select_tasks_write_their_outputs(stages, tmp_path):
     assert found.range_test.summary["train_rows"] == len(split.train)
     assert set(found.curves["replica"]) == {0, 1}
     settings = SelectionSettings(suggest_method="steepest", confirm=False)
-    selection = select.fn(split, found, settings, execution)
+    selection = select.fn(split, found, settings, None, execution)
     assert selection.chosen_lr == selection.aggregates["steepest"].lr
     assert "not confirmed" in selection.reason
     written = write_sweep.fn(tmp_path, found) + write_select.fn(tmp_path, found, selection)

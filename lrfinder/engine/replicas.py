@@ -84,20 +84,28 @@ class Replicas:
         with keras.device(self.device):
             self.state: State = self.prepared.draw(self.seeds)
         self.streams: list[BatchStream | None] = [None] * len(self.seeds)
+        self.skip = [0] * len(self.seeds)  # steps a resumed replica's batch order has run
         self._data: tuple[tuple, dict] | None = None
 
     @property
     def k(self) -> int:
         return len(self.seeds)
 
-    def load(self, slot: int, seed: int) -> None:
-        """Start a new replica in `slot`: fresh state from `seed`, its own batch order."""
+    def load(
+        self, slot: int, seed: int, state: ReplicaState | None = None, steps_done: int = 0
+    ) -> None:
+        """Put a replica in `slot`: fresh from `seed`, or, given the `state` it had after
+        `steps_done` steps on this data, where it paused (its batch order continues)."""
         with keras.device(self.device):
-            fresh = self.prepared.draw([seed])
-            one = tuple([value[0] for value in group] for group in fresh)
+            if state is None:
+                fresh = self.prepared.draw([seed])
+                one = tuple([value[0] for value in group] for group in fresh)
+            else:
+                one = (state.trainable, state.non_trainable, state.optimizer)
             self.state = put_slot(self.state, slot, one)
         self.seeds[slot] = seed
         self.streams[slot] = None
+        self.skip[slot] = steps_done
 
     def replica_state(self, slot: int) -> ReplicaState:
         """The whole state of the replica in `slot`, as NumPy arrays."""
@@ -112,6 +120,7 @@ class Replicas:
         stream = self.streams[k]
         if stream is None:
             stream = self.streams[k] = BatchStream(n_rows, self.batch_size, self.seeds[k])
+            stream.take(self.skip[k])
         elif stream.n_rows != n_rows:
             raise ValueError(
                 f"replica {k} trained on {stream.n_rows} rows and now gets {n_rows}: a replica "

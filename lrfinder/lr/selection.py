@@ -12,17 +12,21 @@ from lrfinder.engine.groups import HERE, Placement
 from lrfinder.engine.recipe import Recipe
 from lrfinder.lr.confirm import Confirmation, confirm
 from lrfinder.lr.suggest import Aggregate, flat_curves_warning, suggest_table
-from lrfinder.params import SelectionSettings
-from lrfinder.training.fit import best_epochs, candidates_fit
+from lrfinder.params import SelectionSettings, TrainingProtocol
+from lrfinder.training.fit import Fit, Paused, fit_grouped, fit_replicas
+
+NO_VALIDATION_SPLIT = (
+    "the confirmation needs a validation split: set --val-size > 0 (or --confirm false)."
+)
 
 
 @dataclass(frozen=True)
 class Selection:
     """The chosen rate with everything that led to it (`reporting.outputs.selection_record`
     makes `selection.json` of it): why, the method whose reading centred the choice and that
-    reading (`center`), every reading, the warnings, the settings, the confirmation's runs and,
-    when confirmed, the variables of each seed's replica at the chosen rate, best epoch
-    restored (`to_keras` takes them)."""
+    reading (`center`), every reading, the warnings, the settings and the protocol the race
+    ran under, and the confirmation (its race, whose `final` holds the final models' replicas,
+    best epochs restored)."""
 
     chosen_lr: float
     reason: str
@@ -31,8 +35,24 @@ class Selection:
     aggregates: dict[str, Aggregate]
     warnings: tuple[str, ...]
     settings: SelectionSettings
+    protocol: TrainingProtocol | None
     confirmation: Confirmation | None
-    chosen_replicas: tuple[list[np.ndarray], ...] = ()
+
+    @property
+    def chosen_replicas(self) -> list[list[np.ndarray]]:
+        """Each seed's variables at the chosen rate (`to_keras` takes them); none unconfirmed."""
+        if self.confirmation is None:
+            return []
+        final = self.confirmation.final
+        return [final.states[k].variables for k in range(len(final.seeds) // 2)]
+
+    def raced_models(self, protocol: TrainingProtocol, seeds: list[int]) -> Fit | None:
+        """The race's final models (winner's replicas, then the baseline's) when it raced
+        `seeds` under `protocol`; None when it did not, or there was no race."""
+        race = self.confirmation
+        if race is None or self.protocol != protocol or race.final.seeds != seeds * 2:
+            return None
+        return race.final
 
     @property
     def fingerprint(self) -> str:
@@ -74,36 +94,39 @@ def select_rate(
     recipe: Recipe,
     seeds: list[int],
     settings: SelectionSettings,
+    protocol: TrainingProtocol | None,
     placement: Placement = HERE,
     data_warnings: tuple[str, ...] = (),
 ) -> Selection:
     """Suggest with every method on the smoothed curves, then confirm around
-    `settings.suggest_method`'s aggregate on the validation split (never the test split),
-    training one replica of `recipe` per seed and candidate. `data_warnings` (what the data's
-    size and balance make doubtful) come first among the warnings."""
+    `settings.suggest_method`'s aggregate in a race on the validation split (never the test
+    split) under `protocol` (None only without a race), one replica of `recipe` per seed and rate, the baseline among
+    them. `data_warnings` (what the data's size and balance make doubtful) come first among the
+    warnings."""
     column = "smoothed_loss" if curves["smoothed_loss"].notna().any() else "loss"
     aggregates = suggest_table(curves, column)
     method, fallback = centre_method(aggregates, settings.suggest_method)
     center = aggregates[method].lr
     confirmation = None
-    chosen_replicas: tuple[list[np.ndarray], ...] = ()
     if settings.confirm:
-        epochs, patience = settings.confirm_epochs, settings.confirm_patience
-        trained: list[tuple[float, list[np.ndarray]]] = []  # (rate, variables), no optimizer
+        if len(x_val) == 0:
+            raise ValueError(NO_VALIDATION_SPLIT)
+        if protocol is None:
+            raise ValueError("the confirmation's race needs the final training's protocol.")
+        fixed = {"x": x, "y": y, "x_val": x_val, "y_val": y_val, "recipe": recipe}
 
-        def train(rates: np.ndarray) -> pd.DataFrame:
-            fit = candidates_fit(
-                x, y, x_val, y_val, rates, seeds, recipe, epochs, patience, placement
-            )
-            trained.extend(zip(fit.rates, (state.variables for state in fit.states), strict=True))
-            return best_epochs(fit)
+        def train(
+            rates: list[float], seeds: list[int], resume: list[Paused | None], until: int
+        ) -> Fit:
+            shared = {**fixed, "max_epochs": until, "patience": protocol.patience}
+            return fit_grouped(fit_replicas, shared, rates, seeds, placement, {"resume": resume})
 
-        confirmation = confirm(center, settings, train)
-        chosen, reason = confirmation.chosen_lr, confirmation.reason
-        chosen_replicas = tuple(variables for rate, variables in trained if rate == chosen)
-        reason += (
-            f"; trained up to {settings.confirm_epochs} epochs with early stopping (patience "
-            f"{settings.confirm_patience}) on the validation split"
+        baseline_lr = protocol.baseline_for(recipe.optimizer.default_lr)
+        confirmation = confirm(center, seeds, settings, protocol, baseline_lr, train)
+        chosen = confirmation.chosen_lr
+        reason = (
+            f"{confirmation.reason}; early stopping with patience {protocol.patience} on the "
+            "validation split"
         )
     else:
         chosen = center
@@ -122,6 +145,6 @@ def select_rate(
         aggregates=aggregates,
         warnings=warnings,
         settings=settings,
+        protocol=protocol,
         confirmation=confirmation,
-        chosen_replicas=chosen_replicas,
     )

@@ -106,7 +106,7 @@ def run_artifacts(results: RunResults) -> list[Artifact]:
     ]
     if rows := confirmation_rows(selection):
         found.append(
-            Artifact("confirmation-runs", "Validation metric per candidate rate" + note, table=rows)
+            Artifact("confirmation-runs", "The race: validation metric per rate" + note, table=rows)
         )
     files = {path.name: path.stat().st_size for path in run_dir.iterdir() if path.is_file()}
     found.append(

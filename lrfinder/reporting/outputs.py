@@ -28,6 +28,7 @@ from lrfinder.lr.suggest import Aggregate
 from lrfinder.training.results import Comparison, Evaluation, GroupScores, NoRows, Scores
 
 if TYPE_CHECKING:
+    from lrfinder.lr.confirm import Rung
     from lrfinder.lr.selection import Selection  # its module imports the engine
 
 LATEST = "latest"
@@ -51,7 +52,7 @@ def suggestion_record(agg: Aggregate) -> dict:
 
 def selection_record(selection: Selection) -> dict:
     """`selection.json`: the chosen rate, why, every curve reading, the warnings, the settings
-    and the confirmation's runs."""
+    and the race: its protocol, rungs (each racer's median and the candidates kept), and runs."""
     confirmation = selection.confirmation
     return {
         "chosen_lr": selection.chosen_lr,
@@ -64,11 +65,22 @@ def selection_record(selection: Selection) -> dict:
         if confirmation is None
         else {
             "center": selection.center,
+            "baseline_lr": confirmation.baseline_lr,
+            "protocol": selection.protocol.model_dump(),
             "extensions": confirmation.extensions,
+            "decided_by": confirmation.decided_by,
+            "rungs": [rung_record(rung) for rung in confirmation.rungs],
             "by_rate": confirmation.by_rate.to_dict("records"),
             "runs": confirmation.table.to_dict("records"),
         },
     }
+
+
+def rung_record(rung: Rung) -> dict:
+    """One rung of the race, its rates as JSON keys (JSON has no float keys)."""
+    record = asdict(rung)
+    record["medians"] = [{"lr": lr, "median": m} for lr, m in rung.medians.items()]
+    return record
 
 
 def scores_record(scores: Scores | NoRows) -> dict:

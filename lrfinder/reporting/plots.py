@@ -65,21 +65,23 @@ def lr_finder_chart(
 
 
 def confirmation_chart(by_rate: pd.DataFrame, chosen_lr: float, metric: str) -> Figure:
-    """Median validation metric per candidate rate, seed quartiles as error bars."""
+    """Median validation metric per rate in the race (best epoch, seed quartiles as error bars),
+    one series per epoch budget the rates reached before the race left them."""
     figure, ax = _figure()
-    errors = np.vstack([by_rate["median"] - by_rate["q25"], by_rate["q75"] - by_rate["median"]])
-    ax.errorbar(
-        by_rate["lr"],
-        by_rate["median"],
-        yerr=errors,
-        fmt="o-",
-        capsize=4,
-        label=f"median {metric} (quartiles across seeds)",
-    )
+    for budget, rows in by_rate.groupby("budget"):
+        errors = np.vstack([rows["median"] - rows["q25"], rows["q75"] - rows["median"]])
+        ax.errorbar(
+            rows["lr"],
+            rows["median"],
+            yerr=errors,
+            fmt="o",
+            capsize=4,
+            label=f"trained up to {budget} epochs",
+        )
     ax.axvline(chosen_lr, color="tab:red", linestyle="--", label=f"chosen: {chosen_lr:.2g}")
     _log_rate_axis(ax)
-    ax.set_ylabel(metric.replace("_", " "))
-    ax.set_title("Confirmation on the validation split")
+    ax.set_ylabel(f"median {metric.replace('_', ' ')} (quartiles across seeds)")
+    ax.set_title("The race on the validation split")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     return figure

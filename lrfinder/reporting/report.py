@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 LABELS = {"rmse": "RMSE", "accuracy": "accuracy"}  # the headline metrics, as a sentence names them
 CHART_TITLES = {
     "lr_finder.png": "Range test: loss against learning rate",
-    "confirmation.png": "Confirmation: validation metric per candidate rate",
+    "confirmation.png": "The race: validation metric per rate, by the epochs it reached",
     "training_curves.png": "Final training: loss (and accuracy) per epoch",
     "confusion_matrix.png": "Confusion matrices on the test set",
     "roc.png": "ROC curves on the test set",

@@ -18,7 +18,7 @@ from lrfinder.training.decision import DEFAULT_THRESHOLD, tune_threshold
 from lrfinder.training.evaluation import NO_TWIN_FREE_ROWS, binary_metrics, compare, task_metrics
 from lrfinder.training.fit import Fit, fit_grouped, fit_replicas, refit_replicas
 from lrfinder.training.intervals import final_intervals
-from lrfinder.training.reference import reference_model
+from lrfinder.training.reference import reference_model, trained_on
 from lrfinder.training.results import (
     Comparison,
     Evaluation,
@@ -81,27 +81,32 @@ def train_final(
     setup: TrainingSetup,
     settings: TrainingSettings,
     placement: Placement = HERE,
+    raced: Fit | None = None,
 ) -> Trained:
-    """Early-stopped fit of both models' replicas (placed by `placement`), then (if
-    `settings.refit` and there is a validation split) a refit on train + validation for each
-    replica's best epoch count."""
+    """The final models: `raced` (the race's winner and baseline replicas, trained under
+    `settings.protocol`) when given, else an early-stopped fit of both models' replicas
+    (placed by `placement`); then (if `settings.refit` and there is a validation split) a refit
+    on train + validation for each replica's best epoch count."""
     recipe, seeds = setup.recipe, setup.seeds
     x, y = split.arrays("train")
-    x_val, y_val = split.arrays("val_check")
-    baseline_lr = settings.baseline_lr or recipe.optimizer.default_lr
-    rates = [chosen_lr] * len(seeds) + [baseline_lr] * len(seeds)
-    all_seeds = seeds * 2
-    budget = {"max_epochs": settings.max_epochs, "patience": settings.patience}
-    data = {"x": x, "y": y, "x_val": x_val, "y_val": y_val}
-    shared = {**data, **budget, "recipe": recipe}
-    fit = fit_grouped(fit_replicas, shared, rates, all_seeds, placement)
+    if raced is not None:
+        fit, baseline_lr = raced, raced.rates[-1]
+    else:
+        baseline_lr = settings.protocol.baseline_for(recipe.optimizer.default_lr)
+        x_val, y_val = split.arrays("val_check")
+        budget = {"max_epochs": settings.max_epochs, "patience": settings.patience}
+        shared = {"x": x, "y": y, "x_val": x_val, "y_val": y_val, **budget, "recipe": recipe}
+        rates = [chosen_lr] * len(seeds) + [baseline_lr] * len(seeds)
+        fit = fit_grouped(fit_replicas, shared, rates, seeds * 2, placement)
     refit = None
     no_refit = why_no_refit(len(x), len(split.val), recipe) if settings.refit else None
     if settings.refit and no_refit is None:
         x_full_val, y_full_val = split.arrays("val")
         x_all, y_all = np.concatenate([x, x_full_val]), np.concatenate([y, y_full_val])
         shared = {"x": x_all, "y": y_all, "recipe": recipe}
-        refit = fit_grouped(refit_replicas, shared, rates, all_seeds, placement, fit.epochs)
+        refit = fit_grouped(
+            refit_replicas, shared, fit.rates, fit.seeds, placement, {"epochs": fit.epochs}
+        )
     final = settings.final_model
     return Trained(recipe, chosen_lr, baseline_lr, seeds, fit, refit, final, no_refit)
 
@@ -125,17 +130,17 @@ def why_no_refit(n_train: int, n_val: int, recipe: Recipe) -> str | None:
     return None
 
 
-def no_twin_mask(split: SplitData) -> np.ndarray:
-    """Test rows with no exact twin (same features) among the rows the final model trained on."""
-    seen = pd.concat([split.train, split.val])
+def no_twin_mask(split: SplitData, parts: tuple[str, ...] = ("train", "val")) -> np.ndarray:
+    """Test rows with no exact twin (same features) among the rows of the splits `parts` (those
+    the final model trained on: `trained_on`)."""
+    seen = pd.concat([getattr(split, part) for part in parts])
     return ~np.isin(row_keys(split.test, split.features), row_keys(seen, split.features))
 
 
 def trivial_prediction(split: SplitData, rows: int, refit: bool) -> np.ndarray:
     """What a model that ignores the features predicts for `rows` rows, learned from the rows the
     final model trained on: the class shares (so the majority class wins) or the mean."""
-    seen = [split.target_values("train")] + ([split.target_values("val")] if refit else [])
-    target = np.concatenate(seen)
+    target = np.concatenate([split.target_values(part) for part in trained_on(refit)])
     if split.task == "regression":
         return np.full(rows, target.mean())
     shares = np.bincount(target.astype(int), minlength=len(split.classes)) / len(target)
@@ -220,7 +225,8 @@ def per_row(output: np.ndarray, task: str) -> np.ndarray:
 def evaluate(
     trained: Trained, split: SplitData, objective: str = "f1", also: tuple[str, ...] = ()
 ) -> Evaluation:
-    """Metrics on all test rows and on those without a twin in train or validation (`NoRows`
+    """Metrics on all test rows and on those without a twin in the rows the final models
+    learned from (train, and validation when refit; `NoRows`
     and why, where there are none), with a trivial predictor's beside them and 95 % intervals
     of the final models' headline metric, AUC and the metrics `also` names (the gate's); on the
     whole validation split (early-stopped models); plus the per-row predictions of both final
@@ -230,7 +236,7 @@ def evaluate(
     the same intervals."""
     y_test = split.target_values("test")
     chosen, baseline = test_predictions(trained, split)
-    mask = no_twin_mask(split)
+    mask = no_twin_mask(split, trained_on(trained.refit is not None))
     metrics_of = task_metrics(split.task, split.classes)
     trivial = trivial_prediction(split, len(y_test), trained.refit is not None)
     final = {

@@ -15,16 +15,34 @@ from lrfinder.engine.replicas import Replicas, ReplicaState
 
 
 @dataclass(frozen=True)
+class Paused:
+    """An early-stopped replica between two calls: its state after `epochs_run` epochs, its best
+    epoch so far (-1: none) with that epoch's state, validation loss and accuracy, the epochs it
+    has waited since, and whether early stopping has ended it."""
+
+    state: ReplicaState
+    epochs_run: int
+    best: ReplicaState
+    best_epoch: int
+    best_loss: float
+    best_accuracy: float
+    waited: int
+    stopped: bool
+
+
+@dataclass(frozen=True)
 class Fit:
     """Every replica's kept state (its best epoch's, or its last without validation), its rate
-    and seed, per-epoch history (`stage` fit or refit) and the epoch count each replica ended
-    with."""
+    and seed, per-epoch history (`stage` fit or refit), the epoch count each replica ended
+    with and, for an early-stopped fit, where each replica paused (`fit_replicas` continues
+    from there)."""
 
     states: list[ReplicaState]
     rates: list[float]
     seeds: list[int]
     history: pd.DataFrame
     epochs: list[int]
+    paused: list[Paused] | None = None
 
 
 class _Slots:
@@ -33,9 +51,18 @@ class _Slots:
     from its seed), so no slot computes for a replica that has stopped while others wait."""
 
     def __init__(
-        self, recipe: Recipe, seeds: list[int], order: list[int], n_slots: int, device: str | None
+        self,
+        recipe: Recipe,
+        seeds: list[int],
+        order: list[int],
+        n_slots: int,
+        device: str | None,
+        resume: list[Paused | None] | None = None,
+        epoch_steps: int = 0,
     ):
         self.seeds = seeds
+        self.resume = resume or [None] * len(seeds)
+        self.epoch_steps = epoch_steps
         self.pending = list(order)
         first = self.pending[:n_slots]
         del self.pending[:n_slots]
@@ -43,6 +70,15 @@ class _Slots:
         slot_seeds = [seeds[r] for r in first] + [seeds[first[0]]] * (n_slots - len(first))
         self.model = Replicas(recipe, slot_seeds, device)
         self.epochs = np.zeros(n_slots, int)
+        for slot, r in enumerate(first):
+            if self.resume[r] is not None:
+                self._resume(slot, r)
+
+    def _resume(self, slot: int, r: int) -> None:
+        paused = self.resume[r]
+        steps = paused.epochs_run * self.epoch_steps
+        self.model.load(slot, self.seeds[r], paused.state, steps)
+        self.epochs[slot] = paused.epochs_run
 
     def occupied(self) -> list[tuple[int, int]]:
         return [(slot, r) for slot, r in enumerate(self.replica) if r is not None]
@@ -67,9 +103,12 @@ class _Slots:
         if not self.pending:
             return None
         r = self.pending.pop(0)
-        self.model.load(slot, self.seeds[r])
         self.replica[slot] = r
-        self.epochs[slot] = 0
+        if self.resume[r] is not None:
+            self._resume(slot, r)
+        else:
+            self.model.load(slot, self.seeds[r])
+            self.epochs[slot] = 0
         return r
 
 
@@ -78,7 +117,7 @@ class _Tally:
     whole planned budget."""
 
     def __init__(self, budgets: list[int], epoch_steps: int, on_progress: Progress | None):
-        self.budgets = np.asarray(budgets) * epoch_steps
+        self.budgets = np.asarray(budgets, int) * epoch_steps
         self.epoch_steps = epoch_steps
         self.done = np.zeros(len(budgets), int)
         self.on_progress = on_progress
@@ -103,14 +142,18 @@ def fit_replicas(
     slots: int | None = None,
     device: str | None = None,
     on_progress: Progress | None = None,
+    resume: list[Paused | None] | None = None,
 ) -> Fit:
-    """Train replica k at `rates[k]` from `seeds[k]` for up to `max_epochs` epochs. With a
+    """Train replica k at `rates[k]` from `seeds[k]` up to epoch `max_epochs`. With a
     validation split, replica k stops after `patience` epochs without a lower validation loss and
     gets back the weights of its best epoch (Keras EarlyStopping with restore_best_weights);
     without one, all train `max_epochs` epochs. The replicas share an engine of `slots` slots
-    (default: one each), in order. Training loss and accuracy are each epoch's batch averages."""
+    (default: one each), in order. Training loss and accuracy are each epoch's batch averages.
+    `resume[k]` (from an earlier fit's `paused`, on the same data) continues replica k where it
+    paused, as if it had never stopped; it must not have stopped early."""
     n = len(seeds)
-    queue = _Slots(recipe, seeds, list(range(n)), slots or n, device)
+    epoch_steps = recipe.steps_per_epoch(len(x))
+    queue = _Slots(recipe, seeds, list(range(n)), slots or n, device, resume, epoch_steps)
     data = (x, y, x_val, y_val)
     return _train_in_slots(queue, "fit", data, rates, [max_epochs] * n, patience, on_progress)
 
@@ -157,9 +200,21 @@ def _train_in_slots(
     for slot, r in queue.occupied():
         kept[r] = queue.model.replica_state(slot)
     best_loss = np.full(n, np.inf)
+    best_accuracy = np.zeros(n)
     best_epoch = np.zeros(n, int)
     waited = np.zeros(n, int)
-    tally = _Tally(budgets, queue.model.recipe.steps_per_epoch(len(x)), on_progress)
+    start = np.zeros(n, int)
+    for r, paused in enumerate(queue.resume):
+        if paused is not None:
+            if paused.stopped:
+                raise ValueError(f"replica {r} stopped early: it cannot resume.")
+            kept[r], best_loss[r] = paused.best, paused.best_loss
+            best_accuracy[r] = paused.best_accuracy
+            best_epoch[r], waited[r] = max(paused.best_epoch, 0), paused.waited
+            start[r] = paused.epochs_run
+    remaining = [budget - first for budget, first in zip(budgets, start, strict=True)]
+    tally = _Tally(remaining, queue.model.recipe.steps_per_epoch(len(x)), on_progress)
+    paused_at: list[Paused | None] = [None] * n
     rows = []
     while queue.occupied():
         loss, accuracy = queue.train_epoch(x, y, rates)
@@ -186,6 +241,7 @@ def _train_in_slots(
             if improved:
                 kept[r] = queue.model.replica_state(slot)
                 best_loss[r], best_epoch[r], waited[r] = val_loss[slot], epoch, 0
+                best_accuracy[r] = val_accuracy[slot]
             else:
                 waited[r] += 1
             stopped = use_val and (waited[r] >= patience or not np.isfinite(val_loss[slot]))
@@ -193,12 +249,24 @@ def _train_in_slots(
                 if not use_val:
                     kept[r] = queue.model.replica_state(slot)
                     best_epoch[r] = epoch
+                else:
+                    paused_at[r] = Paused(
+                        state=kept[r] if stopped else queue.model.replica_state(slot),
+                        epochs_run=epoch + 1,
+                        best=kept[r],
+                        best_epoch=int(best_epoch[r]) if np.isfinite(best_loss[r]) else -1,
+                        best_loss=float(best_loss[r]),
+                        best_accuracy=float(best_accuracy[r]),
+                        waited=int(waited[r]),
+                        stopped=bool(stopped),
+                    )
                 finished.append(r)
                 if (loaded := queue.release(slot)) is not None:
                     kept[loaded] = queue.model.replica_state(slot)
         tally.report(trained, finished, len(queue.occupied()))
     epochs = [int(e) + 1 for e in best_epoch]
-    return Fit(list(kept), list(rates), list(seeds), _history(rows), epochs)
+    paused = list(paused_at) if use_val else None
+    return Fit(list(kept), list(rates), list(seeds), _history(rows), epochs, paused)
 
 
 def fit_grouped(
@@ -207,22 +275,21 @@ def fit_grouped(
     rates: list[float],
     seeds: list[int],
     placement: Placement = HERE,
-    epochs: list[int] | None = None,
+    per_replica: dict[str, list[Any]] | None = None,
 ) -> Fit:
     """`fn` (`fit_replicas` or `refit_replicas`) on the groups of `placement`, run where it
-    says, merged in replica order."""
+    says, merged in replica order; `per_replica` holds `fn`'s other per-replica arguments
+    (`epochs`, `resume`)."""
     groups, slots = placement.grouping.plan(len(seeds))
-    calls = []
-    for members in groups:
-        call = {
+    columns = {"rates": rates, "seeds": seeds, **(per_replica or {})}
+    calls = [
+        {
             **shared,
-            "rates": [rates[k] for k in members],
-            "seeds": [seeds[k] for k in members],
+            **{name: [values[k] for k in members] for name, values in columns.items()},
             "slots": slots,
         }
-        if epochs is not None:
-            call["epochs"] = [epochs[k] for k in members]
-        calls.append(call)
+        for members in groups
+    ]
     return merge_fits(placement.run(fn, calls))
 
 
@@ -237,12 +304,14 @@ def merge_fits(fits: list[Fit]) -> Fit:
             history["replica"] += offset
         histories.append(history)
         offset += len(fit.seeds)
+    paused = None if any(f.paused is None for f in fits) else [p for f in fits for p in f.paused]
     return Fit(
         states=[state for f in fits for state in f.states],
         rates=[rate for f in fits for rate in f.rates],
         seeds=[seed for f in fits for seed in f.seeds],
         history=pd.concat(histories, ignore_index=True),
         epochs=[epoch for f in fits for epoch in f.epochs],
+        paused=paused,
     )
 
 

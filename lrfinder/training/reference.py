@@ -16,6 +16,11 @@ from lrfinder.training.results import NoRows, ReferenceScores
 SETTINGS = "default settings, random_state=0"
 
 
+def trained_on(refit: bool) -> tuple[str, ...]:
+    """The splits the final models learned from: train, and validation when refit on it."""
+    return ("train", "val") if refit else ("train",)
+
+
 def reference_model(
     split: SplitData, refit: bool, keep: np.ndarray | None = None, also: tuple[str, ...] = ()
 ) -> ReferenceScores:
@@ -23,7 +28,7 @@ def reference_model(
     fit on train (+ validation when the final model was `refit` on it), with its test metrics
     in the target's units and their 95 % intervals (headline, AUC and `also`), and on the test
     rows `keep` marks when given."""
-    parts = ["train", "val"] if refit else ["train"]
+    parts = trained_on(refit)
     x = np.concatenate([split.arrays(name)[0] for name in parts])
     y = np.concatenate([split.target_values(name) for name in parts])
     regression = split.task == "regression"

@@ -1,71 +1,173 @@
+"""The confirmation's race on a fake trainer: rungs, halving, extensions, the baseline and the
+tie rules."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from lrfinder.lr.confirm import candidate_rates, confirm
+from lrfinder.engine.replicas import ReplicaState
+from lrfinder.lr.confirm import candidate_rates, confirm, rung_epochs
 from lrfinder.model.heads import BINARY, head_for
 from lrfinder.names import loss_name
-from lrfinder.params import SelectionSettings
+from lrfinder.params import SelectionSettings, TrainingProtocol
+from lrfinder.training.fit import Fit, Paused
 
 SEEDS = [0, 1, 2]
+PROTOCOL = TrainingProtocol(max_epochs=100, patience=10, baseline_lr=None)
+BASELINE = 2e-3
+NO_STATE = ReplicaState([], [], [])
 
 
-def bowl(target: float, lower_is_better: bool = True):
-    """A fake trainer: the metric is a parabola in log10(rate) with its optimum at `target`."""
-    calls: list[np.ndarray] = []
+class FakeTrainer:
+    """Replica (rate, seed) has validation loss `curve(rate, epoch)` (+0.001 x seed) at each
+    epoch; it stops early at epoch `stops_at.get(rate)` when given. Records each call."""
 
-    def train(rates: np.ndarray) -> pd.DataFrame:
-        calls.append(np.asarray(rates))
-        rows = []
-        for rate in rates:
-            distance = (np.log10(rate) - np.log10(target)) ** 2
-            for seed in SEEDS:
-                value = 0.4 + distance + 0.001 * seed
-                rows.append(
-                    {"lr": rate, "seed": seed, "val_loss": value, "val_accuracy": 1 - value}
-                )
-        return pd.DataFrame(rows)
+    def __init__(self, curve, stops_at: dict[float, int] | None = None):
+        self.curve = curve
+        self.stops_at = stops_at or {}
+        self.calls: list[dict] = []
 
-    train.calls = calls
-    return train
+    def __call__(self, rates, seeds, resume, until) -> Fit:
+        self.calls.append({"rates": list(rates), "resume": list(resume), "until": until})
+        paused, rows = [], []
+        for k, (rate, seed, start) in enumerate(zip(rates, seeds, resume, strict=True)):
+            assert start is None or not start.stopped
+            first = 0 if start is None else start.epochs_run
+            last = min(until, self.stops_at.get(rate, until))
+            losses = [self.curve(rate, e) + 0.001 * seed for e in range(last)]
+            best = int(np.argmin(losses))
+            rows += [
+                {"replica": k, "lr": rate, "seed": seed, "epoch": e, "val_loss": losses[e]}
+                for e in range(first, last)
+            ]
+            stopped = last < until
+            paused.append(Paused(NO_STATE, last, NO_STATE, best, losses[best], 0.5, 0, stopped))
+        history = pd.DataFrame(rows)
+        return Fit([NO_STATE] * len(rates), list(rates), list(seeds), history, [1], paused)
+
+
+def bowl(target: float, speed=lambda rate: 1.0):
+    """A loss that is a parabola in log10(rate) with its optimum at `target`, approached as
+    epochs pass at a rate-dependent `speed`."""
+    return lambda rate, epoch: (
+        0.4 + (np.log10(rate) - np.log10(target)) ** 2 + 0.5 / (1 + speed(rate) * epoch)
+    )
+
+
+def race(center: float, trainer: FakeTrainer, settings: SelectionSettings | None = None):
+    settings = settings or SelectionSettings()
+    return confirm(center, SEEDS, settings, PROTOCOL, BASELINE, trainer)
+
+
+def test_rungs_double_from_the_first_and_end_at_the_epoch_budget():
+    assert rung_epochs(12, 100) == [12, 24, 48, 100]
+    assert rung_epochs(12, 20) == [12, 20]
+    assert rung_epochs(12, 12) == [12] and rung_epochs(12, 5) == [5]
 
 
 def test_candidates_span_a_tenth_to_three_times_the_center():
-    rates = candidate_rates(1e-3, SelectionSettings())
+    rates = candidate_rates(1e-2, SelectionSettings())
     assert len(rates) == 7
-    assert rates[0] == pytest.approx(1e-4) and rates[-1] == pytest.approx(3e-3)
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(3e-2)
 
 
-def test_interior_optimum_is_chosen_without_extending():
-    train = bowl(1e-3)
-    result = confirm(1e-3, SelectionSettings(), train)
-    assert len(train.calls) == 1 and result.extensions == 0
-    assert result.chosen_lr == pytest.approx(candidate_rates(1e-3, SelectionSettings())[4])
-    assert "lowest median val_loss" in result.reason and "edge" not in result.reason
+def test_the_race_halves_the_candidates_resumes_the_survivors_and_keeps_the_baseline():
+    rates = candidate_rates(1e-2, SelectionSettings())
+    trainer = FakeTrainer(bowl(rates[4]))
+    result = race(1e-2, trainer)
+    assert [call["until"] for call in trainer.calls] == [12, 24, 48, 100]
+    assert [len(rung.kept) for rung in result.rungs] == [4, 2, 2, 2]
+    for call in trainer.calls[1:]:
+        assert BASELINE in call["rates"]
+        assert all(start is not None and start.epochs_run > 0 for start in call["resume"])
+    assert len(trainer.calls[0]["rates"]) == 8 * len(SEEDS)  # 7 candidates and the baseline
+    assert result.chosen_lr == pytest.approx(rates[4]) and result.extensions == 0
+    assert result.final.rates == [result.chosen_lr] * 3 + [BASELINE] * 3
+    assert result.final.seeds == SEEDS * 2
+    cut = result.by_rate.set_index("lr")
+    assert cut.loc[rates[0], "rung"] == 0 and cut.loc[rates[4], "rung"] == 3
+    assert cut.loc[rates[0], "epochs"] == 12 * 3 and cut.loc[rates[4], "epochs"] == 100 * 3
+    assert "best median" in result.reason and "12, 24, 48, 100 epochs" in result.reason
 
 
-def test_edge_optimum_extends_the_set_in_its_direction():
-    target = 0.05
-    train = bowl(target)
-    result = confirm(target / 20, SelectionSettings(), train)
+def test_a_slow_rate_that_is_behind_at_the_first_rung_but_survives_wins_at_full_length():
+    rates = candidate_rates(1e-2, SelectionSettings())
+    slow = rates[3]
+    speed = lambda rate: 0.3 if rate == slow else 1.0  # noqa: E731
+    trainer = FakeTrainer(bowl(slow, speed))
+    result = race(1e-2, trainer)
+    first = result.rungs[0].medians
+    assert sorted(first, key=first.get).index(slow) > 0  # not ahead after 12 epochs
+    assert result.chosen_lr == pytest.approx(slow)
+
+
+def test_an_optimum_at_an_edge_extends_the_candidates_beyond_it_at_the_first_rung():
+    trainer = FakeTrainer(bowl(0.5))
+    result = race(1e-2, trainer)
     assert result.extensions == 2
-    assert all(len(call) == 2 and call.min() > train.calls[0].max() for call in train.calls[1:])
-    step = 30 ** (1 / 6)
-    assert target / step <= result.chosen_lr <= target * step
-    assert len(result.by_rate) == 11
-
-
-def test_extension_is_bounded_and_says_so():
-    result = confirm(1e-6, SelectionSettings(confirm_extensions=1), bowl(1.0))
-    assert result.extensions == 1
+    extensions = trainer.calls[1:3]
+    assert all(call["until"] == 12 and len(call["rates"]) == 2 * len(SEEDS) for call in extensions)
+    assert min(extensions[0]["rates"]) > 3e-2
+    assert len(result.by_rate) == 7 + 4 + 1
     assert result.chosen_lr == result.by_rate["lr"].max()
-    assert "still at the edge" in result.reason
+    assert "the winner is at the edge" in result.reason
+
+
+def test_the_baseline_wins_when_its_median_is_the_best_at_full_length():
+    trainer = FakeTrainer(bowl(BASELINE))
+    result = race(1e-1, trainer, SelectionSettings(confirm_extensions=0))
+    assert result.chosen_lr == BASELINE
+    assert result.reason.startswith("the baseline rate won the race")
+    assert result.final.rates == [BASELINE] * 6
+
+
+def test_replicas_that_stopped_early_are_not_trained_again():
+    rates = candidate_rates(1e-2, SelectionSettings())
+    trainer = FakeTrainer(bowl(rates[4]), stops_at={rates[4]: 30})
+    result = race(1e-2, trainer)
+    # It stops at epoch 30, in the rung to 48; the rung to 100 trains only the others.
+    (last,) = [call["rates"] for call in trainer.calls if call["until"] == 100]
+    assert rates[4] not in last and BASELINE in last
+    assert result.chosen_lr == pytest.approx(rates[4])
+    assert result.table[result.table["lr"] == rates[4]]["epochs_run"].tolist() == [30] * 3
+
+
+def flat_top(medians: dict[float, float]):
+    """A loss that is `medians[rate]` at every epoch, and 1.0 for rates not named."""
+    return lambda rate, epoch: next(
+        (v for r, v in medians.items() if np.isclose(r, rate, rtol=1e-9)), 1.0
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "pick", "decided"),
+    [("lowest", 3, "tie rule 'lowest'"), ("highest", 4, "tie rule 'highest'"), ("best", 4, "best")],
+)
+def test_the_tie_rule_picks_among_finalists_within_the_tolerance(rule, pick, decided):
+    rates = candidate_rates(1e-2, SelectionSettings())
+    trainer = FakeTrainer(flat_top({rates[3]: 0.4815, rates[4]: 0.4800, rates[5]: 0.49}))
+    result = race(1e-2, trainer, SelectionSettings(tie_rule=rule))
+    assert result.chosen_lr == pytest.approx(rates[pick])
+    assert decided in result.decided_by
+    strict = race(1e-2, trainer, SelectionSettings(tie_rule=rule, confirm_tolerance=0.0))
+    assert strict.chosen_lr == pytest.approx(rates[4]) and strict.decided_by == "best median"
 
 
 def test_accuracy_metric_prefers_the_highest_median():
-    result = confirm(1e-3, SelectionSettings(confirm_metric="val_accuracy"), bowl(1e-3))
-    assert result.chosen_lr == pytest.approx(candidate_rates(1e-3, SelectionSettings())[4])
-    assert "highest median val_accuracy" in result.reason
+    rates = candidate_rates(1e-2, SelectionSettings())
+
+    class Accuracy(FakeTrainer):
+        def __call__(self, rates_, seeds, resume, until):
+            fit = super().__call__(rates_, seeds, resume, until)
+            paused = [
+                Paused(p.state, p.epochs_run, p.best, p.best_epoch, p.best_loss, -p.best_loss, 0, 0)
+                for p in fit.paused
+            ]
+            return Fit(fit.states, fit.rates, fit.seeds, fit.history, fit.epochs, paused)
+
+    settings = SelectionSettings(confirm_metric="val_accuracy")
+    result = race(1e-2, Accuracy(bowl(rates[2])), settings)
+    assert result.chosen_lr == pytest.approx(rates[2])
 
 
 def test_heads_read_predictions_from_the_models_outputs():
@@ -75,47 +177,3 @@ def test_heads_read_predictions_from_the_models_outputs():
     np.testing.assert_array_equal(head_for("multiclass", 3).predict(probabilities), probabilities)
     assert head_for("multiclass", 3).default_loss == "sparse_categorical_crossentropy"
     assert loss_name("mse") in head_for("regression").losses
-
-
-def plateau(rates_and_medians: dict[float, float]):
-    """A fake trainer returning the given median per rate (three seeds around it)."""
-
-    def train(rates: np.ndarray) -> pd.DataFrame:
-        rows = []
-        for rate in rates:
-            value = min(rates_and_medians.items(), key=lambda kv: abs(np.log(kv[0] / rate)))[1]
-            rows += [
-                {"lr": rate, "seed": s, "val_loss": value + d, "val_accuracy": 1 - value - d}
-                for s, d in enumerate((-0.01, 0.0, 0.01))
-            ]
-        return pd.DataFrame(rows)
-
-    return train
-
-
-def test_the_lowest_rate_tied_with_the_best_wins():
-    rates = candidate_rates(1e-3, SelectionSettings())
-    medians = dict(zip(rates, [0.60, 0.52, 0.4815, 0.4820, 0.4800, 0.49, 0.55], strict=True))
-    result = confirm(1e-3, SelectionSettings(), plateau(medians))
-    assert result.chosen_lr == pytest.approx(rates[2])  # within 0.5 % of 0.48 (at rates[4])
-    assert "lowest rate within 0.5% of the best median val_loss" in result.reason
-    strict = confirm(1e-3, SelectionSettings(confirm_tolerance=0.0), plateau(medians))
-    assert strict.chosen_lr == pytest.approx(rates[4])
-    assert strict.reason.startswith("lowest median val_loss")
-
-
-def test_ties_on_accuracy_count_below_the_best():
-    rates = candidate_rates(1e-3, SelectionSettings())
-    losses = dict(zip(rates, [0.60, 0.52, 0.255, 0.2520, 0.2500, 0.26, 0.55], strict=True))
-    settings = SelectionSettings(confirm_metric="val_accuracy", confirm_tolerance=0.003)
-    result = confirm(1e-3, settings, plateau(losses))
-    assert result.chosen_lr == pytest.approx(rates[3])  # 0.748 >= 0.75 * 0.997 > 0.745
-
-
-def test_a_tie_reaching_the_lowest_candidate_extends_the_set_downwards():
-    rates = candidate_rates(1e-3, SelectionSettings())
-    medians = dict(zip(rates, [0.4810, 0.4812, 0.49, 0.4800, 0.50, 0.52, 0.55], strict=True))
-    result = confirm(1e-3, SelectionSettings(), plateau(medians))
-    assert result.extensions == 2 and result.chosen_lr < rates[0]
-    assert result.chosen_lr == result.by_rate["lr"].min()
-    assert "still at the edge of the set" in result.reason

@@ -11,11 +11,12 @@ import lrfinder
 from lrfinder.engine.backend import keras
 from lrfinder.engine.recipe import recipe_of
 from lrfinder.lr.arguments import task_head
-from lrfinder.params import ModelSettings, RangeTestSettings, SelectionSettings
+from lrfinder.params import ModelSettings, RangeTestSettings, SelectionSettings, TrainingSettings
 
 QUICK = {
     "range_test": RangeTestSettings(num_steps=40),
-    "selection": SelectionSettings(confirm_candidates=3, confirm_epochs=2, confirm_extensions=0),
+    "selection": SelectionSettings(confirm_candidates=3, first_rung_epochs=2, confirm_extensions=0),
+    "training": TrainingSettings(max_epochs=4, patience=2),
 }
 
 

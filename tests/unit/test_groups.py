@@ -106,8 +106,11 @@ def test_one_queue_gives_every_replica_the_numbers_of_spread_groups(data, kind):
         epochs = None
     else:
         shared, epochs = {"x": x, "y": y, "recipe": RECIPE}, [3, 1, 4, 2, 1]
-    queued = fit_grouped(kind, shared, rates, seeds, Placement(Grouping(2)), epochs)
-    spread = fit_grouped(kind, shared, rates, seeds, Placement(Grouping(2, spread=True)), epochs)
+    per_replica = None if epochs is None else {"epochs": epochs}
+    queued = fit_grouped(kind, shared, rates, seeds, Placement(Grouping(2)), per_replica)
+    spread = fit_grouped(
+        kind, shared, rates, seeds, Placement(Grouping(2, spread=True)), per_replica
+    )
     assert queued.epochs == spread.epochs
     if kind is fit_replicas:
         assert len(set(queued.epochs)) > 1, "replicas must stop at different epochs"

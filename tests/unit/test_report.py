@@ -21,8 +21,8 @@ from tests.helpers import evaluation_of, selection_of
 
 READINGS = {"valley": (0.0018, 2.0), "argmin": (0.021, 3.4)}
 BY_RATE = [
-    {"lr": 0.001, "median": 0.48, "q25": 0.47, "q75": 0.49, "seeds": 2},
-    {"lr": 0.002, "median": 0.47, "q25": 0.46, "q75": 0.48, "seeds": 2},
+    {"lr": 0.001, "median": 0.48, "q25": 0.47, "q75": 0.49, "seeds": 2, "rung": 0, "budget": 12},
+    {"lr": 0.002, "median": 0.47, "q25": 0.46, "q75": 0.48, "seeds": 2, "rung": 1, "budget": 24},
 ]
 SELECTION = selection_of(READINGS, BY_RATE)
 DATA_REPORT = {
@@ -250,6 +250,21 @@ def test_selection_json_keeps_its_keys_in_their_order():
         "per_replica": [0.0018],
     }
     assert record["suggestions"]["argmin"]["lr"] is None
-    assert list(record["confirmation"]) == ["center", "extensions", "by_rate", "runs"]
+    assert list(record["confirmation"]) == [
+        "center",
+        "baseline_lr",
+        "protocol",
+        "extensions",
+        "decided_by",
+        "rungs",
+        "by_rate",
+        "runs",
+    ]
+    assert list(record["confirmation"]["rungs"][0]) == [
+        "epochs",
+        "medians",
+        "kept",
+        "epochs_trained",
+    ]
     assert record["confirmation"]["by_rate"] == BY_RATE
     assert selection_record(replace(unread, confirmation=None))["confirmation"] is None

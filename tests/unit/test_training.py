@@ -33,6 +33,37 @@ def test_early_stopping_restores_each_replicas_best_weights(noisy):
     assert fit.states[0].optimizer[0] == steps, "the optimizer's state too: its step count"
 
 
+def test_a_fit_paused_and_resumed_trains_as_one_fit_would(noisy):
+    x, y, x_val, y_val = noisy
+    rates, seeds = [3e-2, 1e-3, 3e-3], [1, 2, 3]
+    whole = fit_replicas(x, y, x_val, y_val, rates, seeds, RECIPE, max_epochs=9, patience=3)
+    first = fit_replicas(x, y, x_val, y_val, rates, seeds, RECIPE, max_epochs=4, patience=3)
+    going = [k for k, paused in enumerate(first.paused) if not paused.stopped]
+    assert going, "some replica must still be training after 4 epochs"
+    rest = fit_replicas(
+        x,
+        y,
+        x_val,
+        y_val,
+        [rates[k] for k in going],
+        [seeds[k] for k in going],
+        RECIPE,
+        max_epochs=9,
+        patience=3,
+        slots=2,
+        resume=[first.paused[k] for k in going],
+    )
+    for j, k in enumerate(going):
+        resumed = rest.history[rest.history["replica"] == j]
+        straight = whole.history[(whole.history["replica"] == k) & (whole.history["epoch"] >= 4)]
+        np.testing.assert_allclose(resumed["val_loss"], straight["val_loss"], rtol=1e-5)
+        assert (
+            rest.epochs[j] == whole.epochs[k] and rest.paused[j].stopped == whole.paused[k].stopped
+        )
+        for ours, theirs in zip(rest.states[j].variables, whole.states[k].variables, strict=True):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
 def test_without_validation_every_replica_trains_all_epochs(noisy):
     x, y, *_ = noisy
     empty = np.zeros((0, x.shape[1]), "float32")
