@@ -39,7 +39,7 @@ def wine_split():
 def selection_against_grid(split, optimizer: str, grid_seeds: list[int]) -> dict:
     from lrfinder.lr.range_test import run_range_test
     from lrfinder.lr.selection import select_rate
-    from lrfinder.params import ModelSettings, RangeTestSettings, SelectionSettings
+    from lrfinder.params import ModelSettings, RangeTestSettings, RunSettings
 
     x, y = split.arrays("train")
     x_val, y_val = split.arrays("val")
@@ -47,8 +47,17 @@ def selection_against_grid(split, optimizer: str, grid_seeds: list[int]) -> dict
     with Timer() as timer:
         recipe = recipe_of(model, x.shape[1])
         curves = run_range_test(x, y, recipe, model.seeds, RangeTestSettings())
+        settings = RunSettings()
         selection = select_rate(
-            curves.table, x, y, x_val, y_val, recipe, model.seeds, SelectionSettings()
+            curves.table,
+            x,
+            y,
+            x_val,
+            y_val,
+            recipe,
+            model.seeds,
+            settings.selection,
+            settings.race_protocol,
         )
     grid_model = ModelSettings(optimizer=optimizer, seed=grid_seeds[0], n_seeds=len(grid_seeds))
     recipe = recipe_of(grid_model, x.shape[1])

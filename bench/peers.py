@@ -22,9 +22,10 @@ data (the `bench` extra: `pip install -e '.[bench]'` or `make bench-setup`).
    loss but at least 1 % of the trivial predictor's).
 
 Test accuracy is each tool's final model's: ours as the flow reports it (its final model, by
-default the ensemble of the chosen rate's seeds, refit on train + validation), the tuners' the
-single best trial's model trained on train; also on the test rows without a twin in train or
-validation (overall accuracy rewards memorising twins), with the 95 % Wilson interval. The table is printed and written to
+default the ensemble of the race winner's seeds, trained on train), the tuners' the single best
+trial's model trained on train; also on the test rows without a twin in train or validation
+(overall accuracy rewards memorising twins; ours measured from model.keras on the same rows),
+with the 95 % Wilson interval. The table is printed and written to
 bench/results/peers/table.md.
 
 Usage: python -m bench.peers [--kt-trials 10] [--optuna-trials 20] [--max-epochs 100]

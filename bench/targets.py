@@ -1,7 +1,7 @@
 """The three tasks on the wine data, each a cold run of the flow with its defaults, in one process
 run; then, per task:
 
-- peers on the same split, trained on train + validation as our final model is: the trivial
+- peers on the same split, trained on the rows our final model learned from: the trivial
   predictor (from metrics.json), scikit-learn's Ridge (regression) and HistGradientBoosting
   (regressor or classifier), with test RMSE/MAE/R² or accuracy and macro F1;
 - selection quality: a grid of 9 fixed rates from 1e-4 to 1 plus the chosen one, 3 seeds each,
@@ -39,8 +39,8 @@ def show(metrics: dict, task: str) -> str:
 
 def peers(run_dir: Path, task: str) -> dict[str, dict]:
     """Test metrics of the scikit-learn peers on the run's own split: HistGradientBoosting as the
-    flow's reference model (metrics.json, fit on the rows the final model saw: train + val by
-    default) and, for regression, Ridge fit on train + val."""
+    flow's reference model (metrics.json, fit on the rows the final model learned from: train by
+    default, train + val when refit) and, for regression, Ridge fit on the same rows."""
     metrics = json.loads((run_dir / "metrics.json").read_text())
     found = {"HistGradientBoosting": metrics["reference"]["test"]}
     if task != "regression":
@@ -48,9 +48,10 @@ def peers(run_dir: Path, task: str) -> dict[str, dict]:
     from sklearn.linear_model import Ridge
 
     from lrfinder.training.evaluation import regression_metrics
+    from lrfinder.training.reference import trained_on
 
     split = split_from_run(run_dir)
-    seen = ("train", "val")
+    seen = trained_on(metrics["refit"])
     x = np.concatenate([split.arrays(name)[0] for name in seen])
     y = np.concatenate([split.target_values(name) for name in seen])
     ridge = Ridge().fit(x, y).predict(split.arrays("test")[0])

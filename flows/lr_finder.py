@@ -57,7 +57,8 @@ def lr_finder(
         model: The network, its optimizer and batch size, and the seeded replicas.
         range_test: The learning-rate range test (the sweep).
         selection: Reading a rate off the curves, and confirming it.
-        training: Final training of the chosen rate next to the baseline.
+        training: The final models' protocol (the race trains under it), the baseline, refit
+            and final model.
         quality_gate: The final model's test metric: its bound, and the trivial predictor to
             beat.
         execution: Where replica groups run (threads, Dask or Ray; no part of a cache key) and

@@ -120,7 +120,7 @@ class FoundRate:
             (x, y),
             validation_data,
             settings,
-            protocol or TrainingSettings().protocol,
+            protocol,
             placement,
             data_warnings,
         )
@@ -292,7 +292,7 @@ def find_lr(
         features, targets, recipe, seed_values, settings, x_val, y_val, placement
     )
     data = (features, targets)
-    protocol = (training or TrainingSettings()).protocol
+    protocol = training.protocol if training is not None else None
     return _selected(
         recipe, seed_values, curves, data, val, selection, protocol, placement, data_warnings
     )
@@ -305,7 +305,7 @@ def _selected(
     data: tuple[np.ndarray, np.ndarray],
     validation_data: tuple[np.ndarray, np.ndarray] | None,
     settings: SelectionSettings | None,
-    protocol: TrainingProtocol,
+    protocol: TrainingProtocol | None,
     placement: Placement,
     data_warnings: tuple[str, ...],
 ) -> FoundRate:
@@ -314,6 +314,7 @@ def _selected(
     settings = settings or SelectionSettings(confirm=validation_data is not None)
     if settings.confirm and validation_data is None:
         raise ValueError(NO_VALIDATION)
+    protocol = (protocol or TrainingSettings().protocol) if settings.confirm else None
     x, y = data
     x_val, y_val = validation_data or (x[:0], y[:0])
     selection = select_rate(

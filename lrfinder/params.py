@@ -297,12 +297,14 @@ class TrainingSettings(SettingsSection):
 
     NOT_IN_KEYS: ClassVar[frozenset[str]] = frozenset({"decision_threshold"})
 
-    max_epochs: int = Field(100, ge=1, description="Most epochs of the final training.")
+    max_epochs: int = Field(
+        100, ge=1, description="Most epochs of a final model: in the race, and in training."
+    )
     patience: int = Field(
         10,
         ge=1,
-        description="Epochs without a lower validation loss before a final replica stops (its "
-        "best weights are restored).",
+        description="Epochs without a lower validation loss before a replica of the race or "
+        "the final training stops (its best weights are restored).",
     )
     refit: bool = Field(
         False,

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from lrfinder.engine.replicas import ReplicaState
 from lrfinder.params import SelectionSettings, TieRule, TrainingProtocol
 from lrfinder.training.fit import Fit, Paused
 
@@ -22,6 +23,7 @@ Metric = Literal["val_loss", "val_accuracy"]
 LOWER_IS_BETTER = {"val_loss": True, "val_accuracy": False}
 RATE_BOUNDS = (1e-7, 10.0)
 FINALISTS = 2
+EMPTY_STATE = ReplicaState([], [], [])
 
 # train(rates, seeds, resume, until): replica k at rates[k] from seeds[k] (or where resume[k]
 # paused) up to epoch `until`, early-stopped; the Fit's `paused` says where each one ended.
@@ -143,7 +145,7 @@ class _Race:
             for seed in self.seeds
             if (rate, seed) not in self.paused or not self.paused[rate, seed].stopped
         ]
-        for rate in rates:
+        for rate, _ in pairs:
             self.reached[rate] = rung
         if not pairs:
             return 0
@@ -157,6 +159,12 @@ class _Race:
         self.paused.update(zip(pairs, fit.paused, strict=True))
         self.histories.append(fit.history)
         return sum(self.paused[p].epochs_run for p in pairs) - before
+
+    def drop_states(self, rates: list[float]) -> None:
+        """Forget the weights of `rates` (cut from the race), keeping their scores."""
+        for pair, paused in self.paused.items():
+            if pair[0] in rates:
+                self.paused[pair] = replace(paused, state=EMPTY_STATE, best=EMPTY_STATE)
 
     def table(self, rates: list[float] | None = None) -> pd.DataFrame:
         rows = [
@@ -255,6 +263,7 @@ def confirm(
             )
             keep = max(FINALISTS, math.ceil(len(alive) / 2))
             kept = sorted(float(rate) for rate in ranked["lr"].iloc[:keep])
+            race.drop_states([rate for rate in alive if rate not in kept and rate != baseline_lr])
         record.append(
             Rung(until, dict(zip(medians["lr"], medians["median"], strict=True)), kept, trained)
         )
@@ -272,7 +281,8 @@ def confirm(
     reached = pd.DataFrame({"lr": list(race.reached), "rung": list(race.reached.values())})
     reached["budget"] = [rungs[rung] for rung in reached["rung"]]
     by_rate = summarize(table, metric).merge(reached, on="lr")
-    reason = _reason(chosen, center, baseline_lr, decided_by, by_rate, record, extensions, metric)
+    baseline_only = None if baseline_lr in candidates else baseline_lr
+    reason = _reason(chosen, center, baseline_only, decided_by, by_rate, record, extensions, metric)
     return Confirmation(
         table=table,
         by_rate=by_rate,
@@ -289,7 +299,7 @@ def confirm(
 def _reason(
     chosen: float,
     center: float,
-    baseline_lr: float,
+    baseline_lr: float | None,
     decided_by: str,
     by_rate: pd.DataFrame,
     rungs: list[Rung],
@@ -302,13 +312,14 @@ def _reason(
     cost = ", ".join(f"{r['lr']:.3g}: {int(r['epochs'])}" for r in by_rate.to_dict("records"))
     what = "the baseline rate" if chosen == baseline_lr else f"lr {chosen:.3g}"
     edge = ""
-    if chosen in (candidates["lr"].min(), candidates["lr"].max()) and chosen != baseline_lr:
+    if chosen in (candidates["lr"].min(), candidates["lr"].max()):
         edge = "; the winner is at the edge of the candidates"
+    baseline = f" and the baseline {baseline_lr:.3g}" if baseline_lr is not None else ""
     return (
         f"{what} won the race by {decided_by} ({metric} median {row['median']:.4f}, quartiles "
         f"{row['q25']:.4f}-{row['q75']:.4f}, {int(row['seeds'])} seeds) among {len(candidates)} "
         f"candidates from {candidates['lr'].min():.3g} to {candidates['lr'].max():.3g} around "
-        f"{center:.3g} ({extensions} extension(s)) and the baseline {baseline_lr:.3g}; rungs at "
+        f"{center:.3g} ({extensions} extension(s)){baseline}; rungs at "
         f"{', '.join(str(rung.epochs) for rung in rungs)} epochs kept {counts or 'all'} "
         f"candidates; epochs per rate, all seeds: {cost}{edge}"
     )

@@ -104,7 +104,7 @@ def twin_free_section(evaluation: Evaluation, level: str = "##") -> str:
     if isinstance(clean, NoRows):
         return (
             f"{title} (0 rows)\nNo metrics: {clean.reason}. Every test row has an exact twin "
-            "in train or validation, so the test metrics above measure recall of seen rows; "
+            f"in {evaluation.trained_on}, so the test metrics above measure recall of seen rows; "
             f"{GROUPED_FIX}."
         )
     reference = evaluation.reference.test_without_twins

@@ -10,7 +10,7 @@ from lrfinder.metric_names import HEADLINE, is_better
 from lrfinder.reporting.model_card import metrics_table, twin_free_section
 from lrfinder.reporting.tables import interval_note, reference_note, threshold_section
 from lrfinder.training.gate import trivial_name
-from lrfinder.training.results import Comparison, Evaluation
+from lrfinder.training.results import Comparison, Evaluation, trained_on_words
 
 if TYPE_CHECKING:
     from lrfinder.lr.selection import Selection  # its module imports the engine
@@ -222,8 +222,11 @@ def evaluation_lines(evaluation: Evaluation) -> list[str]:
     return lines
 
 
-def leakage_note(data_report: dict) -> str:
+def leakage_note(data_report: dict, refit: bool) -> str:
+    """The splits' sizes and their exact twins; which test rows the twin-free table leaves out
+    (those with a twin in the rows the final models learned from)."""
     leakage, rows = data_report["leakage"], data_report["rows"]
+    left_out = "train_or_val" if refit else "train"
     stratified = data_report.get("stratified", [])
     strata = f"; stratified by class: {', '.join(stratified)}" if stratified else ""
     return (
@@ -233,7 +236,9 @@ def leakage_note(data_report: dict) -> str:
         f"test rows and {leakage['val_rows_with_twin_in_train']} validation rows have an exact "
         f"twin in train ({leakage['twin_definition']}); "
         f"{leakage['test_rows_with_twin_in_train_or_val']} test rows have one in train or "
-        "validation. The second metric table leaves those test rows out; "
+        f"validation. The second metric table leaves out the "
+        f"{leakage[f'test_rows_with_twin_in_{left_out}']} test rows with a twin in "
+        f"{trained_on_words(refit)}, which the final models learned from; "
         "`--split-strategy grouped` keeps twins in one split."
     )
 
@@ -294,7 +299,7 @@ Task: **{task}**.
 {twin_free_section(evaluation, "###")}
 
 ## Leakage
-{leakage_note(data_report)}
+{leakage_note(data_report, evaluation.refit)}
 
 ## Charts
 

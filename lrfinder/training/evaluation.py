@@ -27,7 +27,7 @@ from sklearn.metrics import (
 from lrfinder.metric_names import SCALARS, is_better
 from lrfinder.training.results import Comparison, GroupScores, Scores
 
-NO_TWIN_FREE_ROWS = "no test row without a twin in train"
+NO_TWIN_FREE_ROWS = "no test row without a twin in the rows the final models learned from"
 
 
 class Rows(NamedTuple):

@@ -206,8 +206,11 @@ def _train_in_slots(
     start = np.zeros(n, int)
     for r, paused in enumerate(queue.resume):
         if paused is not None:
-            if paused.stopped:
-                raise ValueError(f"replica {r} stopped early: it cannot resume.")
+            if paused.stopped or paused.epochs_run >= budgets[r]:
+                raise ValueError(
+                    f"replica {r} stopped early or has run its {budgets[r]} epochs: it cannot "
+                    "resume."
+                )
             kept[r], best_loss[r] = paused.best, paused.best_loss
             best_accuracy[r] = paused.best_accuracy
             best_epoch[r], waited[r] = max(paused.best_epoch, 0), paused.waited
@@ -261,7 +264,7 @@ def _train_in_slots(
                         stopped=bool(stopped),
                     )
                 finished.append(r)
-                if (loaded := queue.release(slot)) is not None:
+                if (loaded := queue.release(slot)) is not None and queue.resume[loaded] is None:
                     kept[loaded] = queue.model.replica_state(slot)
         tally.report(trained, finished, len(queue.occupied()))
     epochs = [int(e) + 1 for e in best_epoch]

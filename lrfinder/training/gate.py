@@ -47,11 +47,11 @@ def check_gate(evaluation: Evaluation, gate: QualityGateSettings) -> str | None:
 
 def twin_hint(evaluation: Evaluation) -> str:
     """A sentence for the gate's message when over MAX_TWIN_SHARE of the test rows have an exact
-    twin in train or validation; empty otherwise."""
+    twin in the rows the final models learned from; empty otherwise."""
     rows, free = evaluation.test.rows, evaluation.test_without_twins.rows
     if rows - free <= MAX_TWIN_SHARE * rows:
         return ""
     return (
-        f" {rows - free:,} of {rows:,} test rows have an exact twin in train or validation, so "
+        f" {rows - free:,} of {rows:,} test rows have an exact twin in {evaluation.trained_on}, so "
         f"the test metrics mostly measure recall of seen rows: {GROUPED_FIX}."
     )

@@ -11,7 +11,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from lrfinder.data.splitting import SplitData
 from lrfinder.training.evaluation import NO_TWIN_FREE_ROWS, task_metrics
 from lrfinder.training.intervals import final_intervals
-from lrfinder.training.results import NoRows, ReferenceScores
+from lrfinder.training.results import NoRows, ReferenceScores, trained_on_words
 
 SETTINGS = "default settings, random_state=0"
 
@@ -49,7 +49,7 @@ def reference_model(
     return ReferenceScores(
         model=kind.__name__,
         settings=SETTINGS,
-        fit_on=" + ".join("validation" if name == "val" else name for name in parts),
+        fit_on=trained_on_words(refit),
         rows=len(y),
         seconds=round(seconds, 3),
         test=test,

@@ -108,3 +108,14 @@ class Evaluation:
     predictions: pd.DataFrame
     validation: ValidationScores | None = None
     decision_threshold: Thresholds | None = None
+
+    @property
+    def trained_on(self) -> str:
+        """The splits the final models learned from, in words: `train`, or `train + validation`
+        when refit on both."""
+        return trained_on_words(self.refit)
+
+
+def trained_on_words(refit: bool) -> str:
+    """`train`, or `train + validation` for final models refit on both."""
+    return "train + validation" if refit else "train"

@@ -12,7 +12,7 @@ import runtime.cache_keys as caching
 import tasks
 from lrfinder.engine.recipe import recipe_of
 from lrfinder.engine.setup import TrainingSetup
-from lrfinder.params import ExecutionSettings, ModelSettings, TrainingSettings
+from lrfinder.params import ExecutionSettings, ModelSettings, RunSettings, TrainingSettings
 from runtime.cache_keys import content_cache, core_modules, module_source
 from tasks.data import split_scale
 from tasks.select import select
@@ -111,6 +111,18 @@ def test_a_setting_read_after_training_is_no_part_of_the_training_key():
     tuned = {"settings": TrainingSettings(decision_threshold="balanced_accuracy")}
     assert _key(train, **base) == _key(train, **tuned)
     assert _key(train, **base) != _key(train, settings=TrainingSettings(patience=3))
+
+
+def test_the_race_is_keyed_by_the_training_protocol_and_not_by_what_it_does_not_read():
+    protocol = RunSettings().race_protocol
+    assert _key(select, protocol=protocol) == _key(
+        select,
+        protocol=RunSettings(training={"refit": True, "final_model": "single"}).race_protocol,
+    )
+    for changed in ({"patience": 3}, {"max_epochs": 50}, {"baseline_lr": 0.01}):
+        other = RunSettings(training=changed).race_protocol
+        assert _key(select, protocol=protocol) != _key(select, protocol=other), changed
+    assert RunSettings(selection={"confirm": False}).race_protocol is None
 
 
 def test_every_task_has_a_docstring_for_the_ui():

@@ -1,6 +1,8 @@
 """The confirmation's race on a fake trainer: rungs, halving, extensions, the baseline and the
 tie rules."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -42,6 +44,7 @@ class FakeTrainer:
             ]
             stopped = last < until
             paused.append(Paused(NO_STATE, last, NO_STATE, best, losses[best], 0.5, 0, stopped))
+        assert all(isinstance(p.stopped, bool) for p in paused)
         history = pd.DataFrame(rows)
         return Fit([NO_STATE] * len(rates), list(rates), list(seeds), history, [1], paused)
 
@@ -141,33 +144,40 @@ def flat_top(medians: dict[float, float]):
 
 @pytest.mark.parametrize(
     ("rule", "pick", "decided"),
-    [("lowest", 3, "tie rule 'lowest'"), ("highest", 4, "tie rule 'highest'"), ("best", 4, "best")],
+    [("lowest", 3, "tie rule 'lowest'"), ("highest", 5, "tie rule 'highest'"), ("best", 4, "best")],
 )
-def test_the_tie_rule_picks_among_finalists_within_the_tolerance(rule, pick, decided):
+def test_the_tie_rule_picks_among_the_contenders_within_the_tolerance(rule, pick, decided):
     rates = candidate_rates(1e-2, SelectionSettings())
-    trainer = FakeTrainer(flat_top({rates[3]: 0.4815, rates[4]: 0.4800, rates[5]: 0.49}))
-    result = race(1e-2, trainer, SelectionSettings(tie_rule=rule))
+    tied = {rates[3]: 0.4815, rates[4]: 0.4800, rates[5]: 0.4816, rates[6]: 0.49}
+    settings = SelectionSettings(tie_rule=rule, first_rung_epochs=50)  # rungs 50, 100: 7 -> 4
+    result = race(1e-2, FakeTrainer(flat_top(tied)), settings)
     assert result.chosen_lr == pytest.approx(rates[pick])
     assert decided in result.decided_by
-    strict = race(1e-2, trainer, SelectionSettings(tie_rule=rule, confirm_tolerance=0.0))
-    assert strict.chosen_lr == pytest.approx(rates[4]) and strict.decided_by == "best median"
+    strict = settings.model_copy(update={"confirm_tolerance": 0.0})
+    exact = race(1e-2, FakeTrainer(flat_top(tied)), strict)
+    assert exact.chosen_lr == pytest.approx(rates[4]) and exact.decided_by == "best median"
 
 
 def test_accuracy_metric_prefers_the_highest_median():
     rates = candidate_rates(1e-2, SelectionSettings())
 
     class Accuracy(FakeTrainer):
+        """The loss is lowest at rates[4]; the accuracy at its best epoch peaks at rates[2]."""
+
         def __call__(self, rates_, seeds, resume, until):
             fit = super().__call__(rates_, seeds, resume, until)
             paused = [
-                Paused(p.state, p.epochs_run, p.best, p.best_epoch, p.best_loss, -p.best_loss, 0, 0)
-                for p in fit.paused
+                replace(p, best_accuracy=0.9 - (np.log10(rate) - np.log10(rates[2])) ** 2)
+                for rate, p in zip(rates_, fit.paused, strict=True)
             ]
-            return Fit(fit.states, fit.rates, fit.seeds, fit.history, fit.epochs, paused)
+            return replace(fit, paused=paused)
 
-    settings = SelectionSettings(confirm_metric="val_accuracy")
-    result = race(1e-2, Accuracy(bowl(rates[2])), settings)
-    assert result.chosen_lr == pytest.approx(rates[2])
+    by_accuracy = race(
+        1e-2, Accuracy(bowl(rates[4])), SelectionSettings(confirm_metric="val_accuracy")
+    )
+    by_loss = race(1e-2, Accuracy(bowl(rates[4])))
+    assert by_accuracy.chosen_lr == pytest.approx(rates[2])
+    assert by_loss.chosen_lr == pytest.approx(rates[4])
 
 
 def test_heads_read_predictions_from_the_models_outputs():

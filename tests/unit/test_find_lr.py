@@ -62,6 +62,23 @@ def test_find_lr_confirms_on_validation_data_and_returns_the_chosen_replicas():
         found.final_model(refit_on=(x, y[:3]))
 
 
+def test_the_race_under_the_training_protocol_gives_the_final_models_and_only_then():
+    x, y = data()
+    found = lrfinder.find_lr(
+        small_model(), x[:160], y[:160], validation_data=(x[160:], y[160:]), seeds=2, **QUICK
+    )
+    selection, protocol = found.selection, QUICK["training"].protocol
+    race = selection.confirmation
+    assert [rung.epochs for rung in race.rungs] == [2, 4]
+    assert selection.raced_models(protocol, [0, 1]) is race.final
+    assert race.final.rates == [found.chosen_lr] * 2 + [race.baseline_lr] * 2
+    longer = TrainingSettings(max_epochs=5, patience=2).protocol
+    assert selection.raced_models(longer, [0, 1]) is None, "another protocol: train again"
+    assert selection.raced_models(protocol, [0, 1, 2]) is None, "other seeds: train again"
+    unconfirmed = found.select(x[:160], y[:160], None, SelectionSettings(confirm=False))
+    assert unconfirmed.selection.protocol is None and unconfirmed.selection.confirmation is None
+
+
 def test_without_validation_data_the_chosen_rate_is_the_curve_reading():
     x, y = data()
     found = lrfinder.find_lr(small_model(), x, y, seeds=2, range_test=QUICK["range_test"])

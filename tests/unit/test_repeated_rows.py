@@ -102,10 +102,11 @@ def test_report_model_card_and_gate_read_the_missing_twin_free_metrics(evaluated
     report = report_markdown("t", selection, metrics, data_report, {})
     card = model_card(metrics, {"origin": "test", "files": []}, {}, "a test")
     for text in (report, card):
-        assert "training data (0 rows)\nNo metrics: no test row without a twin in train." in text
+        assert f"training data (0 rows)\nNo metrics: {NO_TWIN_FREE_ROWS}." in text
+        assert "Every test row has an exact twin in train, so" in text  # no refit: train only
     rows = metrics.test.rows
     hint = twin_hint(metrics)
-    assert f"{rows:,} of {rows:,} test rows have an exact twin in train or validation" in hint
+    assert f"{rows:,} of {rows:,} test rows have an exact twin in train, so" in hint
     assert "--split-strategy grouped" in hint
     missed = QualityGateSettings(gate_metric="log_loss", gate_value=0.0)  # no log loss is 0
     message = check_gate(metrics, missed)

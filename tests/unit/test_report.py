@@ -83,9 +83,12 @@ def test_table_rows_are_flat_records():
     assert confirmation_rows(replace(SELECTION, confirmation=None)) == []
 
 
-def test_leakage_note_names_the_counts_and_the_fix():
-    note = leakage_note(DATA_REPORT)
+def test_leakage_note_names_the_counts_the_rows_left_out_and_the_fix():
+    note = leakage_note(DATA_REPORT, refit=False)
     assert "5 test rows have one in train or validation" in note
+    assert "leaves out the 4 test rows with a twin in train, which" in note
+    refit = leakage_note(DATA_REPORT, refit=True)
+    assert "leaves out the 5 test rows with a twin in train + validation, which" in refit
     assert "--split-strategy grouped" in note
 
 

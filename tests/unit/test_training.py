@@ -33,35 +33,37 @@ def test_early_stopping_restores_each_replicas_best_weights(noisy):
     assert fit.states[0].optimizer[0] == steps, "the optimizer's state too: its step count"
 
 
-def test_a_fit_paused_and_resumed_trains_as_one_fit_would(noisy):
+@pytest.mark.parametrize("slots", [1, 3])
+def test_a_fit_paused_and_resumed_trains_as_one_fit_would(noisy, slots):
+    """Each replica resumed (in its own slot, or queued for one slot) continues as one fit of
+    the whole budget would: same epochs, same stop, and the best weights of its best epoch, also
+    when that epoch came before the pause and nothing after it improved."""
     x, y, x_val, y_val = noisy
-    rates, seeds = [3e-2, 1e-3, 3e-3], [1, 2, 3]
-    whole = fit_replicas(x, y, x_val, y_val, rates, seeds, RECIPE, max_epochs=9, patience=3)
-    first = fit_replicas(x, y, x_val, y_val, rates, seeds, RECIPE, max_epochs=4, patience=3)
-    going = [k for k, paused in enumerate(first.paused) if not paused.stopped]
-    assert going, "some replica must still be training after 4 epochs"
+    rates, seeds = [1e-1, 3e-2, 1e-3], [1, 2, 3]
+    budget = {"patience": 6, "recipe": RECIPE}
+    whole = fit_replicas(x, y, x_val, y_val, rates, seeds, max_epochs=12, **budget)
+    first = fit_replicas(x, y, x_val, y_val, rates, seeds, max_epochs=5, **budget)
+    assert not any(paused.stopped for paused in first.paused)
+    assert min(whole.epochs) <= 5 < max(whole.epochs), "a best epoch before the pause, one after"
     rest = fit_replicas(
-        x,
-        y,
-        x_val,
-        y_val,
-        [rates[k] for k in going],
-        [seeds[k] for k in going],
-        RECIPE,
-        max_epochs=9,
-        patience=3,
-        slots=2,
-        resume=[first.paused[k] for k in going],
+        x, y, x_val, y_val, rates, seeds, max_epochs=12, slots=slots, resume=first.paused, **budget
     )
-    for j, k in enumerate(going):
-        resumed = rest.history[rest.history["replica"] == j]
-        straight = whole.history[(whole.history["replica"] == k) & (whole.history["epoch"] >= 4)]
+    for k in range(len(rates)):
+        resumed = rest.history[rest.history["replica"] == k]
+        straight = whole.history[(whole.history["replica"] == k) & (whole.history["epoch"] >= 5)]
         np.testing.assert_allclose(resumed["val_loss"], straight["val_loss"], rtol=1e-5)
-        assert (
-            rest.epochs[j] == whole.epochs[k] and rest.paused[j].stopped == whole.paused[k].stopped
-        )
-        for ours, theirs in zip(rest.states[j].variables, whole.states[k].variables, strict=True):
+        assert rest.epochs[k] == whole.epochs[k]
+        assert rest.paused[k].stopped == whole.paused[k].stopped
+        for ours, theirs in zip(rest.states[k].variables, whole.states[k].variables, strict=True):
             np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_a_replica_that_stopped_early_cannot_resume(noisy):
+    x, y, x_val, y_val = noisy
+    first = fit_replicas(x, y, x_val, y_val, [1.0], [1], RECIPE, max_epochs=30, patience=1)
+    assert first.paused[0].stopped
+    with pytest.raises(ValueError, match="replica 0 stopped early"):
+        fit_replicas(x, y, x_val, y_val, [1.0], [1], RECIPE, 40, 1, resume=first.paused)
 
 
 def test_without_validation_every_replica_trains_all_epochs(noisy):
@@ -108,3 +110,29 @@ def test_the_baseline_is_the_optimizers_keras_default_rate(optimizer, baseline):
         split, 0.05, training_setup(model, split), TrainingSettings(max_epochs=1, baseline_lr=0.3)
     )
     assert given.baseline_lr == 0.3
+
+
+def test_the_races_replicas_are_the_final_models_and_a_refit_retrains_them_for_their_epochs():
+    import pandas as pd
+
+    from lrfinder.data.cleaning import CleanData
+    from lrfinder.data.splitting import split_and_scale
+    from lrfinder.engine.setup import training_setup
+    from lrfinder.params import ModelSettings, SplitSettings, TrainingSettings
+    from lrfinder.training.final import train_final
+
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame({"a": rng.normal(size=160), "b": rng.normal(size=160)})
+    frame["y"] = (frame["a"] + rng.normal(size=160) > 0).astype("int64")
+    split = split_and_scale(CleanData(frame, ["a", "b"], "y"), SplitSettings())
+    setup = training_setup(ModelSettings(hidden_layers=[4], n_seeds=2), split)
+    x, y = split.arrays("train")
+    x_val, y_val = split.arrays("val_check")
+    raced = fit_replicas(
+        x, y, x_val, y_val, [0.05, 0.05, 1e-3, 1e-3], [0, 1, 0, 1], setup.recipe, 4, 2
+    )
+    kept = train_final(split, 0.05, setup, TrainingSettings(), raced=raced)
+    assert kept.fit is raced and kept.refit is None and kept.baseline_lr == 1e-3
+    refit = train_final(split, 0.05, setup, TrainingSettings(refit=True), raced=raced)
+    assert refit.fit is raced and refit.refit.epochs == raced.epochs
+    assert refit.refit.history.groupby("replica")["epoch"].count().tolist() == raced.epochs
