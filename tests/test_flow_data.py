@@ -64,7 +64,8 @@ def test_flow_writes_the_data_files_and_a_split_setting_recomputes_from_the_spli
     assert latest_progress("sweep-progress-group-1") == 100.0
     selection = json.loads((first_dir / "selection.json").read_text())
     runs = selection["confirmation"]["runs"]
-    assert len(runs) == 3 * 2 and {r["lr"] for r in runs} >= {selection["chosen_lr"]}
+    # 3 candidates and the baseline, 2 seeds each
+    assert len(runs) == 4 * 2 and {r["lr"] for r in runs} >= {selection["chosen_lr"]}
     assert set(selection["suggestions"]) == {"valley", "steepest", "minimum/10", "argmin"}
     for chart in ("lr_finder.png", "confirmation.png"):
         assert (first_dir / chart).read_bytes().startswith(PNG_MAGIC)

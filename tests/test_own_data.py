@@ -15,6 +15,7 @@ from lrfinder.data.checks import twin_warning
 from lrfinder.data.cleaning import label_rule
 from lrfinder.params import DataSettings, SplitSettings
 from lrfinder.paths import Paths
+from lrfinder.training.evaluation import NO_TWIN_FREE_ROWS
 from tasks.data import load_clean, locate_data, split_scale
 from tests.helpers import SMALL_SWEEP, flow_parameters, run_cli
 
@@ -101,7 +102,7 @@ def test_a_file_of_repeated_rows_completes_warned_and_a_grouped_split_of_it_has_
     (warning,) = [w for w in selection["warnings"] if w.startswith("repeated rows:")]
     assert "--split-strategy grouped" in warning
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    empty = {"rows": 0, "reason": "no test row without a twin in train"}
+    empty = {"rows": 0, "reason": NO_TWIN_FREE_ROWS}
     assert metrics["test_without_twins"] == empty
     assert metrics["reference"]["test_without_twins"] == empty
     report = (run_dir / "report.md").read_text()

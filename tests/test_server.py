@@ -18,7 +18,8 @@ from tests.prefect_api import latest_task_states, rest
 
 TABLES = {"range-test-summary", "confirmation-runs", "test-metrics"}
 GROUP_SIZE = 2  # engines of 2 slots: one queue (group) per training stage in this process
-PROGRESS = {"sweep-progress-group-1", "confirmation-progress-group-1", "training-progress-group-1"}
+# The race trains the final models: the train stage trains nothing, and reports no progress.
+PROGRESS = {"sweep-progress-group-1", "confirmation-progress-group-1"}
 CHARTS = 6
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.usefixtures("prefect_api")]
@@ -55,11 +56,13 @@ def test_rest_api_records_the_run_every_stage_and_the_artifacts(prefect_api, fin
         prefect_api, "task_runs/filter", {"flow_runs": {"id": {"any_": [finished_run["id"]]}}}
     )
     groups = sorted(run["name"] for run in runs if "-group-" in run["name"])
-    # one engine queue per stage in this process: confirmation and final fit, refit, range test
-    assert groups == ["fit-group-1-of-1"] * 2 + ["range_test-group-1-of-1", "refit-group-1-of-1"]
+    # one engine queue per training call in this process: the range test and the race's two
+    # rungs (1 and 2 epochs), whose replicas are the final models (no final fit, no refit)
+    assert groups == ["fit-group-1-of-1"] * 2 + ["range_test-group-1-of-1"]
 
     artifacts = artifacts_of(prefect_api, finished_run["id"])
     assert {"lr-report", "run-files"} | TABLES | PROGRESS <= set(artifacts), sorted(artifacts)
+    assert "training-progress-group-1" not in artifacts
     report = artifacts["lr-report"]
     assert report["type"] == "markdown"
     assert report["data"].count("](data:image/png;base64,") == CHARTS
