@@ -100,9 +100,9 @@ def select_rate(
 ) -> Selection:
     """Suggest with every method on the smoothed curves, then confirm around
     `settings.suggest_method`'s aggregate in a race on the validation split (never the test
-    split) under `protocol` (None only without a race), one replica of `recipe` per seed and rate, the baseline among
-    them. `data_warnings` (what the data's size and balance make doubtful) come first among the
-    warnings."""
+    split) under `protocol` (None only without a race), one replica of `recipe` per seed and
+    rate, the baseline among them. `data_warnings` (what the data's size and balance make
+    doubtful) come first among the warnings."""
     column = "smoothed_loss" if curves["smoothed_loss"].notna().any() else "loss"
     aggregates = suggest_table(curves, column)
     method, fallback = centre_method(aggregates, settings.suggest_method)

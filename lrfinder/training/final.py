@@ -226,8 +226,8 @@ def evaluate(
     trained: Trained, split: SplitData, objective: str = "f1", also: tuple[str, ...] = ()
 ) -> Evaluation:
     """Metrics on all test rows and on those without a twin in the rows the final models
-    learned from (train, and validation when refit; `NoRows`
-    and why, where there are none), with a trivial predictor's beside them and 95 % intervals
+    learned from (train, and validation when refit; `NoRows` and why, where there are none),
+    with a trivial predictor's beside them and 95 % intervals
     of the final models' headline metric, AUC and the metrics `also` names (the gate's); on the
     whole validation split (early-stopped models); plus the per-row predictions of both final
     models. Binary with a validation split: each final model's decision threshold tuned for
