@@ -128,9 +128,8 @@ class Confirmation:
 class _Race:
     """The race's running record: each (rate, seed)'s pause point and the training history."""
 
-    def __init__(self, seeds: list[int], protocol: TrainingProtocol, train: Train):
+    def __init__(self, seeds: list[int], train: Train):
         self.seeds = seeds
-        self.protocol = protocol
         self.train = train
         self.paused: dict[tuple[float, int], Paused] = {}
         self.histories: list[pd.DataFrame] = []
@@ -201,7 +200,7 @@ class _Race:
             rates=[rate for rate, _ in pairs],
             seeds=[seed for _, seed in pairs],
             history=merged,
-            epochs=[max(p.best_epoch, 0) + 1 for p in paused],
+            epochs=[p.epochs for p in paused],
             paused=paused,
         )
 
@@ -235,7 +234,7 @@ def confirm(
     among the candidates left and the baseline is the best median, or, among rates within
     `confirm_tolerance` of it, the one `tie_rule` names."""
     metric = settings.confirm_metric
-    race = _Race(seeds, protocol, train)
+    race = _Race(seeds, train)
     rungs = rung_epochs(settings.first_rung_epochs, protocol.max_epochs)
     candidates = [float(rate) for rate in candidate_rates(center, settings)]
     step = candidates[1] / candidates[0]
@@ -258,7 +257,7 @@ def confirm(
         medians = summarize(race.table(sorted({*alive, baseline_lr})), metric)
         kept = alive
         if index < len(rungs) - 1 and len(alive) > FINALISTS:
-            ranked = summarize(race.table(alive), metric).sort_values(
+            ranked = medians[medians["lr"].isin(alive)].sort_values(
                 "median", ascending=LOWER_IS_BETTER[metric], kind="stable"
             )
             keep = max(FINALISTS, math.ceil(len(alive) / 2))

@@ -13,11 +13,7 @@ from lrfinder.engine.recipe import Recipe
 from lrfinder.lr.confirm import Confirmation, confirm
 from lrfinder.lr.suggest import Aggregate, flat_curves_warning, suggest_table
 from lrfinder.params import SelectionSettings, TrainingProtocol
-from lrfinder.training.fit import Fit, Paused, fit_grouped, fit_replicas
-
-NO_VALIDATION_SPLIT = (
-    "the confirmation needs a validation split: set --val-size > 0 (or --confirm false)."
-)
+from lrfinder.training.fit import NO_VALIDATION_SPLIT, Fit, Paused, fit_grouped, fit_replicas
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,10 @@ from lrfinder.engine.groups import HERE, GroupFn, Placement, Progress
 from lrfinder.engine.recipe import Recipe
 from lrfinder.engine.replicas import Replicas, ReplicaState
 
+NO_VALIDATION_SPLIT = (
+    "the confirmation needs a validation split: set --val-size > 0 (or --confirm false)."
+)
+
 
 @dataclass(frozen=True)
 class Paused:
@@ -28,6 +32,12 @@ class Paused:
     best_accuracy: float
     waited: int
     stopped: bool
+
+    @property
+    def epochs(self) -> int:
+        """The epoch count it ends with, as `Fit.epochs` counts it: best epoch + 1 (1 without
+        a best epoch)."""
+        return max(self.best_epoch, 0) + 1
 
 
 @dataclass(frozen=True)
@@ -213,7 +223,7 @@ def _train_in_slots(
                 )
             kept[r], best_loss[r] = paused.best, paused.best_loss
             best_accuracy[r] = paused.best_accuracy
-            best_epoch[r], waited[r] = max(paused.best_epoch, 0), paused.waited
+            best_epoch[r], waited[r] = paused.epochs - 1, paused.waited
             start[r] = paused.epochs_run
     remaining = [budget - first for budget, first in zip(budgets, start, strict=True)]
     tally = _Tally(remaining, queue.model.recipe.steps_per_epoch(len(x)), on_progress)
@@ -341,9 +351,7 @@ def candidates_fit(
     """Every (rate, seed) pair trained through `fit_grouped`, early-stopped on the validation
     split, in rate-major order."""
     if len(x_val) == 0:
-        raise ValueError(
-            "the confirmation needs a validation split: set --val-size > 0 (or --confirm false)."
-        )
+        raise ValueError(NO_VALIDATION_SPLIT)
     pairs = [(float(rate), seed) for rate in rates for seed in seeds]
     shared = {"x": x, "y": y, "x_val": x_val, "y_val": y_val, "recipe": recipe}
     shared |= {"max_epochs": epochs, "patience": patience}
